@@ -1,0 +1,42 @@
+//! Tidewater connectors: the sources (and, later, sinks) behind the
+//! runtime's [`Connector`](tidewater_runtime::source::Connector) trait.
+//!
+//! One folder per connector, each with a typed options struct:
+//!
+//! - [`file`](mod@file): bounded tables over CSV, JSON and Parquet files
+//!   (`WITH (connector = 'file', path = ..., format = ...)`).
+//! - [`managed`]: durable storage for tables created without a connector,
+//!   kept in the server's data directory ([`managed::ManagedTable`]).
+//!
+//! [`registry`] lists them all for the runtime.
+
+pub mod error;
+pub mod file;
+pub mod managed;
+pub mod metrics;
+pub mod options;
+pub mod schema;
+
+use std::sync::Arc;
+
+use tidewater_runtime::source::ConnectorRegistry;
+
+pub use crate::error::{Error, Result};
+pub use crate::file::{FileConnector, FileOptions};
+pub use crate::managed::{ManagedConnector, ManagedTable};
+
+/// A registry of every connector of this crate.
+pub fn registry() -> ConnectorRegistry {
+    let mut registry = ConnectorRegistry::default();
+    registry.register(Arc::new(FileConnector));
+    registry.register(Arc::new(ManagedConnector));
+    registry
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn registry_lists_every_connector() {
+        assert_eq!(super::registry().names(), vec!["file", "managed"]);
+    }
+}

@@ -1,0 +1,149 @@
+//! The `managed` connector: durable storage for tables created without a
+//! connector (`CREATE TABLE orders (id BIGINT, ...)`), kept in the server's
+//! data directory.
+//!
+//! The server owns one [`ManagedTable`] per table (created with
+//! [`ManagedTable::create`] at `CREATE TABLE`, opened with
+//! [`ManagedTable::open`] at startup) and appends each `INSERT` or `COPY`
+//! with [`ManagedTable::append`]. To scan, it plans a `managed` source with
+//! the options from [`ManagedTable::scan_options`]:
+//!
+//! | option            | meaning                                                       |
+//! |-------------------|---------------------------------------------------------------|
+//! | `path`            | the table directory                                           |
+//! | `committed_bytes` | the snapshot ([`ManagedTable::snapshot`]) the scan reads up to |
+//!
+//! Users never write these options. The log format is described in the
+//! `log` module (`managed/log.rs`): frames in order are the table's changes in order,
+//! and each frame's logical byte offset is stable, so continuous queries
+//! will be able to read a managed table as a changelog from an offset.
+
+mod log;
+mod source;
+mod table;
+#[cfg(test)]
+mod test_util;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::datatypes::SchemaRef;
+use serde::Deserialize;
+use tidewater_runtime::QueryError;
+use tidewater_runtime::source::{Connector, SourceContext, SourceReader, SourceSpec};
+
+pub use self::source::ManagedSourceReader;
+pub use self::table::{DEFAULT_SEGMENT_BYTES, ManagedTable};
+use crate::error::{Error, Result};
+use crate::options::{de, parse_options};
+use crate::schema::same_columns;
+
+/// The name of the connector in plans.
+pub const CONNECTOR_NAME: &str = "managed";
+
+/// The option holding the table directory.
+pub const PATH_OPTION: &str = "path";
+
+/// The option holding the snapshot to read.
+pub const COMMITTED_BYTES_OPTION: &str = "committed_bytes";
+
+/// The options of a `managed` scan.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedOptions {
+    /// The table directory.
+    pub path: String,
+    /// Read the log up to this many bytes (default: everything committed
+    /// when the reader opens).
+    #[serde(default, deserialize_with = "de::u64")]
+    pub committed_bytes: Option<u64>,
+}
+
+impl ManagedOptions {
+    /// Parses a scan's options.
+    ///
+    /// # Errors
+    ///
+    /// An unknown option, a missing `path`, or an invalid `committed_bytes`.
+    pub fn parse(options: &BTreeMap<String, String>) -> Result<Self> {
+        parse_options(CONNECTOR_NAME, options)
+    }
+}
+
+/// The `managed` connector.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ManagedConnector;
+
+impl ManagedConnector {
+    /// Checks the options and returns the stored schema (which must match
+    /// the declared one, if given).
+    ///
+    /// # Errors
+    ///
+    /// Invalid options, a directory without a table, or a declared schema
+    /// that differs from the stored one.
+    pub fn try_validate(
+        &self,
+        options: &BTreeMap<String, String>,
+        declared: Option<SchemaRef>,
+    ) -> Result<SchemaRef> {
+        let options = ManagedOptions::parse(options)?;
+        let stored = log::read_schema(Path::new(&options.path))?;
+        if let Some(declared) = declared
+            && !same_columns(&declared, &stored)
+        {
+            return Err(Error::Corrupt {
+                path: options.path,
+                message: "the catalog's columns differ from the stored schema".into(),
+            });
+        }
+        Ok(stored)
+    }
+
+    /// Opens this worker's share of the scan.
+    ///
+    /// # Errors
+    ///
+    /// Invalid options, or unreadable table files.
+    pub fn try_open(&self, spec: &SourceSpec, ctx: &SourceContext) -> Result<ManagedSourceReader> {
+        let options = ManagedOptions::parse(&spec.options)?;
+        let dir = Path::new(&options.path);
+        let output_schema = spec
+            .output_schema()
+            .map_err(|e| Error::arrow(format!("projecting the columns of {}", spec.table), e))?;
+        ManagedSourceReader::try_new(
+            dir,
+            options.committed_bytes,
+            output_schema,
+            spec.projection.clone(),
+            ctx,
+            spec.limit,
+        )
+    }
+}
+
+impl Connector for ManagedConnector {
+    fn name(&self) -> &'static str {
+        CONNECTOR_NAME
+    }
+
+    fn validate(
+        &self,
+        options: &BTreeMap<String, String>,
+        declared: Option<SchemaRef>,
+    ) -> Result<SchemaRef, QueryError> {
+        self.try_validate(options, declared)
+            .map_err(Error::into_query_error)
+    }
+
+    fn open(
+        &self,
+        spec: &SourceSpec,
+        ctx: &SourceContext,
+    ) -> Result<Box<dyn SourceReader>, QueryError> {
+        match self.try_open(spec, ctx) {
+            Ok(reader) => Ok(Box::new(reader)),
+            Err(e) => Err(e.into_query_error()),
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! The `managed` connector's [`SourceReader`]: one worker's share of a
+//! managed table's log, as of a snapshot.
+//!
+//! The reader walks the frame headers of every segment up to
+//! `committed_bytes`, numbering the committed batch frames 0, 1, ...;
+//! frame `i` is read by the worker with `owns_local_part(i)` (only process
+//! 0 has the data directory). Batch frames not followed by a commit within
+//! the snapshot are ignored. Payloads are read one at a time, their CRCs
+//! checked, and decoded with only the projected columns; small frames
+//! (single-row `INSERT`s) are merged into batches of about `batch_size`
+//! rows, large ones sliced. A scan that needs no column uses the row counts
+//! in the frame headers without decoding.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{RecordBatch, RecordBatchOptions};
+use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
+use tidewater_runtime::QueryError;
+use tidewater_runtime::source::{SourceContext, SourcePoll, SourceReader};
+
+use crate::error::{Error, Result};
+use crate::managed::log::{self, FRAME_HEADER_LEN, PAYLOAD_HEADER_LEN, Payload};
+
+/// A committed batch frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FrameRef {
+    /// Index of its segment in the reader's list.
+    segment: usize,
+    /// Position of the frame (its header) in the segment file.
+    position: u64,
+    /// Logical offset of the frame in the table's log (a changelog offset).
+    offset: u64,
+    /// Payload length.
+    len: u32,
+    /// Rows in the frame.
+    rows: u32,
+}
+
+/// One worker's reader of a managed table.
+#[derive(Debug)]
+pub struct ManagedSourceReader {
+    /// The table directory, for messages.
+    dir: PathBuf,
+    /// Segment files, by base.
+    segments: Vec<PathBuf>,
+    /// The open segment file and its index.
+    open: Option<(usize, File)>,
+    /// This worker's frames, in log order.
+    frames: VecDeque<FrameRef>,
+    /// The schema of the batches produced.
+    output_schema: SchemaRef,
+    /// Columns to decode, in output order (`None` for all).
+    projection: Option<Vec<usize>>,
+    batch_size: usize,
+    /// Rows still wanted, when the scan has a limit.
+    remaining: Option<usize>,
+    /// Decoded batches ready to return.
+    ready: VecDeque<RecordBatch>,
+    /// Buffer for one payload.
+    payload: Vec<u8>,
+}
+
+impl ManagedSourceReader {
+    /// A reader of the frames of the table in `dir` below `committed_bytes`
+    /// (`None`: everything committed now) that `ctx` owns.
+    pub(crate) fn try_new(
+        dir: &Path,
+        committed_bytes: Option<u64>,
+        output_schema: SchemaRef,
+        projection: Option<Vec<usize>>,
+        ctx: &SourceContext,
+        limit: Option<usize>,
+    ) -> Result<Self> {
+        let mut reader = Self {
+            dir: dir.to_path_buf(),
+            segments: Vec::new(),
+            open: None,
+            frames: VecDeque::new(),
+            output_schema,
+            projection,
+            batch_size: ctx.batch_size.max(1),
+            remaining: limit,
+            ready: VecDeque::new(),
+            payload: Vec::new(),
+        };
+        if ctx.process != 0 || ctx.workers_per_process == 0 || limit == Some(0) {
+            return Ok(reader);
+        }
+        let segments: Vec<_> = log::list_segments(dir)?
+            .into_iter()
+            .filter(|s| committed_bytes.is_none_or(|c| s.base < c))
+            .collect();
+        let mut index = 0usize;
+        let mut uncommitted = Vec::new();
+        for (i, segment) in segments.iter().enumerate() {
+            let end = match (segments.get(i + 1), committed_bytes) {
+                (Some(next), Some(c)) => next.base.min(c),
+                (Some(next), None) => next.base,
+                (None, Some(c)) => c,
+                (None, None) => {
+                    let len = std::fs::metadata(&segment.path)
+                        .map_err(|e| Error::io(segment.path.display(), e))?
+                        .len();
+                    segment.base + len
+                }
+            };
+            // Without a snapshot, the end of the last segment may be a write
+            // in progress: stop quietly at a torn frame.
+            let strict = committed_bytes.is_some() || i + 1 < segments.len();
+            let frames = scan_headers(&segment.path, segment.base, end - segment.base, i, strict)?;
+            for (frame, is_commit) in frames {
+                if !is_commit {
+                    uncommitted.push(frame);
+                    continue;
+                }
+                for frame in uncommitted.drain(..) {
+                    if ctx.owns_local_part(index) {
+                        reader.frames.push_back(frame);
+                    }
+                    index += 1;
+                }
+            }
+        }
+        if !uncommitted.is_empty() {
+            tracing::warn!(
+                dir = %dir.display(),
+                frames = uncommitted.len(),
+                "ignoring batch frames without a commit in a managed table snapshot"
+            );
+        }
+        reader.segments = segments.into_iter().map(|s| s.path).collect();
+        Ok(reader)
+    }
+
+    /// Reads and decodes one frame.
+    fn read_frame(&mut self, frame: &FrameRef) -> Result<RecordBatch> {
+        let path = &self.segments[frame.segment];
+        let file = match self.open.take() {
+            Some((i, f)) if i == frame.segment => f,
+            _ => File::open(path).map_err(|e| Error::io(path.display(), e))?,
+        };
+        let mut file = file;
+        let mut header = [0u8; FRAME_HEADER_LEN as usize];
+        self.payload.resize(frame.len as usize, 0);
+        file.seek(SeekFrom::Start(frame.position))
+            .and_then(|_| file.read_exact(&mut header))
+            .and_then(|()| file.read_exact(&mut self.payload))
+            .map_err(|e| Error::io(path.display(), e))?;
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if crc32fast::hash(&self.payload) != crc {
+            return Err(Error::corrupt(
+                path.display(),
+                format!("checksum mismatch in the frame at offset {}", frame.offset),
+            ));
+        }
+        let Some(Payload::Batch { ipc, .. }) = log::parse_payload(&self.payload) else {
+            return Err(Error::corrupt(
+                path.display(),
+                format!("the frame at offset {} is not a batch", frame.offset),
+            ));
+        };
+        let batch = log::decode_batch(ipc, self.projection.clone()).map_err(|e| {
+            Error::corrupt(
+                path.display(),
+                format!("cannot decode the frame at offset {}: {e}", frame.offset),
+            )
+        })?;
+        self.open = Some((frame.segment, file));
+        RecordBatch::try_new_with_options(
+            Arc::clone(&self.output_schema),
+            batch.columns().to_vec(),
+            &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        )
+        .map_err(|e| Error::arrow(format!("managed table {}", self.dir.display()), e))
+    }
+
+    /// Gathers about a batch of rows from the next frames.
+    fn fill(&mut self) -> Result<()> {
+        let mut parts = Vec::new();
+        let mut rows = 0usize;
+        let want = self
+            .remaining
+            .map_or(self.batch_size, |r| r.min(self.batch_size));
+        while rows < want {
+            let Some(frame) = self.frames.pop_front() else {
+                break;
+            };
+            let batch = if self.output_schema.fields().is_empty() {
+                RecordBatch::try_new_with_options(
+                    Arc::clone(&self.output_schema),
+                    vec![],
+                    &RecordBatchOptions::new().with_row_count(Some(frame.rows as usize)),
+                )
+                .map_err(|e| Error::arrow("building a batch", e))?
+            } else {
+                self.read_frame(&frame)?
+            };
+            rows += batch.num_rows();
+            parts.push(batch);
+        }
+        let merged = match parts.len() {
+            0 => return Ok(()),
+            1 => parts
+                .pop()
+                .unwrap_or_else(|| RecordBatch::new_empty(Arc::clone(&self.output_schema))),
+            _ => concat_batches(&self.output_schema, &parts)
+                .map_err(|e| Error::arrow(format!("managed table {}", self.dir.display()), e))?,
+        };
+        let mut start = 0;
+        while start < merged.num_rows() {
+            let len = self.batch_size.min(merged.num_rows() - start);
+            self.ready.push_back(merged.slice(start, len));
+            start += len;
+        }
+        Ok(())
+    }
+
+    fn try_poll(&mut self) -> Result<SourcePoll> {
+        if self.remaining == Some(0) {
+            return Ok(SourcePoll::Finished);
+        }
+        if self.ready.is_empty() {
+            self.fill()?;
+        }
+        let Some(mut batch) = self.ready.pop_front() else {
+            return Ok(SourcePoll::Finished);
+        };
+        if let Some(remaining) = self.remaining.as_mut() {
+            if batch.num_rows() > *remaining {
+                batch = batch.slice(0, *remaining);
+            }
+            *remaining -= batch.num_rows();
+        }
+        Ok(SourcePoll::Batch(batch))
+    }
+}
+
+impl SourceReader for ManagedSourceReader {
+    fn poll_next(&mut self) -> Result<SourcePoll, QueryError> {
+        self.try_poll().map_err(Error::into_query_error)
+    }
+}
+
+/// Reads the frame headers of the first `len` bytes of a segment: each
+/// frame and whether it is a commit. A frame that does not fit in `len` is
+/// an error when `strict`, else the end of the scan.
+fn scan_headers(
+    path: &Path,
+    base: u64,
+    len: u64,
+    segment: usize,
+    strict: bool,
+) -> Result<Vec<(FrameRef, bool)>> {
+    let file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut frames = Vec::new();
+    let mut position = 0u64;
+    let corrupt = |position: u64, what: &str| {
+        Error::corrupt(
+            path.display(),
+            format!(
+                "{what} at offset {} (snapshot ends at {})",
+                base + position,
+                base + len
+            ),
+        )
+    };
+    while position < len {
+        if position + FRAME_HEADER_LEN + PAYLOAD_HEADER_LEN as u64 > len {
+            if !strict {
+                break;
+            }
+            return Err(corrupt(position, "truncated frame"));
+        }
+        let mut head = [0u8; FRAME_HEADER_LEN as usize + PAYLOAD_HEADER_LEN];
+        reader
+            .read_exact(&mut head)
+            .map_err(|e| Error::io(path.display(), e))?;
+        let frame_len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let end = position + FRAME_HEADER_LEN + u64::from(frame_len);
+        if end > len || (frame_len as usize) < PAYLOAD_HEADER_LEN {
+            if !strict {
+                break;
+            }
+            return Err(corrupt(position, "frame extends past the snapshot"));
+        }
+        let mut payload_header = [0u8; PAYLOAD_HEADER_LEN];
+        payload_header.copy_from_slice(&head[FRAME_HEADER_LEN as usize..]);
+        let Some((is_commit, rows)) = log::payload_kind(&payload_header) else {
+            if !strict {
+                break;
+            }
+            return Err(corrupt(position, "unknown frame kind"));
+        };
+        frames.push((
+            FrameRef {
+                segment,
+                position,
+                offset: base + position,
+                len: frame_len,
+                rows,
+            },
+            is_commit,
+        ));
+        let skip = i64::from(frame_len) - PAYLOAD_HEADER_LEN as i64;
+        reader
+            .seek_relative(skip)
+            .map_err(|e| Error::io(path.display(), e))?;
+        position = end;
+    }
+    Ok(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use tidewater_runtime::source::Connector;
+
+    use super::*;
+    use crate::managed::test_util::{ctx, ids, read, rows, scan_spec, schema};
+    use crate::managed::{ManagedConnector, ManagedTable};
+
+    #[test]
+    fn a_snapshot_does_not_see_later_statements() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = ManagedTable::create(dir.path(), schema())
+            .unwrap()
+            .with_segment_bytes(512);
+        table.append(&[rows(0..5)]).unwrap();
+        let old = scan_spec(&table, None, None);
+        table.append(&[rows(5..10)]).unwrap();
+        table.append(&[rows(10..15)]).unwrap();
+        assert_eq!(
+            ids(&read(&old, &ctx(0, 1, 100)), 0),
+            (0..5).collect::<Vec<_>>()
+        );
+        let new = scan_spec(&table, None, None);
+        assert_eq!(
+            ids(&read(&new, &ctx(0, 1, 100)), 0),
+            (0..15).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn projection_limit_and_count_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = ManagedTable::create(dir.path(), schema()).unwrap();
+        for i in 0..20 {
+            table.append(&[rows(i * 3..i * 3 + 3)]).unwrap();
+        }
+        let spec = scan_spec(&table, Some(vec![1, 0]), None);
+        let batches = read(&spec, &ctx(0, 1, 7));
+        // Small frames are merged into batches of the requested size.
+        assert_eq!(batches[0].num_rows(), 7);
+        assert_eq!(batches[0].schema().field(0).name(), "name");
+        assert_eq!(ids(&batches, 1), (0..60).collect::<Vec<_>>());
+
+        let spec = scan_spec(&table, Some(vec![0]), Some(10));
+        assert_eq!(
+            ids(&read(&spec, &ctx(0, 1, 4)), 0),
+            (0..10).collect::<Vec<_>>()
+        );
+
+        let spec = scan_spec(&table, Some(vec![]), None);
+        let batches = read(&spec, &ctx(0, 1, 8));
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 60);
+    }
+
+    #[test]
+    fn frames_are_split_among_process_zero_workers() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = ManagedTable::create(dir.path(), schema())
+            .unwrap()
+            .with_segment_bytes(1024);
+        for i in 0..9 {
+            table.append(&[rows(i * 10..i * 10 + 10)]).unwrap();
+        }
+        let spec = scan_spec(&table, None, None);
+        let w0 = ids(&read(&spec, &ctx(0, 2, 1000)), 0);
+        let w1 = ids(&read(&spec, &ctx(1, 2, 1000)), 0);
+        assert_eq!((w0.len(), w1.len()), (50, 40));
+        let mut union = [w0, w1].concat();
+        union.sort_unstable();
+        assert_eq!(union, (0..90).collect::<Vec<_>>());
+        // Other processes have no data directory: they read nothing.
+        let elsewhere = SourceContext {
+            worker_index: 2,
+            peers: 4,
+            process: 1,
+            workers_per_process: 2,
+            batch_size: 1000,
+        };
+        assert!(read(&spec, &elsewhere).is_empty());
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = ManagedTable::create(dir.path(), schema()).unwrap();
+        let mut options = table.scan_options();
+        options.insert("compression".into(), "zstd".into());
+        let e = ManagedConnector.validate(&options, None).unwrap_err();
+        assert_eq!(
+            e.message,
+            "unknown option 'compression' for connector 'managed' (valid options: path, committed_bytes)"
+        );
+        let options = BTreeMap::from([
+            ("path".to_string(), dir.path().display().to_string()),
+            ("committed_bytes".to_string(), "-1".to_string()),
+        ]);
+        let e = ManagedConnector.validate(&options, None).unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid value '-1' for option 'committed_bytes' of connector 'managed': expected a non-negative integer"
+        );
+        let missing = BTreeMap::from([(
+            "path".to_string(),
+            dir.path().join("nope").display().to_string(),
+        )]);
+        let e = ManagedConnector.validate(&missing, None).unwrap_err();
+        assert!(e.message.starts_with("cannot read "), "{}", e.message);
+    }
+
+    #[test]
+    fn without_a_snapshot_reads_what_is_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = ManagedTable::create(dir.path(), schema()).unwrap();
+        table.append(&[rows(0..4)]).unwrap();
+        let mut spec = scan_spec(&table, None, None);
+        spec.options.remove("committed_bytes");
+        // An append in progress: a batch frame with no commit yet, torn.
+        let segment = log::list_segments(dir.path()).unwrap().pop().unwrap().path;
+        let mut frames = Vec::new();
+        log::encode_batch(&rows(4..8), &mut frames).unwrap();
+        let mut bytes = std::fs::read(&segment).unwrap();
+        bytes.extend_from_slice(&frames[..frames.len() - 3]);
+        std::fs::write(&segment, &bytes).unwrap();
+        assert_eq!(
+            ids(&read(&spec, &ctx(0, 1, 100)), 0),
+            (0..4).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_corrupted_committed_frame_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = ManagedTable::create(dir.path(), schema()).unwrap();
+        table.append(&[rows(0..4)]).unwrap();
+        let spec = scan_spec(&table, None, None);
+        let segment = log::list_segments(dir.path()).unwrap().pop().unwrap().path;
+        let mut bytes = std::fs::read(&segment).unwrap();
+        bytes[40] ^= 0xFF;
+        std::fs::write(&segment, &bytes).unwrap();
+        let mut reader = ManagedConnector.open(&spec, &ctx(0, 1, 100)).unwrap();
+        let e = reader.poll_next().unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "managed table {}: checksum mismatch in the frame at offset 0",
+                segment.display()
+            )
+        );
+    }
+}

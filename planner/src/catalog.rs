@@ -1,0 +1,114 @@
+//! What the planner needs from the server's catalog: resolving names to
+//! tables and views, and the session's name-resolution settings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+
+/// A fully qualified object name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QualifiedName {
+    /// Database.
+    pub database: String,
+    /// Schema.
+    pub schema: String,
+    /// Object name.
+    pub name: String,
+}
+
+impl QualifiedName {
+    /// Creates a name.
+    pub fn new(database: impl Into<String>, schema: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            database: database.into(),
+            schema: schema.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for QualifiedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.database, self.schema, self.name)
+    }
+}
+
+/// What a table name refers to.
+#[derive(Debug, Clone)]
+pub enum TableKind {
+    /// Rows read through a connector (managed tables use the `managed`
+    /// connector with options pointing at their storage).
+    Source {
+        /// Connector name.
+        connector: String,
+        /// Options for the connector.
+        options: BTreeMap<String, String>,
+    },
+    /// A view: planned from its SQL text when referenced.
+    View {
+        /// The view's query.
+        sql: String,
+    },
+    /// A system table (`pg_catalog`, `information_schema`), materialized
+    /// from the catalog when the statement is planned.
+    System {
+        /// Its rows.
+        batch: RecordBatch,
+    },
+}
+
+/// A table, view or system table, resolved.
+#[derive(Debug, Clone)]
+pub struct TableEntry {
+    /// Its name.
+    pub name: QualifiedName,
+    /// Its columns.
+    pub schema: SchemaRef,
+    /// Its kind.
+    pub kind: TableKind,
+}
+
+/// The catalog as the planner sees it: a consistent snapshot for one
+/// statement.
+pub trait CatalogView: Send + Sync + fmt::Debug {
+    /// Looks up a table or view by its exact qualified name.
+    fn table(&self, name: &QualifiedName) -> Option<TableEntry>;
+
+    /// Whether a schema exists in a database.
+    fn schema_exists(&self, database: &str, schema: &str) -> bool;
+
+    /// Whether a database exists.
+    fn database_exists(&self, database: &str) -> bool;
+}
+
+/// Per-session settings that affect planning.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// Current database.
+    pub database: String,
+    /// Schemas searched for unqualified names, in order.
+    pub search_path: Vec<String>,
+    /// Current user.
+    pub user: String,
+    /// Session time zone (for `now()` and timestamptz display).
+    pub timezone: String,
+    /// Server version string reported by `version()`.
+    pub server_version: String,
+}
+
+impl SessionInfo {
+    /// The schema in which unqualified new objects are created: the first
+    /// existing schema of the search path.
+    pub fn creation_schema(&self, catalog: &dyn CatalogView) -> Option<String> {
+        self.search_path
+            .iter()
+            .find(|s| catalog.schema_exists(&self.database, s))
+            .cloned()
+    }
+}
+
+/// Shared handle to a catalog snapshot.
+pub type CatalogRef = Arc<dyn CatalogView>;

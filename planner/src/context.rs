@@ -1,0 +1,277 @@
+//! DataFusion's view of our catalog: the [`ContextProvider`] that resolves
+//! table names (Postgres rules: `pg_catalog` first, then the search path),
+//! inlines views, and supplies functions, including the per-session ones
+//! (`current_database()`, `version()`, ...) that fold to constants.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, FieldRef, SchemaRef};
+use datafusion_common::config::ConfigOptions;
+use datafusion_common::{DataFusionError, Result, ScalarValue, TableReference};
+use datafusion_expr::planner::{ContextProvider, ExprPlanner};
+use datafusion_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+use datafusion_expr::{
+    AggregateUDF, ColumnarValue, Expr, HigherOrderUDF, LogicalPlan, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, TableSource, TableType, Volatility, WindowUDF,
+};
+use tidewater_runtime::functions::FunctionRegistry;
+
+use crate::catalog::{CatalogView, QualifiedName, SessionInfo, TableEntry, TableKind};
+use crate::error::PlanError;
+
+/// A resolved table as DataFusion sees it.
+#[derive(Debug)]
+pub struct TableSourceAdapter {
+    /// The catalog entry.
+    pub entry: TableEntry,
+    /// For views: the planned query, inlined by DataFusion.
+    view_plan: Option<LogicalPlan>,
+}
+
+impl TableSource for TableSourceAdapter {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.entry.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        match self.entry.kind {
+            TableKind::View { .. } => TableType::View,
+            TableKind::System { .. } => TableType::Temporary,
+            TableKind::Source { .. } => TableType::Base,
+        }
+    }
+
+    fn get_logical_plan(&'_ self) -> Option<Cow<'_, LogicalPlan>> {
+        self.view_plan.as_ref().map(Cow::Borrowed)
+    }
+}
+
+/// A function whose value is fixed for the statement (session settings);
+/// the optimizer folds it into a literal, so workers never see it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SessionConstant {
+    name: String,
+    value: ScalarValue,
+    signature: Signature,
+}
+
+impl SessionConstant {
+    fn udf(name: &str, value: ScalarValue, arity: usize) -> Arc<ScalarUDF> {
+        let signature = if arity == 0 {
+            Signature::nullary(Volatility::Stable)
+        } else {
+            Signature::any(arity, Volatility::Stable)
+        };
+        Arc::new(ScalarUDF::new_from_impl(Self {
+            name: name.to_string(),
+            value,
+            signature,
+        }))
+    }
+}
+
+impl ScalarUDFImpl for SessionConstant {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.value.data_type())
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(self.value.clone()))
+    }
+
+    fn simplify(&self, _args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        Ok(ExprSimplifyResult::Simplified(Expr::Literal(self.value.clone(), None)))
+    }
+}
+
+fn session_functions(session: &SessionInfo) -> HashMap<String, Arc<ScalarUDF>> {
+    let schemas = ScalarValue::List(ScalarValue::new_list_nullable(
+        &session
+            .search_path
+            .iter()
+            .map(|s| ScalarValue::Utf8(Some(s.clone())))
+            .collect::<Vec<_>>(),
+        &DataType::Utf8,
+    ));
+    let utf8 = |s: &str| ScalarValue::Utf8(Some(s.to_string()));
+    let current_schema = session.search_path.first().cloned().unwrap_or_else(|| "public".into());
+    let mut fns = HashMap::new();
+    for (name, value, arity) in [
+        ("current_database", utf8(&session.database), 0),
+        ("current_catalog", utf8(&session.database), 0),
+        ("current_schema", utf8(&current_schema), 0),
+        ("current_user", utf8(&session.user), 0),
+        ("session_user", utf8(&session.user), 0),
+        ("user", utf8(&session.user), 0),
+        ("current_role", utf8(&session.user), 0),
+        ("version", utf8(&session.server_version), 0),
+        ("current_schemas", schemas, 1),
+        ("pg_backend_pid", ScalarValue::Int32(Some(std::process::id() as i32)), 0),
+        ("inet_server_port", ScalarValue::Int32(None), 0),
+    ] {
+        fns.insert(name.to_string(), SessionConstant::udf(name, value, arity));
+    }
+    fns
+}
+
+/// The [`ContextProvider`] for one statement.
+#[derive(Debug)]
+pub struct PlannerContext<'a> {
+    catalog: &'a dyn CatalogView,
+    session: &'a SessionInfo,
+    registry: &'static FunctionRegistry,
+    session_functions: HashMap<String, Arc<ScalarUDF>>,
+    options: ConfigOptions,
+    expr_planners: Vec<Arc<dyn ExprPlanner>>,
+}
+
+impl<'a> PlannerContext<'a> {
+    /// Creates the context.
+    pub fn new(catalog: &'a dyn CatalogView, session: &'a SessionInfo) -> Self {
+        let mut options = ConfigOptions::default();
+        options.sql_parser.dialect = datafusion_common::config::Dialect::PostgreSQL;
+        options.sql_parser.enable_ident_normalization = true;
+        options.optimizer.filter_null_join_keys = true;
+        options.execution.time_zone = None;
+        let expr_planners: Vec<Arc<dyn ExprPlanner>> = vec![
+            Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),
+            Arc::new(datafusion_functions_nested::planner::NestedFunctionPlanner),
+            Arc::new(datafusion_functions_nested::planner::FieldAccessPlanner),
+            Arc::new(datafusion_functions::datetime::planner::DatetimeFunctionPlanner),
+            Arc::new(datafusion_functions::unicode::planner::UnicodeFunctionPlanner),
+            Arc::new(datafusion_functions_aggregate::planner::AggregateFunctionPlanner),
+            Arc::new(datafusion_functions_window::planner::WindowFunctionPlanner),
+        ];
+        Self {
+            catalog,
+            session,
+            registry: FunctionRegistry::shared(),
+            session_functions: session_functions(session),
+            options,
+            expr_planners,
+        }
+    }
+
+    /// The session.
+    pub fn session(&self) -> &SessionInfo {
+        self.session
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &dyn CatalogView {
+        self.catalog
+    }
+
+    /// Resolves a table reference with Postgres rules.
+    pub fn resolve(&self, name: &TableReference) -> Result<TableEntry> {
+        let db = &self.session.database;
+        let found = match name {
+            TableReference::Bare { table } => std::iter::once("pg_catalog")
+                .chain(self.session.search_path.iter().map(String::as_str))
+                .find_map(|schema| self.catalog.table(&QualifiedName::new(db, schema, table.as_ref()))),
+            TableReference::Partial { schema, table } => {
+                self.catalog.table(&QualifiedName::new(db, schema.as_ref(), table.as_ref()))
+            }
+            TableReference::Full {
+                catalog,
+                schema,
+                table,
+            } => {
+                if catalog.as_ref() != db {
+                    return Err(PlanError::feature_not_supported(format!(
+                        "cross-database references are not implemented: {name}"
+                    ))
+                    .into());
+                }
+                self.catalog.table(&QualifiedName::new(catalog.as_ref(), schema.as_ref(), table.as_ref()))
+            }
+        };
+        found.ok_or_else(|| PlanError::undefined_table(name.table()).into())
+    }
+
+    fn plan_view(&self, sql: &str) -> Result<LogicalPlan> {
+        let statements = crate::parse_sql(sql)?;
+        let [statement] = statements.as_slice() else {
+            return Err(DataFusionError::Plan(format!("view definition is not one query: {sql}")));
+        };
+        let planner = datafusion_sql::planner::SqlToRel::new_with_options(self, crate::parser_options());
+        planner.sql_statement_to_plan(statement.clone())
+    }
+}
+
+impl ContextProvider for PlannerContext<'_> {
+    fn get_table_source(&self, name: TableReference) -> Result<Arc<dyn TableSource>> {
+        let entry = self.resolve(&name)?;
+        let view_plan = match &entry.kind {
+            TableKind::View { sql } => Some(self.plan_view(sql).map_err(|e| {
+                e.context(format!("planning view {}", entry.name))
+            })?),
+            _ => None,
+        };
+        Ok(Arc::new(TableSourceAdapter { entry, view_plan }))
+    }
+
+    fn get_expr_planners(&self) -> &[Arc<dyn ExprPlanner>] {
+        &self.expr_planners
+    }
+
+    fn get_function_meta(&self, name: &str) -> Option<Arc<ScalarUDF>> {
+        let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
+        self.session_functions
+            .get(name)
+            .cloned()
+            .or_else(|| self.registry.find_scalar(name))
+    }
+
+    fn get_higher_order_meta(&self, _name: &str) -> Option<Arc<HigherOrderUDF>> {
+        None
+    }
+
+    fn get_aggregate_meta(&self, name: &str) -> Option<Arc<AggregateUDF>> {
+        self.registry.find_aggregate(name.strip_prefix("pg_catalog.").unwrap_or(name))
+    }
+
+    fn get_window_meta(&self, name: &str) -> Option<Arc<WindowUDF>> {
+        self.registry.find_window(name.strip_prefix("pg_catalog.").unwrap_or(name))
+    }
+
+    fn get_variable_type(&self, _variable_names: &[String]) -> Option<DataType> {
+        None
+    }
+
+    fn get_variable_field(&self, _variable_names: &[String]) -> Option<FieldRef> {
+        None
+    }
+
+    fn options(&self) -> &ConfigOptions {
+        &self.options
+    }
+
+    fn udf_names(&self) -> Vec<String> {
+        let mut names = self.registry.scalar_names();
+        names.extend(self.session_functions.keys().cloned());
+        names
+    }
+
+    fn higher_order_function_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn udaf_names(&self) -> Vec<String> {
+        self.registry.aggregate_names()
+    }
+
+    fn udwf_names(&self) -> Vec<String> {
+        self.registry.window_names()
+    }
+}

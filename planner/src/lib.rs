@@ -1,0 +1,48 @@
+//! Tidewater planner: SQL text to runtime dataflow plans.
+//!
+//! Statements are parsed with `sqlparser` (Postgres dialect). Queries are
+//! bound to a DataFusion [`LogicalPlan`](datafusion_expr::LogicalPlan)
+//! through our [`context::PlannerContext`], type-checked by DataFusion's
+//! analyzer, optimized by its optimizer and lowered ([`lower`]) to a
+//! [`DataflowPlan`](tidewater_runtime::plan::DataflowPlan). DDL and session
+//! statements are classified ([`statement::Planned`]) for the server to
+//! execute against its catalog.
+
+pub mod catalog;
+pub mod context;
+pub mod error;
+pub mod lower;
+mod names;
+pub mod statement;
+
+use datafusion_common::Result;
+use datafusion_sql::planner::ParserOptions;
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+pub use catalog::{CatalogView, QualifiedName, SessionInfo, TableEntry, TableKind};
+pub use error::{PlanError, find_plan_error};
+pub use statement::{Planned, Planner, PreparedQuery};
+
+/// Parses SQL text into statements (Postgres dialect).
+///
+/// # Errors
+///
+/// A syntax error (SQLSTATE 42601) with the parser's message.
+pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
+    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
+        let message = e.to_string();
+        let message = message.strip_prefix("sql parser error: ").unwrap_or(&message);
+        PlanError::syntax(format!("syntax error: {message}")).into()
+    })
+}
+
+/// DataFusion SQL planner options matching Postgres behaviour.
+pub(crate) fn parser_options() -> ParserOptions {
+    ParserOptions::new()
+        .with_enable_ident_normalization(true)
+        .with_support_varchar_with_length(true)
+        .with_map_string_types_to_utf8view(false)
+        .with_default_null_ordering(datafusion_sql::planner::NullOrdering::NullsMax)
+}

@@ -1,0 +1,484 @@
+//! Lowering: an optimized DataFusion [`LogicalPlan`] becomes a runtime
+//! [`DataflowPlan`].
+//!
+//! Each logical node becomes one or more dataflow nodes, and each edge gets
+//! a data movement: aggregations run in two phases around a hash shuffle on
+//! the group keys; equi-joins shuffle both inputs by their keys; sorts sort
+//! locally and then once more after gathering on worker 0; limits take
+//! locally and then globally. The lowering tracks whether a node's rows are
+//! spread over all workers or already gathered on worker 0, and skips
+//! shuffles that would move nothing.
+
+use std::sync::Arc;
+
+use datafusion_common::tree_node::TreeNode;
+use datafusion_common::{DFSchema, DataFusionError, JoinType, NullEquality, Result};
+use datafusion_expr::execution_props::ExecutionProps;
+use datafusion_expr::logical_plan::{FetchType, SkipType};
+use datafusion_expr::{Expr, LogicalPlan};
+use tidewater_runtime::expr::{ExprContext, ExprIr, SchemaIr, SortIr, encode_batch};
+use tidewater_runtime::functions::FunctionRegistry;
+use tidewater_runtime::operators::aggregate::partial_schema;
+use tidewater_runtime::plan::{
+    AggregatePhase, DataflowPlan, Edge, Exchange, JoinKind, NodeId, NodeKind, PlanNode, QueryConfig,
+};
+use tidewater_runtime::source::SourceSpec;
+
+use crate::catalog::TableKind;
+use crate::context::TableSourceAdapter;
+use crate::error::PlanError;
+
+/// Where a node's rows are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dist {
+    /// Spread over the workers.
+    Spread,
+    /// All on worker 0.
+    Single,
+}
+
+/// Builds a dataflow plan.
+#[derive(Debug, Default)]
+struct Lowering {
+    nodes: Vec<PlanNode>,
+    dists: Vec<Dist>,
+}
+
+fn ir(e: &Expr) -> Result<ExprIr> {
+    ExprIr::try_from_expr(e)
+}
+
+fn irs(es: &[Expr]) -> Result<Vec<ExprIr>> {
+    es.iter().map(ir).collect()
+}
+
+fn not_supported(what: impl std::fmt::Display) -> DataFusionError {
+    PlanError::feature_not_supported(format!("{what} is not supported yet")).into()
+}
+
+/// Lowers an optimized logical plan.
+pub fn lower_plan(plan: &LogicalPlan, config: QueryConfig) -> Result<DataflowPlan> {
+    let mut lowering = Lowering::default();
+    let root = lowering.lower(plan)?;
+    Ok(DataflowPlan {
+        nodes: lowering.nodes,
+        root,
+        config,
+    })
+}
+
+impl Lowering {
+    fn push(&mut self, kind: NodeKind, inputs: Vec<Edge>, schema: SchemaIr, dist: Dist) -> NodeId {
+        self.nodes.push(PlanNode { kind, inputs, schema });
+        self.dists.push(dist);
+        self.nodes.len() - 1
+    }
+
+    fn schema(&self, id: NodeId) -> &SchemaIr {
+        &self.nodes[id].schema
+    }
+
+    /// An edge that gathers `from` on worker 0 unless it is there already.
+    fn gather(&self, from: NodeId) -> Edge {
+        Edge {
+            from,
+            exchange: if self.dists[from] == Dist::Single {
+                Exchange::Forward
+            } else {
+                Exchange::Single
+            },
+        }
+    }
+
+    fn lower(&mut self, plan: &LogicalPlan) -> Result<NodeId> {
+        let schema_of = |s: &DFSchema| SchemaIr::from_df_schema(s);
+        match plan {
+            LogicalPlan::Projection(p) => {
+                let input = self.lower(&p.input)?;
+                let dist = self.dists[input];
+                Ok(self.push(
+                    NodeKind::Project { exprs: irs(&p.expr)? },
+                    vec![Edge::forward(input)],
+                    schema_of(&p.schema),
+                    dist,
+                ))
+            }
+            LogicalPlan::Filter(f) => {
+                let input = self.lower(&f.input)?;
+                let dist = self.dists[input];
+                Ok(self.push(
+                    NodeKind::Filter {
+                        predicate: ir(&f.predicate)?,
+                    },
+                    vec![Edge::forward(input)],
+                    schema_of(f.input.schema()),
+                    dist,
+                ))
+            }
+            LogicalPlan::TableScan(scan) => self.lower_scan(scan),
+            LogicalPlan::SubqueryAlias(a) => {
+                // Same rows, new qualifiers: relabel the input's output schema.
+                let input = self.lower(&a.input)?;
+                self.nodes[input].schema = schema_of(&a.schema);
+                Ok(input)
+            }
+            LogicalPlan::Aggregate(agg) => self.lower_aggregate(agg),
+            LogicalPlan::Join(j) => self.lower_join(j),
+            LogicalPlan::Sort(s) => {
+                let input = self.lower(&s.input)?;
+                let order = s.expr.iter().map(SortIr::try_from_sort).collect::<Result<Vec<_>>>()?;
+                let schema = schema_of(s.input.schema());
+                let local = if self.dists[input] == Dist::Single {
+                    input
+                } else {
+                    self.push(
+                        NodeKind::Sort {
+                            order: order.clone(),
+                            fetch: s.fetch,
+                        },
+                        vec![Edge::forward(input)],
+                        schema.clone(),
+                        Dist::Spread,
+                    )
+                };
+                let edge = self.gather(local);
+                Ok(self.push(NodeKind::Sort { order, fetch: s.fetch }, vec![edge], schema, Dist::Single))
+            }
+            LogicalPlan::Limit(l) => {
+                let skip = match l.get_skip_type()? {
+                    SkipType::Literal(n) => n,
+                    SkipType::UnsupportedExpr => return Err(not_supported("a non-constant OFFSET")),
+                };
+                let fetch = match l.get_fetch_type()? {
+                    FetchType::Literal(n) => n,
+                    FetchType::UnsupportedExpr => return Err(not_supported("a non-constant LIMIT")),
+                };
+                let input = self.lower(&l.input)?;
+                let schema = schema_of(l.input.schema());
+                let local = if self.dists[input] == Dist::Single {
+                    input
+                } else {
+                    self.push(
+                        NodeKind::Limit {
+                            skip: 0,
+                            fetch: fetch.map(|f| f.saturating_add(skip)),
+                        },
+                        vec![Edge::forward(input)],
+                        schema.clone(),
+                        Dist::Spread,
+                    )
+                };
+                let edge = self.gather(local);
+                Ok(self.push(NodeKind::Limit { skip, fetch }, vec![edge], schema, Dist::Single))
+            }
+            LogicalPlan::Union(u) => {
+                let schema = schema_of(&u.schema);
+                let mut edges = Vec::with_capacity(u.inputs.len());
+                for input in &u.inputs {
+                    let id = self.lower(input)?;
+                    // Give every input the union's column names and types.
+                    let id = if self.schema(id).arrow_schema() == schema.arrow_schema() {
+                        id
+                    } else {
+                        let exprs = input
+                            .schema()
+                            .iter()
+                            .zip(u.schema.fields())
+                            .map(|((q, f), target)| {
+                                let col = ExprIr::Column {
+                                    relation: q.map(tidewater_runtime::expr::qualifier_to_ir),
+                                    name: f.name().clone(),
+                                };
+                                let col = if f.data_type() == target.data_type() {
+                                    col
+                                } else {
+                                    ExprIr::Cast {
+                                        expr: Box::new(col),
+                                        field: target.as_ref().clone(),
+                                    }
+                                };
+                                ExprIr::Alias {
+                                    expr: Box::new(col),
+                                    relation: None,
+                                    name: target.name().clone(),
+                                }
+                            })
+                            .collect();
+                        let dist = self.dists[id];
+                        self.push(NodeKind::Project { exprs }, vec![Edge::forward(id)], schema.clone(), dist)
+                    };
+                    edges.push(Edge::forward(id));
+                }
+                let dist = if edges.iter().all(|e| self.dists[e.from] == Dist::Single) {
+                    Dist::Single
+                } else {
+                    Dist::Spread
+                };
+                Ok(self.push(NodeKind::Union, edges, schema, dist))
+            }
+            LogicalPlan::Window(w) => {
+                let input = self.lower(&w.input)?;
+                let keys = common_partition_keys(&w.window_expr);
+                let edge = if keys.is_empty() || self.dists[input] == Dist::Single {
+                    self.gather(input)
+                } else {
+                    Edge {
+                        from: input,
+                        exchange: Exchange::Hash(irs(&keys)?),
+                    }
+                };
+                let dist = if matches!(edge.exchange, Exchange::Hash(_)) {
+                    Dist::Spread
+                } else {
+                    Dist::Single
+                };
+                Ok(self.push(
+                    NodeKind::Window {
+                        exprs: irs(&w.window_expr)?,
+                    },
+                    vec![edge],
+                    schema_of(&w.schema),
+                    dist,
+                ))
+            }
+            LogicalPlan::Values(v) => {
+                let rows = v.values.iter().map(|row| irs(row)).collect::<Result<Vec<_>>>()?;
+                Ok(self.push(NodeKind::Values { rows }, vec![], schema_of(&v.schema), Dist::Single))
+            }
+            LogicalPlan::EmptyRelation(e) => {
+                let rows = if e.produce_one_row { vec![vec![]] } else { vec![] };
+                Ok(self.push(NodeKind::Values { rows }, vec![], schema_of(&e.schema), Dist::Single))
+            }
+            LogicalPlan::Repartition(r) => self.lower(&r.input),
+            LogicalPlan::Subquery(_) => Err(not_supported("this form of subquery")),
+            LogicalPlan::RecursiveQuery(_) => Err(not_supported("WITH RECURSIVE")),
+            LogicalPlan::Unnest(_) => Err(not_supported("UNNEST")),
+            LogicalPlan::Distinct(_) => Err(DataFusionError::Internal(
+                "DISTINCT should have been rewritten to an aggregation".into(),
+            )),
+            other => Err(not_supported(format!("the plan node {}", other.display()))),
+        }
+    }
+
+    fn lower_scan(&mut self, scan: &datafusion_expr::logical_plan::TableScan) -> Result<NodeId> {
+        let Some(adapter) = scan.source.downcast_ref::<TableSourceAdapter>() else {
+            return Err(DataFusionError::Internal(format!("unknown table source for {}", scan.table_name)));
+        };
+        let entry = &adapter.entry;
+        let schema = SchemaIr::from_df_schema(&scan.projected_schema);
+        let mut id = match &entry.kind {
+            TableKind::Source { connector, options } => {
+                let spec = SourceSpec {
+                    connector: connector.clone(),
+                    table: entry.name.to_string(),
+                    options: options.clone(),
+                    schema: entry.schema.as_ref().clone(),
+                    projection: scan.projection.clone(),
+                    limit: if scan.filters.is_empty() { scan.fetch } else { None },
+                };
+                self.push(NodeKind::Scan(spec), vec![], schema.clone(), Dist::Spread)
+            }
+            TableKind::System { batch } => {
+                let batch = match &scan.projection {
+                    Some(p) => batch.project(p)?,
+                    None => batch.clone(),
+                };
+                let batch = batch.with_schema(schema.arrow_schema())?;
+                let id = self.push(
+                    NodeKind::Rows {
+                        ipc: encode_batch(&batch)?,
+                    },
+                    vec![],
+                    schema.clone(),
+                    Dist::Single,
+                );
+                if let Some(fetch) = scan.fetch.filter(|_| scan.filters.is_empty()) {
+                    self.push(
+                        NodeKind::Limit {
+                            skip: 0,
+                            fetch: Some(fetch),
+                        },
+                        vec![Edge::forward(id)],
+                        schema.clone(),
+                        Dist::Single,
+                    )
+                } else {
+                    id
+                }
+            }
+            TableKind::View { .. } => {
+                return Err(DataFusionError::Internal(format!("view {} was not inlined", entry.name)));
+            }
+        };
+        if let Some(predicate) = datafusion_expr::utils::conjunction(scan.filters.iter().cloned()) {
+            let dist = self.dists[id];
+            id = self.push(
+                NodeKind::Filter {
+                    predicate: ir(&predicate)?,
+                },
+                vec![Edge::forward(id)],
+                schema,
+                dist,
+            );
+        }
+        Ok(id)
+    }
+
+    fn lower_aggregate(&mut self, agg: &datafusion_expr::logical_plan::Aggregate) -> Result<NodeId> {
+        if agg.group_expr.iter().any(|e| matches!(e, Expr::GroupingSet(_))) {
+            return Err(not_supported("GROUPING SETS, ROLLUP and CUBE"));
+        }
+        let input = self.lower(&agg.input)?;
+        let input_schema = SchemaIr::from_df_schema(agg.input.schema());
+        let group_by = irs(&agg.group_expr)?;
+        let aggregates = irs(&agg.aggr_expr)?;
+        let output = SchemaIr::from_df_schema(&agg.schema);
+
+        if self.dists[input] == Dist::Single {
+            return Ok(self.push(
+                NodeKind::Aggregate {
+                    group_by,
+                    aggregates,
+                    phase: AggregatePhase::Single,
+                    input_schema,
+                },
+                vec![Edge::forward(input)],
+                output,
+                Dist::Single,
+            ));
+        }
+
+        let props = ExecutionProps::new();
+        let ctx = ExprContext::try_new(FunctionRegistry::shared(), &input_schema, &props)?;
+        let group_fields = SchemaIr {
+            columns: output.columns[..group_by.len()].to_vec(),
+        };
+        let partial_out = partial_schema(&ctx, &group_fields, &aggregates)?;
+        let partial = self.push(
+            NodeKind::Aggregate {
+                group_by: group_by.clone(),
+                aggregates: aggregates.clone(),
+                phase: AggregatePhase::Partial,
+                input_schema: input_schema.clone(),
+            },
+            vec![Edge::forward(input)],
+            partial_out,
+            Dist::Spread,
+        );
+        let (exchange, dist) = if group_by.is_empty() {
+            (Exchange::Single, Dist::Single)
+        } else {
+            let keys = group_fields
+                .columns
+                .iter()
+                .map(|(q, f)| ExprIr::Column {
+                    relation: q.clone(),
+                    name: f.name().clone(),
+                })
+                .collect();
+            (Exchange::Hash(keys), Dist::Spread)
+        };
+        Ok(self.push(
+            NodeKind::Aggregate {
+                group_by,
+                aggregates,
+                phase: AggregatePhase::Final,
+                input_schema,
+            },
+            vec![Edge {
+                from: partial,
+                exchange,
+            }],
+            output,
+            dist,
+        ))
+    }
+
+    fn lower_join(&mut self, j: &datafusion_expr::logical_plan::Join) -> Result<NodeId> {
+        let left = self.lower(&j.left)?;
+        let right = self.lower(&j.right)?;
+        let join_type = match j.join_type {
+            JoinType::Inner => JoinKind::Inner,
+            JoinType::Left => JoinKind::Left,
+            JoinType::Right => JoinKind::Right,
+            JoinType::Full => JoinKind::Full,
+            JoinType::LeftSemi => JoinKind::LeftSemi,
+            JoinType::RightSemi => JoinKind::RightSemi,
+            JoinType::LeftAnti => JoinKind::LeftAnti,
+            JoinType::RightAnti => JoinKind::RightAnti,
+            JoinType::LeftMark => JoinKind::LeftMark,
+            JoinType::RightMark => JoinKind::RightMark,
+        };
+        let filter = j.filter.as_ref().map(ir).transpose()?;
+        let schema = SchemaIr::from_df_schema(&j.schema);
+        let both_single = self.dists[left] == Dist::Single && self.dists[right] == Dist::Single;
+        if j.on.is_empty() {
+            let edges = vec![self.gather(left), self.gather(right)];
+            return Ok(self.push(
+                NodeKind::NestedLoopJoin { join_type, filter },
+                edges,
+                schema,
+                Dist::Single,
+            ));
+        }
+        let left_keys = j.on.iter().map(|(l, _)| ir(l)).collect::<Result<Vec<_>>>()?;
+        let right_keys = j.on.iter().map(|(_, r)| ir(r)).collect::<Result<Vec<_>>>()?;
+        let (edges, dist) = if both_single {
+            (vec![Edge::forward(left), Edge::forward(right)], Dist::Single)
+        } else {
+            (
+                vec![
+                    Edge {
+                        from: left,
+                        exchange: Exchange::Hash(left_keys.clone()),
+                    },
+                    Edge {
+                        from: right,
+                        exchange: Exchange::Hash(right_keys.clone()),
+                    },
+                ],
+                Dist::Spread,
+            )
+        };
+        Ok(self.push(
+            NodeKind::HashJoin {
+                join_type,
+                left_keys,
+                right_keys,
+                filter,
+                null_equals_null: j.null_equality == NullEquality::NullEqualsNull,
+                null_aware: j.null_aware,
+            },
+            edges,
+            schema,
+            dist,
+        ))
+    }
+}
+
+/// The `PARTITION BY` keys shared by every window expression (empty if they
+/// differ or there are none).
+fn common_partition_keys(exprs: &[Expr]) -> Vec<Expr> {
+    let mut common: Option<Vec<Expr>> = None;
+    for e in exprs {
+        let mut keys = Vec::new();
+        let _ = e.apply(|e| {
+            if let Expr::WindowFunction(w) = e {
+                keys = w.params.partition_by.clone();
+                return Ok(datafusion_common::tree_node::TreeNodeRecursion::Stop);
+            }
+            Ok(datafusion_common::tree_node::TreeNodeRecursion::Continue)
+        });
+        match &common {
+            None => common = Some(keys),
+            Some(c) if *c == keys => {}
+            Some(_) => return Vec::new(),
+        }
+    }
+    common.unwrap_or_default()
+}
+
+/// The output schema a client sees for a lowered plan.
+pub fn output_schema(plan: &LogicalPlan) -> arrow::datatypes::SchemaRef {
+    Arc::clone(plan.schema().inner())
+}

@@ -1,0 +1,669 @@
+//! Statement planning: classifies a parsed statement and plans what the
+//! server must run. Queries and `INSERT` become [`PreparedQuery`]s (bound to
+//! parameters and lowered at execution); DDL becomes plans the server
+//! applies to its catalog; session statements (`SET`, `BEGIN`, ...) pass
+//! through.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion_common::{DataFusionError, Result, ScalarValue};
+use datafusion_expr::logical_plan::{DmlStatement, WriteOp};
+use datafusion_expr::LogicalPlan;
+use datafusion_expr::planner::ContextProvider;
+use datafusion_optimizer::analyzer::Analyzer;
+use datafusion_optimizer::optimizer::{Optimizer, OptimizerContext};
+use datafusion_sql::planner::SqlToRel;
+use sqlparser::ast::{
+    CopyOption, CopySource, CopyTarget, CreateTableOptions, Expr as SqlExpr, ObjectType, SqlOption,
+    Statement, Value,
+};
+use tidewater_runtime::plan::{DataflowPlan, QueryConfig};
+
+use crate::catalog::{CatalogView, QualifiedName, SessionInfo, TableEntry, TableKind};
+use crate::context::{PlannerContext, TableSourceAdapter};
+use crate::error::PlanError;
+use crate::lower::lower_plan;
+use crate::names::{ident_name, output_names, qualify};
+
+/// A query (or the query part of an `INSERT`), planned but not yet bound to
+/// parameter values.
+#[derive(Debug, Clone)]
+pub struct PreparedQuery {
+    /// The unoptimized logical plan, possibly with `$n` placeholders.
+    pub logical: LogicalPlan,
+    /// Inferred type of each parameter (`$1` first); `None` when unknown.
+    pub param_types: Vec<Option<DataType>>,
+    /// The result columns as the client sees them (Postgres names).
+    pub output: SchemaRef,
+}
+
+/// A query ready to run.
+#[derive(Debug)]
+pub struct LoweredQuery {
+    /// The optimized logical plan.
+    pub optimized: LogicalPlan,
+    /// The dataflow plan.
+    pub dataflow: DataflowPlan,
+}
+
+/// `CREATE TABLE`.
+#[derive(Debug, Clone)]
+pub struct CreateTablePlan {
+    /// Table name.
+    pub name: QualifiedName,
+    /// Declared columns (`None`: to be inferred by the connector).
+    pub columns: Option<SchemaRef>,
+    /// `WITH (...)` options, keys lower-cased.
+    pub options: BTreeMap<String, String>,
+    /// `IF NOT EXISTS`.
+    pub if_not_exists: bool,
+    /// `AS query`.
+    pub query: Option<PreparedQuery>,
+}
+
+/// `CREATE VIEW`.
+#[derive(Debug, Clone)]
+pub struct CreateViewPlan {
+    /// View name.
+    pub name: QualifiedName,
+    /// The view's query, as SQL.
+    pub sql: String,
+    /// Its columns.
+    pub schema: SchemaRef,
+    /// `OR REPLACE`.
+    pub or_replace: bool,
+    /// `IF NOT EXISTS`.
+    pub if_not_exists: bool,
+}
+
+/// What a `DROP` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DropTarget {
+    /// A table.
+    Table(QualifiedName),
+    /// A view.
+    View(QualifiedName),
+    /// A schema of a database.
+    Schema {
+        /// Database.
+        database: String,
+        /// Schema.
+        schema: String,
+    },
+    /// A database.
+    Database(String),
+}
+
+/// `DROP ...`.
+#[derive(Debug, Clone)]
+pub struct DropPlan {
+    /// Objects to drop.
+    pub targets: Vec<DropTarget>,
+    /// `IF EXISTS`.
+    pub if_exists: bool,
+    /// `CASCADE`.
+    pub cascade: bool,
+}
+
+/// `COPY table FROM STDIN` format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyFormat {
+    /// Tab-separated text with `\N` for null.
+    Text,
+    /// CSV.
+    Csv,
+}
+
+/// `COPY table [(columns)] FROM STDIN [WITH (...)]`.
+#[derive(Debug, Clone)]
+pub struct CopyPlan {
+    /// Target table.
+    pub table: TableEntry,
+    /// Target columns (all when empty), in input order.
+    pub columns: Vec<String>,
+    /// Format.
+    pub format: CopyFormat,
+    /// Field delimiter.
+    pub delimiter: char,
+    /// String that means null.
+    pub null: String,
+    /// Whether the first line is a header (csv).
+    pub header: bool,
+    /// Quote character (csv).
+    pub quote: char,
+    /// Escape character (csv).
+    pub escape: char,
+}
+
+/// A classified statement.
+#[derive(Debug)]
+pub enum Planned {
+    /// A query returning rows.
+    Query(PreparedQuery),
+    /// `INSERT INTO table ...`: run the query, append its rows.
+    Insert {
+        /// Target table.
+        table: TableEntry,
+        /// Rows to insert, already in the table's schema.
+        query: PreparedQuery,
+    },
+    /// `CREATE TABLE`.
+    CreateTable(CreateTablePlan),
+    /// `CREATE VIEW`.
+    CreateView(CreateViewPlan),
+    /// `CREATE SCHEMA`.
+    CreateSchema {
+        /// Database.
+        database: String,
+        /// Schema name.
+        schema: String,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+    },
+    /// `CREATE DATABASE`.
+    CreateDatabase {
+        /// Name.
+        name: String,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+    },
+    /// `DROP ...`.
+    Drop(DropPlan),
+    /// `EXPLAIN query`.
+    Explain {
+        /// The explained query.
+        query: PreparedQuery,
+    },
+    /// `COPY ... FROM STDIN`.
+    Copy(CopyPlan),
+    /// A statement the session handles itself (`SET`, `SHOW`, `BEGIN`, ...).
+    Session(Box<Statement>),
+}
+
+/// Plans statements against one catalog snapshot and session.
+#[derive(Debug)]
+pub struct Planner<'a> {
+    ctx: PlannerContext<'a>,
+}
+
+fn option_value(o: &SqlExpr) -> Result<String> {
+    match o {
+        SqlExpr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Ok(s.clone()),
+            Value::Number(n, _) => Ok(n.clone()),
+            Value::Boolean(b) => Ok(b.to_string()),
+            other => Ok(other.to_string()),
+        },
+        SqlExpr::Identifier(i) => Ok(i.value.clone()),
+        other => Err(PlanError::invalid_parameter(format!("option value must be a literal, not {other}")).into()),
+    }
+}
+
+fn with_options(options: &CreateTableOptions) -> Result<BTreeMap<String, String>> {
+    let list: &[SqlOption] = match options {
+        CreateTableOptions::None => &[],
+        CreateTableOptions::With(l) => l,
+        other => {
+            return Err(PlanError::syntax(format!("unsupported table options: {other}")).into());
+        }
+    };
+    let mut map = BTreeMap::new();
+    for o in list {
+        match o {
+            SqlOption::KeyValue { key, value } => {
+                let key = key.value.to_lowercase();
+                if map.insert(key.clone(), option_value(value)?).is_some() {
+                    return Err(PlanError::invalid_parameter(format!("option '{key}' given twice")).into());
+                }
+            }
+            other => return Err(PlanError::syntax(format!("unsupported table option: {other}")).into()),
+        }
+    }
+    Ok(map)
+}
+
+impl<'a> Planner<'a> {
+    /// Creates a planner.
+    pub fn new(catalog: &'a dyn CatalogView, session: &'a SessionInfo) -> Self {
+        Self {
+            ctx: PlannerContext::new(catalog, session),
+        }
+    }
+
+    fn sql_to_rel(&self) -> SqlToRel<'_, PlannerContext<'a>> {
+        SqlToRel::new_with_options(&self.ctx, crate::parser_options())
+    }
+
+    fn plan_logical(&self, statement: &Statement, param_types: &[Option<DataType>]) -> Result<LogicalPlan> {
+        let fields = param_types
+            .iter()
+            .map(|t| t.as_ref().map(|t| Arc::new(Field::new("", t.clone(), true))))
+            .collect();
+        let mut pctx = datafusion_sql::planner::PlannerContext::new().with_prepare_param_data_types(fields);
+        self.sql_to_rel()
+            .sql_statement_to_plan_with_context(statement.clone(), &mut pctx)
+    }
+
+    fn prepare_query(&self, statement: &Statement, param_types: &[Option<DataType>]) -> Result<PreparedQuery> {
+        let logical = self.plan_logical(statement, param_types)?;
+        let mut types = logical.get_parameter_types()?;
+        let count = types
+            .keys()
+            .filter_map(|k| k.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()))
+            .max()
+            .unwrap_or(0)
+            .max(param_types.len());
+        let param_types = (1..=count)
+            .map(|i| {
+                types
+                    .remove(&format!("${i}"))
+                    .flatten()
+                    .or_else(|| param_types.get(i - 1).cloned().flatten())
+            })
+            .collect();
+        let mut output = Arc::clone(logical.schema().inner());
+        if let Statement::Query(q) = statement
+            && let Some(names) = output_names(q)
+            && names.len() == output.fields().len()
+        {
+            let fields: Vec<Field> = output
+                .fields()
+                .iter()
+                .zip(names)
+                .map(|(f, n)| match n {
+                    Some(n) => f.as_ref().clone().with_name(n),
+                    None => f.as_ref().clone(),
+                })
+                .collect();
+            output = Arc::new(Schema::new(fields));
+        }
+        Ok(PreparedQuery {
+            logical,
+            param_types,
+            output,
+        })
+    }
+
+    fn rewrite(&self, sql: &str) -> Result<PreparedQuery> {
+        let statements = crate::parse_sql(sql)?;
+        self.prepare_query(&statements[0], &[])
+    }
+
+    fn quote_literal(s: &str) -> String {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+
+    /// Plans one statement. `param_types` are the types the client declared
+    /// for `$1..` (extended protocol), where known.
+    ///
+    /// # Errors
+    ///
+    /// Planning errors carry SQLSTATEs ([`PlanError`]).
+    pub fn plan(&self, statement: &Statement, param_types: &[Option<DataType>]) -> Result<Planned> {
+        let session = self.ctx.session();
+        let catalog = self.ctx.catalog();
+        match statement {
+            Statement::Query(_) => Ok(Planned::Query(self.prepare_query(statement, param_types)?)),
+            Statement::Insert(_) => {
+                let prepared = self.prepare_query(statement, param_types)?;
+                let LogicalPlan::Dml(DmlStatement { target, op, input, .. }) = &prepared.logical else {
+                    return Err(DataFusionError::Internal("INSERT did not plan to DML".into()));
+                };
+                if !matches!(op, WriteOp::Insert(_)) {
+                    return Err(PlanError::feature_not_supported(format!("{op}")).into());
+                }
+                let Some(adapter) = target.downcast_ref::<TableSourceAdapter>() else {
+                    return Err(DataFusionError::Internal("unknown INSERT target".into()));
+                };
+                let table = adapter.entry.clone();
+                if !matches!(&table.kind, TableKind::Source { connector, .. } if connector == "managed") {
+                    return Err(PlanError::new(
+                        "42809",
+                        format!(
+                            "cannot insert into {}: only tables created without a connector accept INSERT",
+                            table.name.name
+                        ),
+                    )
+                    .into());
+                }
+                Ok(Planned::Insert {
+                    table,
+                    query: PreparedQuery {
+                        logical: input.as_ref().clone(),
+                        param_types: prepared.param_types,
+                        output: Arc::clone(input.schema().inner()),
+                    },
+                })
+            }
+            Statement::CreateTable(ct) => {
+                if ct.temporary || ct.external || ct.or_replace {
+                    return Err(PlanError::feature_not_supported(
+                        "CREATE TEMPORARY/EXTERNAL/OR REPLACE TABLE is not supported",
+                    )
+                    .into());
+                }
+                let name = qualify(&ct.name, session, catalog)?;
+                let options = with_options(&ct.table_options)?;
+                let columns = if ct.columns.is_empty() {
+                    None
+                } else {
+                    Some(Arc::new(self.sql_to_rel().build_schema(ct.columns.clone())?))
+                };
+                let query = match &ct.query {
+                    Some(q) => Some(self.prepare_query(&Statement::Query(q.clone()), &[])?),
+                    None => None,
+                };
+                if query.is_some() && !options.is_empty() {
+                    return Err(PlanError::feature_not_supported(
+                        "CREATE TABLE ... WITH (connector ...) AS query is not supported",
+                    )
+                    .into());
+                }
+                Ok(Planned::CreateTable(CreateTablePlan {
+                    name,
+                    columns,
+                    options,
+                    if_not_exists: ct.if_not_exists,
+                    query,
+                }))
+            }
+            Statement::CreateView(cv) => {
+                if cv.materialized {
+                    return Err(PlanError::feature_not_supported(
+                        "CREATE MATERIALIZED VIEW is not supported yet",
+                    )
+                    .into());
+                }
+                let name = qualify(&cv.name, session, catalog)?;
+                let query = Statement::Query(cv.query.clone());
+                let prepared = self.prepare_query(&query, &[])?;
+                let mut schema = prepared.output;
+                let mut sql = cv.query.to_string();
+                if !cv.columns.is_empty() {
+                    if cv.columns.len() != schema.fields().len() {
+                        return Err(PlanError::syntax(format!(
+                            "CREATE VIEW specifies {} column names, but the query returns {} columns",
+                            cv.columns.len(),
+                            schema.fields().len()
+                        ))
+                        .into());
+                    }
+                    let names: Vec<String> = cv.columns.iter().map(|c| c.name.value.to_lowercase()).collect();
+                    schema = Arc::new(Schema::new(
+                        schema
+                            .fields()
+                            .iter()
+                            .zip(&names)
+                            .map(|(f, n)| f.as_ref().clone().with_name(n))
+                            .collect::<Vec<_>>(),
+                    ));
+                    let quoted: Vec<String> = names.iter().map(|n| format!("\"{}\"", n.replace('"', "\"\""))).collect();
+                    sql = format!("SELECT * FROM ({sql}) AS v({})", quoted.join(", "));
+                } else if schema.fields() != prepared.logical.schema().inner().fields() {
+                    // Keep the Postgres column names the view shows.
+                    let names: Vec<String> = schema
+                        .fields()
+                        .iter()
+                        .map(|f| format!("\"{}\"", f.name().replace('"', "\"\"")))
+                        .collect();
+                    sql = format!("SELECT * FROM ({sql}) AS v({})", names.join(", "));
+                }
+                Ok(Planned::CreateView(CreateViewPlan {
+                    name,
+                    sql,
+                    schema,
+                    or_replace: cv.or_replace,
+                    if_not_exists: cv.if_not_exists,
+                }))
+            }
+            Statement::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => {
+                let name = match schema_name {
+                    sqlparser::ast::SchemaName::Simple(n) => ident_name(n)?,
+                    other => {
+                        return Err(PlanError::feature_not_supported(format!(
+                            "CREATE SCHEMA {other} is not supported"
+                        ))
+                        .into());
+                    }
+                };
+                Ok(Planned::CreateSchema {
+                    database: session.database.clone(),
+                    schema: name,
+                    if_not_exists: *if_not_exists,
+                })
+            }
+            Statement::CreateDatabase {
+                db_name, if_not_exists, ..
+            } => Ok(Planned::CreateDatabase {
+                name: ident_name(db_name)?,
+                if_not_exists: *if_not_exists,
+            }),
+            Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => {
+                let targets = names
+                    .iter()
+                    .map(|n| {
+                        Ok(match object_type {
+                            ObjectType::Table => DropTarget::Table(qualify(n, session, catalog)?),
+                            ObjectType::View => DropTarget::View(qualify(n, session, catalog)?),
+                            ObjectType::Schema => DropTarget::Schema {
+                                database: session.database.clone(),
+                                schema: ident_name(n)?,
+                            },
+                            ObjectType::Database => DropTarget::Database(ident_name(n)?),
+                            other => {
+                                return Err(DataFusionError::from(PlanError::feature_not_supported(
+                                    format!("DROP {other} is not supported"),
+                                )));
+                            }
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Planned::Drop(DropPlan {
+                    targets,
+                    if_exists: *if_exists,
+                    cascade: *cascade,
+                }))
+            }
+            Statement::Explain {
+                statement: inner,
+                analyze,
+                ..
+            } => {
+                if *analyze {
+                    return Err(PlanError::feature_not_supported("EXPLAIN ANALYZE is not supported yet").into());
+                }
+                match self.plan(inner, param_types)? {
+                    Planned::Query(query) | Planned::Insert { query, .. } => Ok(Planned::Explain { query }),
+                    _ => Err(PlanError::feature_not_supported("EXPLAIN of this statement").into()),
+                }
+            }
+            Statement::ShowTables { .. } => {
+                let schema = session.search_path.first().cloned().unwrap_or_else(|| "public".into());
+                Ok(Planned::Query(self.rewrite(&format!(
+                    "SELECT table_name FROM information_schema.tables \
+                     WHERE table_schema = {} AND table_catalog = {} ORDER BY table_name",
+                    Self::quote_literal(&schema),
+                    Self::quote_literal(&session.database)
+                ))?))
+            }
+            Statement::ExplainTable { table_name, .. } => {
+                let reference = datafusion_sql::planner::object_name_to_table_reference(table_name.clone(), true)?;
+                let entry = self.ctx.resolve(&reference)?;
+                Ok(Planned::Query(self.rewrite(&format!(
+                    "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
+                     WHERE table_catalog = {} AND table_schema = {} AND table_name = {} \
+                     ORDER BY ordinal_position",
+                    Self::quote_literal(&entry.name.database),
+                    Self::quote_literal(&entry.name.schema),
+                    Self::quote_literal(&entry.name.name)
+                ))?))
+            }
+            Statement::Copy {
+                source,
+                to,
+                target,
+                options,
+                ..
+            } => self.plan_copy(source, *to, target, options),
+            Statement::Update(_) | Statement::Delete(_) => Err(PlanError::feature_not_supported(
+                "UPDATE and DELETE are not supported yet: tables are append-only",
+            )
+            .into()),
+            other => Ok(Planned::Session(Box::new(other.clone()))),
+        }
+    }
+
+    fn plan_copy(&self, source: &CopySource, to: bool, target: &CopyTarget, options: &[CopyOption]) -> Result<Planned> {
+        if to || !matches!(target, CopyTarget::Stdin) {
+            return Err(PlanError::feature_not_supported("only COPY ... FROM STDIN is supported").into());
+        }
+        let CopySource::Table { table_name, columns } = source else {
+            return Err(PlanError::syntax("COPY FROM needs a table").into());
+        };
+        let reference = datafusion_sql::planner::object_name_to_table_reference(table_name.clone(), true)?;
+        let table = self.ctx.resolve(&reference)?;
+        if !matches!(&table.kind, TableKind::Source { connector, .. } if connector == "managed") {
+            return Err(PlanError::new(
+                "42809",
+                format!("cannot copy into {}: only tables created without a connector accept COPY", table.name.name),
+            )
+            .into());
+        }
+        let columns = columns
+            .iter()
+            .map(|c| {
+                let name = if c.quote_style.is_some() {
+                    c.value.clone()
+                } else {
+                    c.value.to_lowercase()
+                };
+                if table.schema.field_with_name(&name).is_err() {
+                    return Err(DataFusionError::from(PlanError::new(
+                        "42703",
+                        format!("column \"{name}\" of relation \"{}\" does not exist", table.name.name),
+                    )));
+                }
+                Ok(name)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut plan = CopyPlan {
+            table,
+            columns,
+            format: CopyFormat::Text,
+            delimiter: '\t',
+            null: "\\N".into(),
+            header: false,
+            quote: '"',
+            escape: '"',
+        };
+        let mut delimiter = None;
+        let mut null = None;
+        for o in options {
+            match o {
+                CopyOption::Format(f) => {
+                    plan.format = match f.value.to_lowercase().as_str() {
+                        "text" => CopyFormat::Text,
+                        "csv" => CopyFormat::Csv,
+                        other => {
+                            return Err(PlanError::feature_not_supported(format!(
+                                "COPY format \"{other}\" is not supported (use text or csv)"
+                            ))
+                            .into());
+                        }
+                    }
+                }
+                CopyOption::Delimiter(c) => delimiter = Some(*c),
+                CopyOption::Null(s) => null = Some(s.clone()),
+                CopyOption::Header(h) => plan.header = *h,
+                CopyOption::Quote(c) => plan.quote = *c,
+                CopyOption::Escape(c) => plan.escape = *c,
+                other => {
+                    return Err(PlanError::feature_not_supported(format!("COPY option {other} is not supported")).into());
+                }
+            }
+        }
+        if plan.format == CopyFormat::Csv {
+            plan.delimiter = ',';
+            plan.null = String::new();
+        }
+        if let Some(d) = delimiter {
+            plan.delimiter = d;
+        }
+        if let Some(n) = null {
+            plan.null = n;
+        }
+        if plan.header && plan.format == CopyFormat::Text {
+            return Err(PlanError::feature_not_supported("COPY HEADER available only in CSV mode").into());
+        }
+        Ok(Planned::Copy(plan))
+    }
+
+    /// Binds parameter values, type-checks, optimizes and lowers a query.
+    ///
+    /// # Errors
+    ///
+    /// Type errors, unsupported constructs (0A000), and optimizer errors.
+    pub fn bind_and_lower(&self, query: &PreparedQuery, params: &[ScalarValue], config: QueryConfig) -> Result<LoweredQuery> {
+        let mut plan = query.logical.clone();
+        if !params.is_empty() || !query.param_types.is_empty() {
+            if params.len() != query.param_types.len() {
+                return Err(PlanError::new(
+                    "08P01",
+                    format!(
+                        "bind message supplies {} parameters, but prepared statement requires {}",
+                        params.len(),
+                        query.param_types.len()
+                    ),
+                )
+                .into());
+            }
+            let values = params
+                .iter()
+                .zip(&query.param_types)
+                .map(|(v, t)| match t {
+                    Some(t) if &v.data_type() != t => v.cast_to(t),
+                    _ => Ok(v.clone()),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            plan = plan.with_param_values(values)?;
+        }
+        let options = Arc::new(self.ctx.options().clone());
+        let analyzed = Analyzer::new().execute_and_check(plan, &options, |_, _| {})?;
+        let start = chrono::DateTime::from_timestamp_nanos(config.start_time_nanos);
+        let optimizer_ctx = OptimizerContext::new_with_config_options(options).with_query_execution_start_time(start);
+        let optimized = Optimizer::new().optimize(analyzed, &optimizer_ctx, |_, _| {})?;
+        let dataflow = lower_plan(&optimized, config)?;
+        Ok(LoweredQuery { optimized, dataflow })
+    }
+
+    /// The catalog snapshot.
+    pub fn catalog(&self) -> &dyn CatalogView {
+        self.ctx.catalog()
+    }
+
+    /// The session.
+    pub fn session(&self) -> &SessionInfo {
+        self.ctx.session()
+    }
+}
+
+/// Renders `EXPLAIN` output: the optimized logical plan and the dataflow plan.
+pub fn explain_text(lowered: &LoweredQuery) -> String {
+    format!(
+        "Logical plan:\n{}\n\nDataflow plan:\n{}",
+        lowered.optimized.display_indent(),
+        lowered.dataflow
+    )
+}

@@ -1,0 +1,30 @@
+//! Tidewater runtime: executes dataflow plans on a pool of timely-dataflow workers.
+//!
+//! The runtime owns the contracts between the crates: the serializable
+//! [`plan::DataflowPlan`] and its expression codec ([`expr`]), the
+//! [`source::Source`] trait that connectors implement, the Arrow batch
+//! container that flows between timely operators ([`chunk`]), and the worker
+//! pool ([`pool::Runtime`]) that builds, runs and cancels queries.
+//!
+//! Time is counted in *epochs* (the timely timestamp, `u64`). A source moves
+//! to the next epoch on a short interval; when the frontier passes an epoch
+//! every operator has seen all of it. Bounded queries are the special case
+//! where every source ends: the frontier becomes empty and the blocking
+//! operators (final aggregate, sort, join build) emit their results.
+
+pub mod chunk;
+pub mod error;
+pub mod expr;
+pub mod functions;
+pub mod memory;
+pub mod operators;
+pub mod plan;
+pub mod pool;
+mod render;
+pub mod shuffle;
+pub mod source;
+
+pub use error::{Error, QueryError, Result, SqlState};
+
+/// The timely timestamp of every dataflow: the epoch number.
+pub type Epoch = u64;

@@ -1,0 +1,306 @@
+//! Hash aggregation, in two phases across workers.
+//!
+//! * **Partial** (on the worker where rows are): interns group keys with
+//!   DataFusion's vectorized `GroupValues` and updates one
+//!   `GroupsAccumulator` per aggregate; when the input ends it emits the
+//!   group keys followed by every accumulator's intermediate state.
+//! * **Final** (after a hash shuffle on the group keys, so each group is on
+//!   one worker): merges partial states per group and emits final values
+//!   when the input ends.
+//! * **Single**: both steps at once, for input that is already on one worker.
+//!
+//! State: the group table and accumulators, accounted against the query's
+//! memory budget. A global aggregate (no `GROUP BY`) in the final or single
+//! phase always emits one row, even over empty input (`count(*)` is 0).
+//! Input is append-only; retractions arrive with the continuous-query work.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, new_empty_array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion_common::Result as DFResult;
+use datafusion_expr::{EmitTo, GroupsAccumulator};
+use datafusion_functions_aggregate_common::aggregate::groups_accumulator::GroupsAccumulatorAdapter;
+use datafusion_physical_expr::aggregate::{AggregateFunctionExpr, LoweredAggregateBuilder};
+use datafusion_physical_expr::expressions::Column;
+use datafusion_physical_expr::PhysicalExpr;
+use datafusion_physical_plan::aggregates::group_values::{GroupValues, new_group_values};
+use datafusion_physical_plan::aggregates::order::GroupOrdering;
+use datafusion_expr::physical_planning_context::PhysicalPlanningContext;
+
+use super::{OpResult, UnaryOperator, align_batch, slice_batches};
+use crate::error::QueryError;
+use crate::expr::{ExprContext, ExprIr, SchemaIr, evaluate_all};
+use crate::memory::MemoryReservation;
+use crate::plan::AggregatePhase;
+
+/// One aggregate function call, ready to run.
+#[derive(Debug)]
+struct AggregateCall {
+    /// The physical aggregate.
+    expr: Arc<AggregateFunctionExpr>,
+    /// What to feed `update_batch` (arguments, then ordering keys) or, in the
+    /// final phase, the state columns to feed `merge_batch`.
+    inputs: Vec<Arc<dyn PhysicalExpr>>,
+    /// `FILTER (WHERE ...)`, applied in the partial/single phase.
+    filter: Option<Arc<dyn PhysicalExpr>>,
+    /// Types of `inputs`, to feed empty arrays for a global aggregate over
+    /// empty input.
+    input_types: Vec<DataType>,
+}
+
+/// Lowers the aggregate calls of an aggregation over `ctx`'s schema.
+fn lower_aggregates(ctx: &ExprContext<'_>, aggregates: &[ExprIr]) -> DFResult<Vec<(Arc<AggregateFunctionExpr>, Option<Arc<dyn PhysicalExpr>>)>> {
+    let schema = ctx.arrow_schema();
+    aggregates
+        .iter()
+        .map(|a| {
+            let expr = a.to_expr(ctx.registry)?;
+            let lowered = LoweredAggregateBuilder::new(
+                &expr,
+                &ctx.schema,
+                &schema,
+                ctx.props,
+                &PhysicalPlanningContext::default(),
+            )
+            .build()?;
+            Ok((lowered.aggregate, lowered.filter))
+        })
+        .collect()
+}
+
+/// The schema of the partial phase's output: the group columns (as in
+/// `group_fields`) followed by each aggregate's state fields.
+pub fn partial_schema(ctx: &ExprContext<'_>, group_fields: &SchemaIr, aggregates: &[ExprIr]) -> DFResult<SchemaIr> {
+    let mut columns = group_fields.columns.clone();
+    for (agg, _) in lower_aggregates(ctx, aggregates)? {
+        for f in agg.state_fields()? {
+            columns.push((None, f.as_ref().clone()));
+        }
+    }
+    Ok(SchemaIr { columns })
+}
+
+/// Hash aggregation (see the module docs).
+pub struct AggregateOperator {
+    /// Which phase this is.
+    phase: AggregatePhase,
+    /// Group key expressions over this operator's input.
+    group_exprs: Vec<Arc<dyn PhysicalExpr>>,
+    /// The aggregate calls.
+    calls: Vec<AggregateCall>,
+    /// One accumulator per call.
+    accumulators: Vec<Box<dyn GroupsAccumulator>>,
+    /// The group table (`None` for a global aggregate).
+    group_values: Option<Box<dyn GroupValues>>,
+    /// Scratch: group index of each row of the current batch.
+    group_indices: Vec<usize>,
+    /// Output schema.
+    schema: SchemaRef,
+    /// Memory held by the table and accumulators.
+    reservation: MemoryReservation,
+    /// Rows per output batch.
+    batch_size: usize,
+    /// Whether any input row arrived.
+    seen_input: bool,
+}
+
+impl std::fmt::Debug for AggregateOperator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AggregateOperator")
+            .field("phase", &self.phase)
+            .field("groups", &self.group_exprs.len())
+            .field("calls", &self.calls)
+            .finish()
+    }
+}
+
+impl AggregateOperator {
+    /// Creates the operator. `ctx` describes the original input of the
+    /// aggregation (the partial phase's input), which the expressions refer to.
+    pub fn try_new(
+        ctx: &ExprContext<'_>,
+        group_by: &[ExprIr],
+        aggregates: &[ExprIr],
+        phase: AggregatePhase,
+        schema: SchemaRef,
+        reservation: MemoryReservation,
+        batch_size: usize,
+    ) -> Result<Self, QueryError> {
+        let input_schema = ctx.arrow_schema();
+        let raw_group_exprs = ctx.physical_all(group_by)?;
+        let lowered = lower_aggregates(ctx, aggregates)?;
+
+        // Group keys: expressions over the raw input, or the leading columns
+        // of the partial phase's output.
+        let group_fields: Vec<Field> = raw_group_exprs
+            .iter()
+            .zip(group_by)
+            .enumerate()
+            .map(|(i, (e, _))| {
+                Ok(Field::new(
+                    format!("group_{i}"),
+                    e.data_type(&input_schema)?,
+                    e.nullable(&input_schema)?,
+                ))
+            })
+            .collect::<DFResult<_>>()?;
+        let group_exprs: Vec<Arc<dyn PhysicalExpr>> = match phase {
+            AggregatePhase::Final => (0..group_by.len())
+                .map(|i| Arc::new(Column::new(&format!("group_{i}"), i)) as Arc<dyn PhysicalExpr>)
+                .collect(),
+            _ => raw_group_exprs,
+        };
+
+        let mut calls = Vec::with_capacity(lowered.len());
+        let mut state_offset = group_by.len();
+        for (expr, filter) in lowered {
+            let (inputs, input_types) = match phase {
+                AggregatePhase::Final => {
+                    let states = expr.state_fields()?;
+                    let cols = (state_offset..state_offset + states.len())
+                        .map(|i| Arc::new(Column::new(&format!("state_{i}"), i)) as Arc<dyn PhysicalExpr>)
+                        .collect();
+                    state_offset += states.len();
+                    (cols, states.iter().map(|f| f.data_type().clone()).collect())
+                }
+                _ => {
+                    let mut inputs = expr.expressions();
+                    inputs.extend(expr.order_bys().iter().map(|s| Arc::clone(&s.expr)));
+                    let types = inputs
+                        .iter()
+                        .map(|e| e.data_type(&input_schema))
+                        .collect::<DFResult<_>>()?;
+                    (inputs, types)
+                }
+            };
+            calls.push(AggregateCall {
+                expr,
+                inputs,
+                filter,
+                input_types,
+            });
+        }
+        let accumulators = calls
+            .iter()
+            .map(|c| create_accumulator(&c.expr))
+            .collect::<DFResult<Vec<_>>>()?;
+        let group_values = if group_by.is_empty() {
+            None
+        } else {
+            Some(new_group_values(
+                Arc::new(Schema::new(group_fields)),
+                &GroupOrdering::None,
+            )?)
+        };
+        Ok(Self {
+            phase,
+            group_exprs,
+            calls,
+            accumulators,
+            group_values,
+            group_indices: Vec::new(),
+            schema,
+            reservation,
+            batch_size,
+            seen_input: false,
+        })
+    }
+
+    fn num_groups(&self) -> usize {
+        match &self.group_values {
+            Some(g) => g.len(),
+            None => 1,
+        }
+    }
+
+    fn update_memory(&mut self) -> Result<(), QueryError> {
+        let size = self.group_values.as_ref().map_or(0, |g| g.size())
+            + self.accumulators.iter().map(|a| a.size()).sum::<usize>()
+            + self.group_indices.capacity() * size_of::<usize>();
+        self.reservation.try_resize(size)
+    }
+
+    fn emit(&mut self, out: &mut Vec<RecordBatch>) -> Result<(), QueryError> {
+        let global = self.group_values.is_none();
+        if !global && self.num_groups() == 0 {
+            return Ok(());
+        }
+        if global && self.phase == AggregatePhase::Partial && !self.seen_input {
+            // A partial global aggregate that saw no rows contributes nothing;
+            // the final phase produces the row for empty input.
+            return Ok(());
+        }
+        let mut columns: Vec<ArrayRef> = match &mut self.group_values {
+            Some(g) => g.emit(EmitTo::All)?,
+            None => Vec::new(),
+        };
+        for acc in &mut self.accumulators {
+            match self.phase {
+                AggregatePhase::Partial => columns.extend(acc.state(EmitTo::All)?),
+                AggregatePhase::Final | AggregatePhase::Single => columns.push(acc.evaluate(EmitTo::All)?),
+            }
+        }
+        let batch = align_batch(&self.schema, columns)?;
+        self.reservation.free();
+        slice_batches(batch, self.batch_size, out);
+        Ok(())
+    }
+}
+
+fn create_accumulator(expr: &Arc<AggregateFunctionExpr>) -> DFResult<Box<dyn GroupsAccumulator>> {
+    if expr.groups_accumulator_supported() {
+        expr.create_groups_accumulator()
+    } else {
+        let expr = Arc::clone(expr);
+        Ok(Box::new(GroupsAccumulatorAdapter::new(move || expr.create_accumulator())))
+    }
+}
+
+impl UnaryOperator for AggregateOperator {
+    fn on_batch(&mut self, batch: RecordBatch, _out: &mut Vec<RecordBatch>) -> OpResult {
+        let rows = batch.num_rows();
+        self.seen_input = true;
+        match &mut self.group_values {
+            Some(g) => {
+                let keys = evaluate_all(&self.group_exprs, &batch)?;
+                g.intern(&keys, &mut self.group_indices)?;
+            }
+            None => {
+                self.group_indices.clear();
+                self.group_indices.resize(rows, 0);
+            }
+        }
+        let total = self.num_groups();
+        for (call, acc) in self.calls.iter().zip(self.accumulators.iter_mut()) {
+            let values = evaluate_all(&call.inputs, &batch)?;
+            match self.phase {
+                AggregatePhase::Final => acc.merge_batch(&values, &self.group_indices, total)?,
+                AggregatePhase::Partial | AggregatePhase::Single => {
+                    let filter = match &call.filter {
+                        Some(f) => Some(f.evaluate(&batch)?.into_array(rows)?),
+                        None => None,
+                    };
+                    let filter: Option<&BooleanArray> = filter.as_ref().map(|f| f.as_boolean());
+                    acc.update_batch(&values, &self.group_indices, filter, total)?;
+                }
+            }
+        }
+        self.update_memory()
+    }
+
+    fn on_end(&mut self, out: &mut Vec<RecordBatch>) -> OpResult {
+        if self.group_values.is_none() && !self.seen_input && self.phase != AggregatePhase::Partial {
+            // Global aggregate over empty input: one row of initial values.
+            for (call, acc) in self.calls.iter().zip(self.accumulators.iter_mut()) {
+                let empty: Vec<ArrayRef> = call.input_types.iter().map(new_empty_array).collect();
+                match self.phase {
+                    AggregatePhase::Final => acc.merge_batch(&empty, &[], 1)?,
+                    _ => acc.update_batch(&empty, &[], None, 1)?,
+                }
+            }
+            self.seen_input = true;
+        }
+        self.emit(out)
+    }
+}

@@ -1,0 +1,394 @@
+//! Dataflow plans: what the planner produces and every worker builds.
+//!
+//! A plan is a DAG of [`PlanNode`]s in topological order (a node's inputs
+//! come before it). Each input [`Edge`] says how rows move from the producing
+//! node's workers to the consuming node's: stay ([`Exchange::Forward`]), hash
+//! shuffle by key ([`Exchange::Hash`]) or gather on worker 0
+//! ([`Exchange::Single`]). The root's rows are the query result; the runtime
+//! gathers them on worker 0 and streams them to the client.
+//!
+//! Plans are serialized (bincode) and sent to all workers in all processes;
+//! everything in them is plain data.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::expr::{ExprIr, SchemaIr, SortIr};
+use crate::source::SourceSpec;
+
+/// Index of a node in [`DataflowPlan::nodes`].
+pub type NodeId = usize;
+
+/// A query, ready to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DataflowPlan {
+    /// Nodes in topological order.
+    pub nodes: Vec<PlanNode>,
+    /// The node whose output is the result.
+    pub root: NodeId,
+    /// Settings of this query.
+    pub config: QueryConfig,
+}
+
+/// Settings that apply to one query.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QueryConfig {
+    /// Preferred rows per batch.
+    pub batch_size: usize,
+    /// Memory one worker may hold for this query's state, in bytes.
+    pub memory_limit_per_worker: usize,
+    /// Query start, nanoseconds since the Unix epoch (`now()`).
+    pub start_time_nanos: i64,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 8192,
+            memory_limit_per_worker: 4 << 30,
+            start_time_nanos: 0,
+        }
+    }
+}
+
+/// One operator of the plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanNode {
+    /// What the node does.
+    pub kind: NodeKind,
+    /// Inputs, in the order the operator expects them.
+    pub inputs: Vec<Edge>,
+    /// The schema of the node's output.
+    pub schema: SchemaIr,
+}
+
+/// An input of a node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Edge {
+    /// The producing node.
+    pub from: NodeId,
+    /// How rows move along the edge.
+    pub exchange: Exchange,
+}
+
+impl Edge {
+    /// An edge that keeps rows on their worker.
+    pub fn forward(from: NodeId) -> Self {
+        Self {
+            from,
+            exchange: Exchange::Forward,
+        }
+    }
+}
+
+/// How rows move between workers along an edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Exchange {
+    /// Rows stay on the worker that produced them.
+    Forward,
+    /// Rows go to the worker owning the key group of these keys (evaluated
+    /// over the producing node's schema).
+    Hash(Vec<ExprIr>),
+    /// All rows go to worker 0.
+    Single,
+}
+
+/// The phase of an aggregation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AggregatePhase {
+    /// Group and aggregate input rows into partial states; output is the
+    /// group columns followed by each aggregate's state columns.
+    Partial,
+    /// Merge partial states (from [`AggregatePhase::Partial`]) by group and
+    /// produce final values. `group_by` and `aggregates` are the same
+    /// expressions as the partial phase's, over the partial phase's input.
+    Final,
+    /// Aggregate input rows to final values in one step.
+    Single,
+}
+
+/// Join types, as in DataFusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinKind {
+    /// Matching pairs.
+    Inner,
+    /// All left rows, matched or padded with nulls.
+    Left,
+    /// All right rows, matched or padded with nulls.
+    Right,
+    /// All rows of both sides.
+    Full,
+    /// Left rows with a match.
+    LeftSemi,
+    /// Left rows without a match.
+    LeftAnti,
+    /// Right rows with a match.
+    RightSemi,
+    /// Right rows without a match.
+    RightAnti,
+    /// All left rows plus a boolean `mark` column: whether it matched.
+    LeftMark,
+    /// All right rows plus a boolean `mark` column: whether it matched.
+    RightMark,
+}
+
+/// What an operator does.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum NodeKind {
+    /// Reads a table through its connector.
+    Scan(SourceSpec),
+    /// Literal rows, produced on worker 0.
+    Values {
+        /// Rows of expressions (no column references).
+        rows: Vec<Vec<ExprIr>>,
+    },
+    /// Materialized rows (system tables), produced on worker 0.
+    Rows {
+        /// The rows as an Arrow IPC stream.
+        ipc: Vec<u8>,
+    },
+    /// Evaluates expressions over each row.
+    Project {
+        /// One expression per output column.
+        exprs: Vec<ExprIr>,
+    },
+    /// Keeps rows for which the predicate is true.
+    Filter {
+        /// Boolean expression over the input.
+        predicate: ExprIr,
+    },
+    /// Hash aggregation.
+    Aggregate {
+        /// Group keys over the (original) input.
+        group_by: Vec<ExprIr>,
+        /// Aggregate function calls over the (original) input.
+        aggregates: Vec<ExprIr>,
+        /// Which phase this node runs.
+        phase: AggregatePhase,
+        /// Schema of the original input of the aggregation (the partial
+        /// phase's input); the expressions refer to it.
+        input_schema: SchemaIr,
+    },
+    /// Equi-join: the first input is built into a hash table, the second
+    /// probes it. Both inputs are partitioned by their keys.
+    HashJoin {
+        /// Join type.
+        join_type: JoinKind,
+        /// Keys over the left (build) input.
+        left_keys: Vec<ExprIr>,
+        /// Keys over the right (probe) input.
+        right_keys: Vec<ExprIr>,
+        /// Extra condition over the concatenated left and right columns.
+        filter: Option<ExprIr>,
+        /// Whether `NULL` keys match each other.
+        null_equals_null: bool,
+        /// `NOT IN` semantics for anti joins (see the hash join operator).
+        null_aware: bool,
+    },
+    /// Join on an arbitrary condition (or none: a cross join), on worker 0.
+    NestedLoopJoin {
+        /// Join type.
+        join_type: JoinKind,
+        /// Condition over the concatenated left and right columns.
+        filter: Option<ExprIr>,
+    },
+    /// Sorts (and optionally keeps the first `fetch` rows).
+    Sort {
+        /// Sort keys.
+        order: Vec<SortIr>,
+        /// Keep only this many rows.
+        fetch: Option<usize>,
+    },
+    /// Skips and limits rows, in arrival order.
+    Limit {
+        /// Rows to skip.
+        skip: usize,
+        /// Rows to keep after skipping.
+        fetch: Option<usize>,
+    },
+    /// Concatenates its inputs (all with the same schema).
+    Union,
+    /// Window functions (`OVER`): appends one column per expression.
+    Window {
+        /// Window function calls over the input.
+        exprs: Vec<ExprIr>,
+    },
+}
+
+impl NodeKind {
+    /// A short name for plans and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NodeKind::Scan(_) => "Scan",
+            NodeKind::Values { .. } => "Values",
+            NodeKind::Rows { .. } => "Rows",
+            NodeKind::Project { .. } => "Project",
+            NodeKind::Filter { .. } => "Filter",
+            NodeKind::Aggregate { phase, .. } => match phase {
+                AggregatePhase::Partial => "PartialAggregate",
+                AggregatePhase::Final => "FinalAggregate",
+                AggregatePhase::Single => "Aggregate",
+            },
+            NodeKind::HashJoin { .. } => "HashJoin",
+            NodeKind::NestedLoopJoin { .. } => "NestedLoopJoin",
+            NodeKind::Sort { .. } => "Sort",
+            NodeKind::Limit { .. } => "Limit",
+            NodeKind::Union => "Union",
+            NodeKind::Window { .. } => "Window",
+        }
+    }
+}
+
+impl DataflowPlan {
+    /// Serializes the plan for the workers.
+    pub fn encode(&self) -> Vec<u8> {
+        bincode::serialize(self).expect("dataflow plans always serialize")
+    }
+
+    /// Decodes a plan from [`Self::encode`].
+    pub fn decode(bytes: &[u8]) -> crate::Result<Self> {
+        bincode::deserialize(bytes).map_err(|e| crate::Error::InvalidPlan(e.to_string()))
+    }
+
+    /// Checks the structural invariants: inputs precede their consumers and
+    /// the root exists.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.root >= self.nodes.len() {
+            return Err(crate::Error::InvalidPlan("root out of range".into()));
+        }
+        for (id, node) in self.nodes.iter().enumerate() {
+            for edge in &node.inputs {
+                if edge.from >= id {
+                    return Err(crate::Error::InvalidPlan(format!(
+                        "node {id} reads node {} which does not precede it",
+                        edge.from
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fmt_node(&self, f: &mut fmt::Formatter<'_>, id: NodeId, indent: usize, via: Option<&Exchange>) -> fmt::Result {
+        let node = &self.nodes[id];
+        write!(f, "{:indent$}", "", indent = indent * 2)?;
+        match via {
+            Some(Exchange::Hash(keys)) => write!(f, "[hash {}] ", ExprList(keys))?,
+            Some(Exchange::Single) => write!(f, "[gather] ")?,
+            _ => {}
+        }
+        write!(f, "{}", node.kind.name())?;
+        match &node.kind {
+            NodeKind::Scan(spec) => {
+                write!(f, ": {} connector={}", spec.table, spec.connector)?;
+                if let Some(p) = &spec.projection {
+                    let names: Vec<_> = p.iter().map(|i| spec.schema.field(*i).name().as_str()).collect();
+                    write!(f, " columns=[{}]", names.join(", "))?;
+                }
+                if let Some(l) = spec.limit {
+                    write!(f, " limit={l}")?;
+                }
+            }
+            NodeKind::Values { rows } => write!(f, ": {} rows", rows.len())?,
+            NodeKind::Rows { .. } => {}
+            NodeKind::Project { exprs } => write!(f, ": {}", ExprList(exprs))?,
+            NodeKind::Filter { predicate } => write!(f, ": {}", DisplayExpr(predicate))?,
+            NodeKind::Aggregate {
+                group_by,
+                aggregates,
+                ..
+            } => write!(f, ": group_by=[{}] aggregates=[{}]", ExprList(group_by), ExprList(aggregates))?,
+            NodeKind::HashJoin {
+                join_type,
+                left_keys,
+                right_keys,
+                filter,
+                ..
+            } => {
+                write!(f, ": {join_type:?} on [")?;
+                for (i, (l, r)) in left_keys.iter().zip(right_keys).enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{} = {}", DisplayExpr(l), DisplayExpr(r))?;
+                }
+                write!(f, "]")?;
+                if let Some(fl) = filter {
+                    write!(f, " filter={}", DisplayExpr(fl))?;
+                }
+            }
+            NodeKind::NestedLoopJoin { join_type, filter } => {
+                write!(f, ": {join_type:?}")?;
+                if let Some(fl) = filter {
+                    write!(f, " filter={}", DisplayExpr(fl))?;
+                }
+            }
+            NodeKind::Sort { order, fetch } => {
+                write!(f, ": ")?;
+                for (i, s) in order.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(
+                        f,
+                        "{} {} NULLS {}",
+                        DisplayExpr(&s.expr),
+                        if s.asc { "ASC" } else { "DESC" },
+                        if s.nulls_first { "FIRST" } else { "LAST" }
+                    )?;
+                }
+                if let Some(n) = fetch {
+                    write!(f, " fetch={n}")?;
+                }
+            }
+            NodeKind::Limit { skip, fetch } => {
+                write!(f, ": skip={skip}")?;
+                if let Some(n) = fetch {
+                    write!(f, " fetch={n}")?;
+                }
+            }
+            NodeKind::Union => {}
+            NodeKind::Window { exprs } => write!(f, ": {}", ExprList(exprs))?,
+        }
+        writeln!(f)?;
+        for edge in &node.inputs {
+            self.fmt_node(f, edge.from, indent + 1, Some(&edge.exchange))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for DataflowPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Result [gather]")?;
+        self.fmt_node(f, self.root, 1, None)
+    }
+}
+
+/// Displays an [`ExprIr`] in SQL-like form for `EXPLAIN`.
+#[derive(Debug)]
+pub struct DisplayExpr<'a>(pub &'a ExprIr);
+
+struct ExprList<'a>(&'a [ExprIr]);
+
+impl fmt::Display for ExprList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{}", DisplayExpr(e))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for DisplayExpr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.to_expr(crate::functions::FunctionRegistry::shared()) {
+            Ok(e) => write!(f, "{e}"),
+            Err(_) => write!(f, "{:?}", self.0),
+        }
+    }
+}

@@ -1,0 +1,485 @@
+//! The worker pool: long-lived timely workers that build, run and cancel
+//! queries on command.
+//!
+//! Commands enter at worker 0 of process 0 (the *leader*). The leader feeds
+//! them into a small command dataflow that broadcasts them to every worker in
+//! every process; each command carries its own epoch, and a worker acts on a
+//! command only once the frontier has passed it, so all workers build and
+//! cancel dataflows in the same order. Query results are gathered on worker 0
+//! and sent to the [`QueryHandle`] through a channel, so nothing but timely's
+//! own exchange crosses process boundaries.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use crossbeam_channel::{Receiver, Sender};
+use serde::{Deserialize, Serialize};
+use timely::WorkerConfig;
+use timely::communication::Config as CommunicationConfig;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::InputHandle;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::Input;
+use timely::worker::Worker;
+
+use crate::error::{Error, QueryError, Result, SqlState};
+use crate::memory::MemoryBudget;
+use crate::plan::DataflowPlan;
+use crate::render::{QueryShared, build_query};
+use crate::source::{ConnectorRegistry, SourceContext};
+
+/// Settings of the worker pool.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Worker threads in this process.
+    pub workers: usize,
+    /// Set when this process is one of a cluster.
+    pub cluster: Option<ClusterConfig>,
+    /// How often sources start a new epoch.
+    pub epoch_interval: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cluster: None,
+            epoch_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Membership of a timely cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// `host:port` of every process, in process order.
+    pub addresses: Vec<String>,
+    /// Index of this process.
+    pub process: usize,
+}
+
+/// What a query sends to its client.
+#[derive(Debug)]
+pub enum QueryEvent {
+    /// Result rows.
+    Batch(RecordBatch),
+    /// The query failed (no more events follow).
+    Error(QueryError),
+    /// The query completed (no more events follow).
+    Done,
+}
+
+/// The channel a query's sink sends its events to.
+pub(crate) type ResultSender = tokio::sync::mpsc::UnboundedSender<QueryEvent>;
+
+/// A command every worker executes in the same order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Command {
+    /// Build the dataflow of a query.
+    Build { id: u64, plan: Vec<u8> },
+    /// Cancel a query.
+    Cancel { id: u64 },
+    /// Stop the worker.
+    Shutdown,
+}
+
+/// A request from the server to the leader worker.
+#[derive(Debug)]
+enum Request {
+    Build {
+        id: u64,
+        plan: Vec<u8>,
+        results: ResultSender,
+    },
+    Cancel {
+        id: u64,
+    },
+    Shutdown,
+}
+
+#[derive(Debug)]
+struct Shared {
+    requests: Sender<Request>,
+    leader: Mutex<Option<Thread>>,
+    next_id: AtomicU64,
+    stopped: AtomicBool,
+    is_leader: bool,
+    peers: usize,
+}
+
+impl Shared {
+    fn send(&self, request: Request) -> Result<()> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(Error::Unavailable("the runtime has shut down".into()));
+        }
+        self.requests
+            .send(request)
+            .map_err(|_| Error::Unavailable("the worker pool has stopped".into()))?;
+        if let Some(t) = self.leader.lock().expect("leader lock").as_ref() {
+            t.unpark();
+        }
+        Ok(())
+    }
+}
+
+/// The join handles of this process's worker threads.
+struct GuardsHolder(timely::communication::WorkerGuards<()>);
+
+impl std::fmt::Debug for GuardsHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WorkerGuards")
+    }
+}
+
+/// A running worker pool.
+#[derive(Debug)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+    guards: Mutex<Option<GuardsHolder>>,
+}
+
+impl Runtime {
+    /// Starts the workers of this process. In a cluster, this blocks until
+    /// all processes are connected.
+    ///
+    /// # Errors
+    ///
+    /// Fails when timely cannot set up communication (for example an
+    /// address in use).
+    pub fn start(config: RuntimeConfig, connectors: Arc<ConnectorRegistry>) -> Result<Self> {
+        let workers = config.workers.max(1);
+        let (communication, process, processes) = match &config.cluster {
+            None => (CommunicationConfig::Process(workers), 0, 1),
+            Some(c) => (
+                CommunicationConfig::Cluster {
+                    threads: workers,
+                    process: c.process,
+                    addresses: c.addresses.clone(),
+                    report: false,
+                    zerocopy: false,
+                },
+                c.process,
+                c.addresses.len(),
+            ),
+        };
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            requests: tx,
+            leader: Mutex::new(None),
+            next_id: AtomicU64::new(1),
+            stopped: AtomicBool::new(false),
+            is_leader: process == 0,
+            peers: workers * processes,
+        });
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Thread>(1);
+        let epoch_interval = config.epoch_interval;
+        let timely_config = timely::Config {
+            communication,
+            worker: WorkerConfig::default(),
+        };
+        let guards = timely::execute(timely_config, move |worker| {
+            let place = SourceContext {
+                worker_index: worker.index(),
+                peers: worker.peers(),
+                process,
+                workers_per_process: workers,
+                batch_size: 8192,
+            };
+            if worker.index() == 0 {
+                let _ = ready_tx.send(std::thread::current());
+            }
+            let rx = (worker.index() == 0).then(|| rx.clone());
+            run_worker(worker, place, rx, Arc::clone(&connectors), epoch_interval);
+        })
+        .map_err(Error::Unavailable)?;
+        if process == 0 {
+            let leader = ready_rx
+                .recv_timeout(Duration::from_secs(60))
+                .map_err(|_| Error::Unavailable("worker 0 did not start".into()))?;
+            *shared.leader.lock().expect("leader lock") = Some(leader);
+        }
+        Ok(Self {
+            shared,
+            guards: Mutex::new(Some(GuardsHolder(guards))),
+        })
+    }
+
+    /// Number of workers in the cluster.
+    pub fn peers(&self) -> usize {
+        self.shared.peers
+    }
+
+    /// Starts a query. Results arrive through the returned handle.
+    ///
+    /// # Errors
+    ///
+    /// Fails when this process is not the leader or the pool has stopped.
+    pub fn submit(&self, plan: &DataflowPlan) -> Result<QueryHandle> {
+        if !self.shared.is_leader {
+            return Err(Error::Unavailable("only process 0 accepts queries".into()));
+        }
+        plan.validate()?;
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.shared.send(Request::Build {
+            id,
+            plan: plan.encode(),
+            results: tx,
+        })?;
+        Ok(QueryHandle {
+            id,
+            events: rx,
+            shared: Arc::clone(&self.shared),
+            finished: false,
+        })
+    }
+
+    /// Stops every worker (in every process, when run by the leader) and
+    /// waits for this process's workers to exit.
+    pub fn shutdown(&self) {
+        if self.shared.is_leader {
+            let _ = self.shared.send(Request::Shutdown);
+        }
+        self.shared.stopped.store(true, Ordering::Release);
+        self.join();
+    }
+
+    /// Waits until this process's workers exit (followers run until the
+    /// leader shuts the cluster down).
+    pub fn join(&self) {
+        let guards = self.guards.lock().expect("guards lock").take();
+        if let Some(guards) = guards {
+            for result in guards.0.join() {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "worker exited with an error");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A running query: a stream of [`QueryEvent`]s. Dropping the handle before
+/// the query finished cancels it.
+#[derive(Debug)]
+pub struct QueryHandle {
+    id: u64,
+    events: tokio::sync::mpsc::UnboundedReceiver<QueryEvent>,
+    shared: Arc<Shared>,
+    finished: bool,
+}
+
+impl QueryHandle {
+    /// The query id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The next event; `Done` or `Error` ends the stream.
+    pub async fn next(&mut self) -> QueryEvent {
+        if self.finished {
+            return QueryEvent::Done;
+        }
+        let event = self.events.recv().await.unwrap_or_else(|| {
+            QueryEvent::Error(QueryError::new(
+                SqlState::Internal,
+                "the worker pool stopped while running the query",
+            ))
+        });
+        if matches!(event, QueryEvent::Done | QueryEvent::Error(_)) {
+            self.finished = true;
+        }
+        event
+    }
+
+    /// A handle that cancels this query from anywhere.
+    pub fn canceller(&self) -> QueryCanceller {
+        QueryCanceller {
+            id: self.id,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Collects every batch; the first error fails.
+    pub async fn collect(mut self) -> Result<Vec<RecordBatch>, QueryError> {
+        let mut batches = Vec::new();
+        loop {
+            match self.next().await {
+                QueryEvent::Batch(b) => batches.push(b),
+                QueryEvent::Error(e) => return Err(e),
+                QueryEvent::Done => return Ok(batches),
+            }
+        }
+    }
+}
+
+impl Drop for QueryHandle {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.shared.send(Request::Cancel { id: self.id });
+        }
+    }
+}
+
+/// Cancels one query; cheap to clone and send across threads.
+#[derive(Debug, Clone)]
+pub struct QueryCanceller {
+    id: u64,
+    shared: Arc<Shared>,
+}
+
+impl QueryCanceller {
+    /// Asks every worker to stop the query. Its handle then reports
+    /// "canceling statement due to user request".
+    pub fn cancel(&self) {
+        let _ = self.shared.send(Request::Cancel { id: self.id });
+    }
+}
+
+type CommandInput = InputHandle<u64, CapacityContainerBuilder<Vec<Command>>>;
+
+/// The loop of one worker thread.
+fn run_worker(
+    worker: &mut Worker,
+    place: SourceContext,
+    requests: Option<Receiver<Request>>,
+    connectors: Arc<ConnectorRegistry>,
+    epoch_interval: Duration,
+) {
+    let mut input: CommandInput = InputHandle::new();
+    let ready: Rc<RefCell<VecDeque<Command>>> = Rc::new(RefCell::new(VecDeque::new()));
+    {
+        let ready = Rc::clone(&ready);
+        worker.dataflow_named::<u64, _, _>("commands", |scope| {
+            let mut stash: BTreeMap<u64, Vec<Command>> = BTreeMap::new();
+            scope
+                .input_from(&mut input)
+                .broadcast()
+                .sink(Pipeline, "CommandLog", move |(inp, frontier)| {
+                    inp.for_each(|time, data| {
+                        stash.entry(*time.time()).or_default().append(data);
+                    });
+                    while let Some((&t, _)) = stash.first_key_value() {
+                        if frontier.less_equal(&t) {
+                            break;
+                        }
+                        let (_, commands) = stash.pop_first().expect("non-empty");
+                        ready.borrow_mut().extend(commands);
+                    }
+                });
+        });
+    }
+    // Only the leader feeds commands; everyone else closes the input so the
+    // command frontier follows the leader alone.
+    let mut input = match requests {
+        Some(_) => Some(input),
+        None => {
+            input.close();
+            None
+        }
+    };
+    let mut senders: HashMap<u64, ResultSender> = HashMap::new();
+    let mut queries: HashMap<u64, (usize, Rc<QueryShared>)> = HashMap::new();
+    let cancel_requests: Rc<RefCell<Vec<u64>>> = Rc::new(RefCell::new(Vec::new()));
+    let mut shutting_down = false;
+
+    loop {
+        // The leader turns requests (and its sinks' cancel requests) into commands.
+        if let (Some(rx), Some(inp)) = (requests.as_ref(), input.as_mut()) {
+            let mut commands = Vec::new();
+            for id in cancel_requests.borrow_mut().drain(..) {
+                commands.push(Command::Cancel { id });
+            }
+            while let Ok(request) = rx.try_recv() {
+                match request {
+                    Request::Build { id, plan, results } => {
+                        senders.insert(id, results);
+                        commands.push(Command::Build { id, plan });
+                    }
+                    Request::Cancel { id } => commands.push(Command::Cancel { id }),
+                    Request::Shutdown => commands.push(Command::Shutdown),
+                }
+            }
+            for command in commands {
+                let stop = matches!(command, Command::Shutdown);
+                inp.send(command);
+                let next = inp.time() + 1;
+                inp.advance_to(next);
+                if stop {
+                    shutting_down = true;
+                    break;
+                }
+            }
+            if shutting_down {
+                input = None;
+            }
+        } else {
+            // Followers only relay their sinks' requests by failing locally.
+            cancel_requests.borrow_mut().clear();
+        }
+
+        let commands: Vec<Command> = ready.borrow_mut().drain(..).collect();
+        for command in commands {
+            match command {
+                Command::Build { id, plan } => {
+                    let results = senders.remove(&id);
+                    let plan = match DataflowPlan::decode(&plan) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            if let Some(tx) = results {
+                                let _ = tx.send(QueryEvent::Error(e.into_query_error()));
+                            }
+                            continue;
+                        }
+                    };
+                    let shared = Rc::new(QueryShared {
+                        id,
+                        cancel: std::cell::Cell::new(false),
+                        budget: MemoryBudget::new(plan.config.memory_limit_per_worker),
+                        config: plan.config,
+                        place: SourceContext {
+                            batch_size: plan.config.batch_size,
+                            ..place
+                        },
+                        connectors: Arc::clone(&connectors),
+                        epoch_interval,
+                        cancel_requests: Rc::clone(&cancel_requests),
+                    });
+                    let index = worker.next_dataflow_index();
+                    build_query(worker, &plan, Rc::clone(&shared), results);
+                    queries.insert(id, (index, shared));
+                }
+                Command::Cancel { id } => {
+                    if let Some((_, q)) = queries.get(&id) {
+                        q.cancel.set(true);
+                    }
+                }
+                Command::Shutdown => {
+                    tracing::debug!(worker = worker.index(), "worker stopping");
+                    return;
+                }
+            }
+        }
+
+        // Forget queries whose dataflows have completed.
+        if !queries.is_empty() {
+            let installed = worker.installed_dataflows();
+            queries.retain(|_, (index, _)| installed.contains(index));
+        }
+
+        worker.step_or_park(Some(Duration::from_millis(50)));
+    }
+}

@@ -1,0 +1,645 @@
+//! Builds a [`DataflowPlan`] into a timely dataflow on one worker.
+//!
+//! Building has two phases. First every node is *prepared*: physical
+//! expressions and operator structs are created. This is deterministic, so a
+//! plan that fails to prepare fails the same way on every worker, and each
+//! worker then builds the same small dataflow that reports the error. Only
+//! then are timely operators created, in the same order on every worker.
+//!
+//! The timely wrappers here handle what every operator shares: input
+//! errors are forwarded downstream (and the operator stops), panics inside an
+//! operator become query errors, a canceled query drops its work, and
+//! blocking operators keep a capability, downgraded as the input frontier
+//! advances, to emit when their input ends.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use datafusion_expr::execution_props::ExecutionProps;
+use datafusion_physical_expr::PhysicalExpr;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::operators::{Capability, Concatenate};
+use timely::dataflow::{Scope, Stream};
+use timely::worker::Worker;
+
+use crate::Epoch;
+use crate::chunk::{Chunk, Item};
+use crate::error::{QueryError, SqlState};
+use crate::expr::ExprContext;
+use crate::functions::FunctionRegistry;
+use crate::memory::MemoryBudget;
+use crate::operators::aggregate::AggregateOperator;
+use crate::operators::filter::FilterOperator;
+use crate::operators::hash_join::HashJoinOperator;
+use crate::operators::limit::LimitOperator;
+use crate::operators::project::ProjectOperator;
+use crate::operators::sort::SortOperator;
+use crate::operators::window::WindowOperator;
+use crate::operators::{BinaryOperator, UnaryOperator};
+use crate::plan::{DataflowPlan, Exchange, NodeKind, QueryConfig};
+use crate::pool::{QueryEvent, ResultSender};
+use crate::shuffle::{EdgePact, Route};
+use crate::source::{ConnectorRegistry, SourceContext, SourcePoll, SourceReader, SourceSpec};
+
+type Out = CapacityContainerBuilder<Chunk>;
+
+/// How long a source may produce before yielding its worker.
+const SOURCE_SLICE: Duration = Duration::from_millis(10);
+
+/// What one worker knows about one running query.
+#[derive(Debug)]
+pub(crate) struct QueryShared {
+    /// Query id (the same on every worker).
+    pub(crate) id: u64,
+    /// Set when the query is canceled or has failed.
+    pub(crate) cancel: Cell<bool>,
+    /// Memory this worker may use for the query.
+    pub(crate) budget: Rc<MemoryBudget>,
+    /// Query settings.
+    pub(crate) config: QueryConfig,
+    /// Where this worker sits in the cluster.
+    pub(crate) place: SourceContext,
+    /// Connectors for scans.
+    pub(crate) connectors: Arc<ConnectorRegistry>,
+    /// Epoch length of sources.
+    pub(crate) epoch_interval: Duration,
+    /// Queries whose sink asks for cancellation (failed, or the client left);
+    /// the worker loop broadcasts these.
+    pub(crate) cancel_requests: Rc<RefCell<Vec<u64>>>,
+}
+
+impl QueryShared {
+    fn canceled(&self) -> bool {
+        self.cancel.get()
+    }
+}
+
+/// A node ready to be wired into timely.
+enum Prepared {
+    Source(SourceSpec),
+    Values(Option<RecordBatch>),
+    Unary(Box<dyn UnaryOperator>),
+    Binary(Box<dyn BinaryOperator>),
+    Union,
+}
+
+/// An input edge ready to be wired.
+enum PreparedRoute {
+    Forward,
+    Hash(Vec<Arc<dyn PhysicalExpr>>),
+    Single,
+}
+
+impl PreparedRoute {
+    fn pact(&self) -> EdgePact {
+        match self {
+            PreparedRoute::Forward => EdgePact::Forward,
+            PreparedRoute::Hash(exprs) => EdgePact::Exchange(Route::Hash(exprs.clone())),
+            PreparedRoute::Single => EdgePact::Exchange(Route::Single(0)),
+        }
+    }
+}
+
+fn prepare(plan: &DataflowPlan, q: &QueryShared) -> Result<Vec<(Prepared, Vec<PreparedRoute>)>, QueryError> {
+    plan.validate().map_err(|e| e.into_query_error())?;
+    let registry = FunctionRegistry::shared();
+    let mut props = ExecutionProps::new();
+    props.query_execution_start_time =
+        Some(chrono::DateTime::from_timestamp_nanos(plan.config.start_time_nanos));
+    let mut prepared = Vec::with_capacity(plan.nodes.len());
+    for node in &plan.nodes {
+        let mut routes = Vec::with_capacity(node.inputs.len());
+        for edge in &node.inputs {
+            routes.push(match &edge.exchange {
+                Exchange::Forward => PreparedRoute::Forward,
+                Exchange::Single => PreparedRoute::Single,
+                Exchange::Hash(keys) => {
+                    let ctx = ExprContext::try_new(registry, &plan.nodes[edge.from].schema, &props)?;
+                    PreparedRoute::Hash(ctx.physical_all(keys)?)
+                }
+            });
+        }
+        let input_schema = |i: usize| &plan.nodes[node.inputs[i].from].schema;
+        let output_schema = node.schema.arrow_schema();
+        let op = match &node.kind {
+            NodeKind::Scan(spec) => Prepared::Source(spec.clone()),
+            NodeKind::Values { rows } => {
+                if q.place.worker_index == 0 {
+                    let ctx = ExprContext::try_new(registry, &crate::expr::SchemaIr { columns: vec![] }, &props)?;
+                    Prepared::Values(Some(crate::operators::project::values_batch(&ctx, rows, output_schema)?))
+                } else {
+                    Prepared::Values(None)
+                }
+            }
+            NodeKind::Rows { ipc } => {
+                if q.place.worker_index == 0 {
+                    Prepared::Values(Some(crate::expr::decode_batch(ipc)?))
+                } else {
+                    Prepared::Values(None)
+                }
+            }
+            NodeKind::Project { exprs } => {
+                let ctx = ExprContext::try_new(registry, input_schema(0), &props)?;
+                Prepared::Unary(Box::new(ProjectOperator::new(ctx.physical_all(exprs)?, output_schema)))
+            }
+            NodeKind::Filter { predicate } => {
+                let ctx = ExprContext::try_new(registry, input_schema(0), &props)?;
+                Prepared::Unary(Box::new(FilterOperator::new(ctx.physical(predicate)?)))
+            }
+            NodeKind::Aggregate {
+                group_by,
+                aggregates,
+                phase,
+                input_schema: agg_input,
+            } => {
+                let ctx = ExprContext::try_new(registry, agg_input, &props)?;
+                Prepared::Unary(Box::new(AggregateOperator::try_new(
+                    &ctx,
+                    group_by,
+                    aggregates,
+                    *phase,
+                    output_schema,
+                    q.budget.reservation("aggregate"),
+                    q.config.batch_size,
+                )?))
+            }
+            NodeKind::HashJoin {
+                join_type,
+                left_keys,
+                right_keys,
+                filter,
+                null_equals_null,
+                null_aware,
+            } => {
+                let left = ExprContext::try_new(registry, input_schema(0), &props)?;
+                let right = ExprContext::try_new(registry, input_schema(1), &props)?;
+                let both = ExprContext::try_new(registry, &concat_schemas(input_schema(0), input_schema(1)), &props)?;
+                Prepared::Binary(Box::new(HashJoinOperator::try_new(
+                    *join_type,
+                    left.physical_all(left_keys)?,
+                    right.physical_all(right_keys)?,
+                    filter.as_ref().map(|f| both.physical(f)).transpose()?,
+                    *null_equals_null,
+                    *null_aware,
+                    left.arrow_schema(),
+                    right.arrow_schema(),
+                    output_schema,
+                    q.budget.reservation("hash join"),
+                    q.config.batch_size,
+                )?))
+            }
+            NodeKind::NestedLoopJoin { join_type, filter } => {
+                let left = ExprContext::try_new(registry, input_schema(0), &props)?;
+                let right = ExprContext::try_new(registry, input_schema(1), &props)?;
+                let both = ExprContext::try_new(registry, &concat_schemas(input_schema(0), input_schema(1)), &props)?;
+                Prepared::Binary(Box::new(HashJoinOperator::try_new(
+                    *join_type,
+                    Vec::new(),
+                    Vec::new(),
+                    filter.as_ref().map(|f| both.physical(f)).transpose()?,
+                    false,
+                    false,
+                    left.arrow_schema(),
+                    right.arrow_schema(),
+                    output_schema,
+                    q.budget.reservation("nested loop join"),
+                    q.config.batch_size,
+                )?))
+            }
+            NodeKind::Sort { order, fetch } => {
+                let ctx = ExprContext::try_new(registry, input_schema(0), &props)?;
+                Prepared::Unary(Box::new(SortOperator::try_new(
+                    ctx.physical_sort(order)?,
+                    *fetch,
+                    output_schema,
+                    q.budget.reservation("sort"),
+                    q.config.batch_size,
+                )?))
+            }
+            NodeKind::Limit { skip, fetch } => Prepared::Unary(Box::new(LimitOperator::new(*skip, *fetch))),
+            NodeKind::Union => Prepared::Union,
+            NodeKind::Window { exprs } => {
+                let ctx = ExprContext::try_new(registry, input_schema(0), &props)?;
+                Prepared::Unary(Box::new(WindowOperator::try_new(
+                    &ctx,
+                    exprs,
+                    output_schema,
+                    q.budget.reservation("window"),
+                    q.config.batch_size,
+                )?))
+            }
+        };
+        prepared.push((op, routes));
+    }
+    Ok(prepared)
+}
+
+fn concat_schemas(left: &crate::expr::SchemaIr, right: &crate::expr::SchemaIr) -> crate::expr::SchemaIr {
+    crate::expr::SchemaIr {
+        columns: left.columns.iter().chain(right.columns.iter()).cloned().collect(),
+    }
+}
+
+/// Builds the dataflow of a query on this worker. `results` is set on the
+/// worker that runs the query's sink (worker 0).
+pub(crate) fn build_query(worker: &mut Worker, plan: &DataflowPlan, q: Rc<QueryShared>, results: Option<ResultSender>) {
+    let prepared = prepare(plan, &q);
+    let name = format!("query-{}", q.id);
+    worker.dataflow_named::<Epoch, _, _>(&name, move |scope| match prepared {
+        Ok(nodes) => {
+            let mut streams: Vec<Option<Stream<'_, Epoch, Chunk>>> = Vec::with_capacity(nodes.len());
+            for (id, (op, routes)) in nodes.into_iter().enumerate() {
+                let inputs: Vec<_> = plan.nodes[id]
+                    .inputs
+                    .iter()
+                    .map(|e| streams[e.from].clone().expect("inputs precede their consumer"))
+                    .collect();
+                let kind = plan.nodes[id].kind.name();
+                let stream = match op {
+                    Prepared::Source(spec) => render_source(scope, spec, Rc::clone(&q)),
+                    Prepared::Values(batch) => render_values(scope, batch),
+                    Prepared::Unary(op) => {
+                        let input = inputs.into_iter().next().expect("unary operators have one input");
+                        render_unary(input, routes[0].pact(), kind, op, Rc::clone(&q))
+                    }
+                    Prepared::Binary(op) => {
+                        let mut inputs = inputs.into_iter();
+                        let left = inputs.next().expect("binary operators have two inputs");
+                        let right = inputs.next().expect("binary operators have two inputs");
+                        render_binary(left, right, routes[0].pact(), routes[1].pact(), kind, op, Rc::clone(&q))
+                    }
+                    Prepared::Union => {
+                        let exchanged: Vec<_> = inputs
+                            .into_iter()
+                            .zip(routes.iter())
+                            .map(|(s, r)| match r {
+                                PreparedRoute::Forward => s,
+                                other => render_unary(s, other.pact(), "Exchange", Box::new(PassThrough), Rc::clone(&q)),
+                            })
+                            .collect();
+                        scope.concatenate(exchanged)
+                    }
+                };
+                streams.push(Some(stream));
+            }
+            let root = streams[plan.root].take().expect("the root was rendered");
+            render_sink(root, q, results);
+        }
+        Err(error) => {
+            let failed = render_values(scope, None);
+            let error_stream = render_error(scope, error, q.place.worker_index == 0);
+            render_sink(scope.concatenate([failed, error_stream]), q, results);
+        }
+    });
+}
+
+/// An operator that forwards its input (used to move rows along an edge).
+struct PassThrough;
+
+impl UnaryOperator for PassThrough {
+    fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> crate::operators::OpResult {
+        out.push(batch);
+        Ok(())
+    }
+}
+
+fn panic_message(p: Box<dyn Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// Runs an operator callback, turning a panic into a query error.
+fn guarded(name: &str, f: impl FnOnce() -> Result<(), QueryError>) -> Result<(), QueryError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let message = panic_message(p);
+            tracing::error!(operator = name, panic = %message, "operator panicked");
+            Err(QueryError::new(
+                SqlState::Internal,
+                format!("internal error in {name}: {message}"),
+            ))
+        }
+    }
+}
+
+fn give_batches(output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, Epoch, Out>, cap: &impl timely::dataflow::operators::CapabilityTrait<Epoch>, batches: &mut Vec<RecordBatch>) {
+    let mut session = output.session(cap);
+    for batch in batches.drain(..) {
+        if batch.num_rows() > 0 {
+            session.give_container(&mut Chunk::from_batch(batch));
+        }
+    }
+}
+
+fn give_error(output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, Epoch, Out>, cap: &impl timely::dataflow::operators::CapabilityTrait<Epoch>, error: QueryError, weight: u64) {
+    output.session(cap).give_container(&mut Chunk::from_error(error, weight));
+}
+
+fn render_unary<'s>(
+    input: Stream<'s, Epoch, Chunk>,
+    pact: EdgePact,
+    name: &'static str,
+    mut op: Box<dyn UnaryOperator>,
+    q: Rc<QueryShared>,
+) -> Stream<'s, Epoch, Chunk> {
+    input.unary_frontier::<Out, _, _, _>(pact, name, move |cap, _info| {
+        let mut cap: Option<Capability<Epoch>> = Some(cap);
+        let mut failed = false;
+        let mut out = Vec::new();
+        move |(input, frontier), output| {
+            input.for_each(|time, data| {
+                for item in data.take_items() {
+                    match item {
+                        Item::Error { error, weight } => {
+                            failed = true;
+                            give_error(output, &time, error, weight);
+                        }
+                        Item::Rows(batch) => {
+                            if failed || q.canceled() || op.is_done() {
+                                continue;
+                            }
+                            if let Err(e) = guarded(name, || op.on_batch(batch, &mut out)) {
+                                failed = true;
+                                out.clear();
+                                give_error(output, &time, e, 1);
+                            } else {
+                                give_batches(output, &time, &mut out);
+                            }
+                        }
+                    }
+                }
+            });
+            if let Some(c) = cap.as_mut() {
+                match frontier.frontier().first() {
+                    Some(t) => c.downgrade(t),
+                    None => {
+                        if !failed && !q.canceled() {
+                            match guarded(name, || op.on_end(&mut out)) {
+                                Ok(()) => give_batches(output, c, &mut out),
+                                Err(e) => give_error(output, c, e, 1),
+                            }
+                        }
+                        cap = None;
+                    }
+                }
+            }
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_binary<'s>(
+    left: Stream<'s, Epoch, Chunk>,
+    right: Stream<'s, Epoch, Chunk>,
+    left_pact: EdgePact,
+    right_pact: EdgePact,
+    name: &'static str,
+    mut op: Box<dyn BinaryOperator>,
+    q: Rc<QueryShared>,
+) -> Stream<'s, Epoch, Chunk> {
+    left.binary_frontier::<Chunk, Out, _, _, _, _>(right, left_pact, right_pact, name, move |cap, _info| {
+        let mut cap: Option<Capability<Epoch>> = Some(cap);
+        let mut failed = false;
+        let mut left_ended = false;
+        let mut right_ended = false;
+        let mut out = Vec::new();
+        move |(left, left_frontier), (right, right_frontier), output| {
+            for (side, input) in [(0, left), (1, right)] {
+                input.for_each(|time, data| {
+                    for item in data.take_items() {
+                        match item {
+                            Item::Error { error, weight } => {
+                                failed = true;
+                                give_error(output, &time, error, weight);
+                            }
+                            Item::Rows(batch) => {
+                                if failed || q.canceled() {
+                                    continue;
+                                }
+                                let r = guarded(name, || {
+                                    if side == 0 {
+                                        op.on_left(batch, &mut out)
+                                    } else {
+                                        op.on_right(batch, &mut out)
+                                    }
+                                });
+                                match r {
+                                    Ok(()) => give_batches(output, &time, &mut out),
+                                    Err(e) => {
+                                        failed = true;
+                                        out.clear();
+                                        give_error(output, &time, e, 1);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+            if let Some(c) = cap.as_mut() {
+                let active = !failed && !q.canceled();
+                if !left_ended && left_frontier.is_empty() {
+                    left_ended = true;
+                    if active {
+                        match guarded(name, || op.on_left_end(&mut out)) {
+                            Ok(()) => give_batches(output, c, &mut out),
+                            Err(e) => {
+                                failed = true;
+                                give_error(output, c, e, 1);
+                            }
+                        }
+                    }
+                }
+                let active = !failed && !q.canceled();
+                if !right_ended && right_frontier.is_empty() {
+                    right_ended = true;
+                    if active {
+                        match guarded(name, || op.on_right_end(&mut out)) {
+                            Ok(()) => give_batches(output, c, &mut out),
+                            Err(e) => {
+                                failed = true;
+                                give_error(output, c, e, 1);
+                            }
+                        }
+                    }
+                }
+                let min = left_frontier
+                    .frontier()
+                    .first()
+                    .copied()
+                    .into_iter()
+                    .chain(right_frontier.frontier().first().copied())
+                    .min();
+                match min {
+                    Some(t) => c.downgrade(&t),
+                    None => cap = None,
+                }
+            }
+        }
+    })
+}
+
+fn render_source<'s>(scope: Scope<'s, Epoch>, spec: SourceSpec, q: Rc<QueryShared>) -> Stream<'s, Epoch, Chunk> {
+    let name = format!("Scan {}", spec.table);
+    source::<_, Out, _, _>(scope, &name, move |cap, info| {
+        let activator = scope.activator_for(info.address);
+        let mut cap = Some(cap);
+        let mut reader: Option<Box<dyn SourceReader>> = None;
+        let mut epoch_started = Instant::now();
+        move |output| {
+            let Some(c) = cap.as_mut() else { return };
+            if q.canceled() {
+                cap = None;
+                return;
+            }
+            if reader.is_none() {
+                let opened = q
+                    .connectors
+                    .get(&spec.connector)
+                    .and_then(|connector| connector.open(&spec, &q.place));
+                match opened {
+                    Ok(r) => reader = Some(r),
+                    Err(e) => {
+                        give_error(output, &*c, e, 1);
+                        cap = None;
+                        return;
+                    }
+                }
+            }
+            let slice_start = Instant::now();
+            let r = reader.as_mut().expect("opened above");
+            loop {
+                if epoch_started.elapsed() >= q.epoch_interval {
+                    let next = *c.time() + 1;
+                    c.downgrade(&next);
+                    epoch_started = Instant::now();
+                }
+                let polled = catch_unwind(AssertUnwindSafe(|| r.poll_next()))
+                    .unwrap_or_else(|p| {
+                        Err(QueryError::new(
+                            SqlState::Internal,
+                            format!("internal error reading {}: {}", spec.table, panic_message(p)),
+                        ))
+                    });
+                match polled {
+                    Ok(SourcePoll::Batch(batch)) => {
+                        if batch.num_rows() > 0 {
+                            output.session(&*c).give_container(&mut Chunk::from_batch(batch));
+                        }
+                    }
+                    Ok(SourcePoll::Pending) => {
+                        activator.activate_after(Duration::from_millis(10));
+                        return;
+                    }
+                    Ok(SourcePoll::Finished) => {
+                        cap = None;
+                        return;
+                    }
+                    Err(e) => {
+                        give_error(output, &*c, e, 1);
+                        cap = None;
+                        return;
+                    }
+                }
+                if slice_start.elapsed() >= SOURCE_SLICE {
+                    activator.activate();
+                    return;
+                }
+            }
+        }
+    })
+}
+
+fn render_values<'s>(scope: Scope<'s, Epoch>, batch: Option<RecordBatch>) -> Stream<'s, Epoch, Chunk> {
+    source::<_, Out, _, _>(scope, "Values", move |cap, _info| {
+        let mut cap = Some(cap);
+        let mut batch = batch;
+        move |output| {
+            if let Some(c) = cap.take()
+                && let Some(b) = batch.take()
+                && b.num_rows() > 0
+            {
+                output.session(&c).give_container(&mut Chunk::from_batch(b));
+            }
+        }
+    })
+}
+
+fn render_error<'s>(scope: Scope<'s, Epoch>, error: QueryError, emit: bool) -> Stream<'s, Epoch, Chunk> {
+    source::<_, Out, _, _>(scope, "PlanError", move |cap, _info| {
+        let mut cap = Some(cap);
+        let mut error = Some(error);
+        move |output| {
+            if let Some(c) = cap.take()
+                && emit
+                && let Some(e) = error.take()
+            {
+                output.session(&c).give_container(&mut Chunk::from_error(e, 1));
+            }
+        }
+    })
+}
+
+/// Gathers the result on worker 0 and forwards it to the client's channel.
+fn render_sink(stream: Stream<'_, Epoch, Chunk>, q: Rc<QueryShared>, results: Option<ResultSender>) {
+    let mut results = results;
+    let mut finished = false;
+    let pending: RefCell<VecDeque<QueryEvent>> = RefCell::new(VecDeque::new());
+    stream.sink(EdgePact::Exchange(Route::Single(0)), "Result", move |(input, frontier)| {
+        input.for_each(|_time, data| {
+            for item in data.take_items() {
+                if finished {
+                    continue;
+                }
+                match item {
+                    Item::Rows(batch) => pending.borrow_mut().push_back(QueryEvent::Batch(batch)),
+                    Item::Error { error, .. } => {
+                        pending.borrow_mut().push_back(QueryEvent::Error(error));
+                        finished = true;
+                        q.cancel.set(true);
+                        q.cancel_requests.borrow_mut().push(q.id);
+                    }
+                }
+            }
+        });
+        if frontier.is_empty() && !finished {
+            finished = true;
+            if q.canceled() {
+                pending.borrow_mut().push_back(QueryEvent::Error(QueryError::canceled()));
+            } else {
+                pending.borrow_mut().push_back(QueryEvent::Done);
+            }
+        }
+        if let Some(tx) = results.as_ref() {
+            for event in pending.borrow_mut().drain(..) {
+                if tx.send(event).is_err() {
+                    // The client is gone: stop the query.
+                    if !q.canceled() {
+                        q.cancel.set(true);
+                        q.cancel_requests.borrow_mut().push(q.id);
+                    }
+                    break;
+                }
+            }
+        } else {
+            pending.borrow_mut().clear();
+        }
+        if finished && frontier.is_empty() {
+            results = None;
+        }
+    });
+}

@@ -1,0 +1,152 @@
+//! The contract between the runtime and connectors: a [`Connector`] checks a
+//! table's options and opens a [`SourceReader`] for each worker's share.
+//!
+//! A reader is polled from its worker's thread; it must not block for long
+//! (return [`SourcePoll::Pending`] when nothing is ready) and must return
+//! [`SourcePoll::Finished`] once a bounded input is exhausted.
+//!
+//! # Errors
+//!
+//! Errors are [`QueryError`]s: they are shown to the user as they are, so
+//! they name the file, line or option at fault.
+//!
+//! # Cancellation
+//!
+//! A canceled query stops polling its readers and drops them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{QueryError, SqlState};
+
+/// What a scan asks of a connector: the table, its options, and which
+/// columns to read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceSpec {
+    /// Connector name (`file`, `managed`, ...).
+    pub connector: String,
+    /// Qualified table name, for messages.
+    pub table: String,
+    /// The table's `WITH (...)` options, plus any the server adds.
+    pub options: BTreeMap<String, String>,
+    /// Full schema of the table.
+    pub schema: Schema,
+    /// Indices of the columns to produce, in order; `None` for all.
+    pub projection: Option<Vec<usize>>,
+    /// Upper bound on the rows needed, when the plan has a limit.
+    pub limit: Option<usize>,
+}
+
+impl SourceSpec {
+    /// The schema of the batches the reader must produce.
+    pub fn output_schema(&self) -> arrow::error::Result<SchemaRef> {
+        match &self.projection {
+            Some(p) => Ok(Arc::new(self.schema.project(p)?)),
+            None => Ok(Arc::new(self.schema.clone())),
+        }
+    }
+}
+
+/// Where a reader runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceContext {
+    /// Global index of this worker.
+    pub worker_index: usize,
+    /// Number of workers in the cluster.
+    pub peers: usize,
+    /// Index of this process.
+    pub process: usize,
+    /// Workers per process.
+    pub workers_per_process: usize,
+    /// Preferred rows per batch.
+    pub batch_size: usize,
+}
+
+impl SourceContext {
+    /// The share of `n` parts (files, row groups, segments) this worker reads:
+    /// part `i` goes to worker `i % peers`.
+    pub fn owns_part(&self, part: usize) -> bool {
+        part % self.peers == self.worker_index
+    }
+
+    /// Like [`Self::owns_part`], but for data only process 0 can reach (its
+    /// data directory): parts are spread over process 0's workers.
+    pub fn owns_local_part(&self, part: usize) -> bool {
+        self.process == 0 && part % self.workers_per_process == self.worker_index
+    }
+}
+
+/// The result of polling a reader.
+#[derive(Debug)]
+pub enum SourcePoll {
+    /// A batch of rows in the spec's output schema.
+    Batch(RecordBatch),
+    /// Nothing ready now; poll again later.
+    Pending,
+    /// The input has ended.
+    Finished,
+}
+
+/// A pull-based reader of one worker's share of a table.
+pub trait SourceReader: Send + Debug {
+    /// Produces the next batch, if any.
+    fn poll_next(&mut self) -> Result<SourcePoll, QueryError>;
+}
+
+/// A kind of table: checks options and opens readers.
+pub trait Connector: Send + Sync + Debug {
+    /// The name used in `WITH (connector = '...')`.
+    fn name(&self) -> &'static str;
+
+    /// Checks `options` (an unknown option is an error naming it) and returns
+    /// the table's schema: `declared` when the user gave columns, otherwise
+    /// the inferred one.
+    fn validate(
+        &self,
+        options: &BTreeMap<String, String>,
+        declared: Option<SchemaRef>,
+    ) -> Result<SchemaRef, QueryError>;
+
+    /// Opens the reader for this worker's share.
+    fn open(&self, spec: &SourceSpec, ctx: &SourceContext) -> Result<Box<dyn SourceReader>, QueryError>;
+}
+
+/// The connectors known to this process, by name.
+#[derive(Debug, Default, Clone)]
+pub struct ConnectorRegistry {
+    connectors: HashMap<String, Arc<dyn Connector>>,
+}
+
+impl ConnectorRegistry {
+    /// Registers a connector.
+    pub fn register(&mut self, connector: Arc<dyn Connector>) {
+        self.connectors.insert(connector.name().to_string(), connector);
+    }
+
+    /// Looks up a connector by name.
+    pub fn get(&self, name: &str) -> Result<Arc<dyn Connector>, QueryError> {
+        self.connectors.get(name).cloned().ok_or_else(|| {
+            let mut known: Vec<_> = self.connectors.keys().cloned().collect();
+            known.sort();
+            QueryError::new(
+                SqlState::InvalidParameterValue,
+                format!(
+                    "unknown connector '{name}' (known connectors: {})",
+                    known.join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Names of the registered connectors.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<_> = self.connectors.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}

@@ -1,0 +1,709 @@
+//! System tables: `pg_catalog` and `information_schema`, generated from the
+//! catalog for each statement that reads them.
+//!
+//! Every relation of Postgres 15's `pg_catalog` and `information_schema`
+//! exists with Postgres's columns ([`defs`]); the ones that describe what
+//! Tidewater has are filled from the catalog snapshot of the database the
+//! statement runs in (namespaces, relations, attributes, types, databases,
+//! functions, settings, roles, ...), the others are empty (indexes,
+//! constraints, triggers, comments, ...). See [`builder`] for the Arrow
+//! types that stand for Postgres's column types.
+//!
+//! Object ids: `pg_catalog` is 11, `information_schema` 13207, the system
+//! relations and built-in types keep their Postgres OIDs, the one role is
+//! 10, registered functions get OIDs from [`pg_catalog::FIRST_FUNCTION_OID`]
+//! up (in name order), and databases, schemas and user relations have the
+//! OIDs of the catalog (from 16384 up).
+
+mod builder;
+mod defs;
+mod information_schema;
+mod lookups;
+mod pg_catalog;
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use tidewater_planner::QualifiedName;
+use tidewater_runtime::functions::postgres::{
+    INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE, pg_type_of,
+};
+
+use super::{CatalogSnapshot, CatalogState, DatabaseDef, RelationKind};
+use crate::config::Config;
+use crate::session::settings::Settings;
+use builder::{SystemKind, SystemRelation};
+
+pub use lookups::catalog_functions;
+
+/// The rows of a system table, if `name` is one, with the server's default
+/// settings in `pg_settings`.
+pub fn system_table(
+    snapshot: &CatalogSnapshot,
+    name: &QualifiedName,
+) -> Option<(SchemaRef, RecordBatch)> {
+    let defaults = Settings::new(
+        tidewater_runtime::functions::postgres::SUPERUSER_NAME,
+        Config::default().query_memory_limit_mb,
+    );
+    system_table_with_settings(snapshot, name, &defaults.all())
+}
+
+/// The rows of a system table, if `name` is one, with `settings` (name and
+/// value, as `Settings::all` lists them) as the rows of `pg_settings`.
+pub fn system_table_with_settings(
+    snapshot: &CatalogSnapshot,
+    name: &QualifiedName,
+    settings: &[(String, String)],
+) -> Option<(SchemaRef, RecordBatch)> {
+    let relation = builder::system_relation(&name.schema, &name.name)?;
+    let db = snapshot.state.databases.get(&name.database)?;
+    let model = Model::new(&snapshot.state, &name.database, db);
+    let rows = match relation.schema {
+        "pg_catalog" => pg_catalog::rows(relation, &model, settings),
+        _ => information_schema::rows(relation, &model),
+    };
+    let schema = Arc::clone(&relation.arrow_schema);
+    let batch = match rows.finish() {
+        Ok(batch) => batch,
+        Err(e) => {
+            tracing::error!(table = %name, error = %e, "cannot build system table");
+            RecordBatch::new_empty(Arc::clone(&schema))
+        }
+    };
+    Some((schema, batch))
+}
+
+/// The OID of a system relation (`pg_catalog.pg_class` is 1259), for
+/// resolving `'pg_class'::regclass`.
+pub fn system_relation_oid(schema: &str, name: &str) -> Option<u32> {
+    builder::system_relation(schema, name).map(|r| r.oid)
+}
+
+/// A namespace as the system tables show it.
+#[derive(Debug, Clone, Copy)]
+struct Namespace<'a> {
+    oid: u32,
+    name: &'a str,
+}
+
+/// Where a relation's rows come from.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    /// A managed table (accepts `INSERT`).
+    Managed,
+    /// A table read through a connector.
+    Connector,
+    /// A view with its query.
+    View(&'a str),
+    /// A system table or view.
+    System(&'static SystemRelation),
+}
+
+/// A column as the system tables show it.
+#[derive(Debug, Clone, Copy)]
+struct Column<'a> {
+    name: &'a str,
+    type_oid: u32,
+    typmod: i32,
+    not_null: bool,
+}
+
+/// A table or view as the system tables show it.
+#[derive(Debug, Clone)]
+struct Relation<'a> {
+    oid: u32,
+    namespace: u32,
+    schema: &'a str,
+    name: &'a str,
+    source: Source<'a>,
+    columns: Vec<Column<'a>>,
+}
+
+impl Relation<'_> {
+    /// `pg_class.relkind`.
+    fn relkind(&self) -> char {
+        match self.source {
+            Source::View(_) => 'v',
+            Source::System(r) if r.kind == SystemKind::View => 'v',
+            _ => 'r',
+        }
+    }
+
+    fn is_system(&self) -> bool {
+        matches!(self.source, Source::System(_))
+    }
+
+    /// Whether `INSERT` works on it.
+    fn insertable(&self) -> bool {
+        matches!(self.source, Source::Managed)
+    }
+}
+
+/// What one database holds, as the system tables show it: its namespaces
+/// (the system ones included) and relations (the system ones included),
+/// ordered by OID.
+#[derive(Debug)]
+struct Model<'a> {
+    state: &'a CatalogState,
+    database: &'a str,
+    namespaces: Vec<Namespace<'a>>,
+    relations: Vec<Relation<'a>>,
+}
+
+impl<'a> Model<'a> {
+    fn new(state: &'a CatalogState, database: &'a str, db: &'a DatabaseDef) -> Self {
+        let mut namespaces = vec![
+            Namespace {
+                oid: PG_CATALOG_NAMESPACE,
+                name: "pg_catalog",
+            },
+            Namespace {
+                oid: INFORMATION_SCHEMA_NAMESPACE,
+                name: "information_schema",
+            },
+        ];
+        let mut relations: Vec<Relation<'a>> = builder::system_relations()
+            .iter()
+            .map(|r| Relation {
+                oid: r.oid,
+                namespace: if r.schema == "pg_catalog" {
+                    PG_CATALOG_NAMESPACE
+                } else {
+                    INFORMATION_SCHEMA_NAMESPACE
+                },
+                schema: r.schema,
+                name: r.name,
+                source: Source::System(r),
+                columns: r
+                    .columns
+                    .iter()
+                    .map(|c| Column {
+                        name: c.name,
+                        type_oid: c.pg_type.oid,
+                        typmod: -1,
+                        not_null: c.not_null,
+                    })
+                    .collect(),
+            })
+            .collect();
+        for (schema_name, schema) in &db.schemas {
+            namespaces.push(Namespace {
+                oid: schema.oid,
+                name: schema_name,
+            });
+            for (rel_name, rel) in &schema.relations {
+                let source = match &rel.kind {
+                    RelationKind::Managed { .. } => Source::Managed,
+                    RelationKind::Connector { .. } => Source::Connector,
+                    RelationKind::View { sql } => Source::View(sql),
+                };
+                let columns = rel
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| {
+                        let (type_oid, typmod) = pg_type_of(f.data_type());
+                        Column {
+                            name: f.name(),
+                            type_oid,
+                            typmod,
+                            not_null: !f.is_nullable(),
+                        }
+                    })
+                    .collect();
+                relations.push(Relation {
+                    oid: rel.oid,
+                    namespace: schema.oid,
+                    schema: schema_name,
+                    name: rel_name,
+                    source,
+                    columns,
+                });
+            }
+        }
+        namespaces.sort_by_key(|n| n.oid);
+        relations.sort_by_key(|r| r.oid);
+        Self {
+            state,
+            database,
+            namespaces,
+            relations,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Field, Int16Type, Schema};
+    use tidewater_planner::CatalogView;
+
+    use super::*;
+    use crate::catalog::Catalog;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        catalog: Arc<Catalog>,
+    }
+
+    /// A catalog with `public.orders` (managed), `public.v1` (view),
+    /// `s2.events` (connector table) and a second database `other` with
+    /// `public.t`.
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Arc::new(
+            Catalog::open(dir.path(), Arc::new(tidewater_connectors::registry())).unwrap(),
+        );
+        let orders = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("customer", DataType::Utf8, true),
+            Field::new("amount", DataType::Decimal128(10, 2), true),
+            Field::new(
+                "ts",
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+                true,
+            ),
+        ]));
+        let name = |schema: &str, table: &str| QualifiedName::new("tidewater", schema, table);
+        catalog
+            .create_relation(
+                &name("public", "orders"),
+                RelationKind::Managed { dir: String::new() },
+                orders,
+                false,
+                false,
+            )
+            .unwrap();
+        let v1 = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
+        catalog
+            .create_relation(
+                &name("public", "v1"),
+                RelationKind::View {
+                    sql: "SELECT id FROM orders".into(),
+                },
+                v1,
+                false,
+                false,
+            )
+            .unwrap();
+        catalog.create_schema("tidewater", "s2", false).unwrap();
+        let events = Arc::new(Schema::new(vec![Field::new(
+            "payload",
+            DataType::Utf8,
+            true,
+        )]));
+        catalog
+            .create_relation(
+                &name("s2", "events"),
+                RelationKind::Connector {
+                    connector: "file".into(),
+                    options: BTreeMap::new(),
+                },
+                events,
+                false,
+                false,
+            )
+            .unwrap();
+        catalog.create_database("other", false).unwrap();
+        let t = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, true)]));
+        catalog
+            .create_relation(
+                &QualifiedName::new("other", "public", "t"),
+                RelationKind::Managed { dir: String::new() },
+                t,
+                false,
+                false,
+            )
+            .unwrap();
+        Fixture { _dir: dir, catalog }
+    }
+
+    fn table(f: &Fixture, database: &str, schema: &str, name: &str) -> RecordBatch {
+        let snapshot = f.catalog.snapshot();
+        let (schema_ref, batch) =
+            system_table(&snapshot, &QualifiedName::new(database, schema, name)).unwrap();
+        assert_eq!(schema_ref, batch.schema());
+        batch
+    }
+
+    fn text_column(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+        let c = arrow::compute::cast(batch.column_by_name(name).unwrap(), &DataType::Utf8).unwrap();
+        c.as_string::<i32>()
+            .iter()
+            .map(|s| s.map(str::to_string))
+            .collect()
+    }
+
+    /// Rows as `column=value` strings for the given columns, where `pick` holds.
+    fn rows_where(
+        batch: &RecordBatch,
+        columns: &[&str],
+        pick: impl Fn(&[Option<String>]) -> bool,
+    ) -> Vec<String> {
+        let values: Vec<Vec<Option<String>>> =
+            columns.iter().map(|c| text_column(batch, c)).collect();
+        (0..batch.num_rows())
+            .map(|r| values.iter().map(|v| v[r].clone()).collect::<Vec<_>>())
+            .filter(|row| pick(row))
+            .map(|row| {
+                row.iter()
+                    .map(|v| v.clone().unwrap_or_else(|| "NULL".into()))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn namespaces_and_classes() {
+        let f = fixture();
+        let state = f.catalog.state();
+        let public_oid = state.databases["tidewater"].schemas["public"].oid;
+        let s2_oid = state.databases["tidewater"].schemas["s2"].oid;
+        let ns = table(&f, "tidewater", "pg_catalog", "pg_namespace");
+        assert_eq!(
+            rows_where(&ns, &["oid", "nspname"], |_| true),
+            vec![
+                "11|pg_catalog".to_string(),
+                "13207|information_schema".to_string(),
+                format!("{public_oid}|public"),
+                format!("{s2_oid}|s2"),
+            ]
+        );
+        let class = table(&f, "tidewater", "pg_catalog", "pg_class");
+        let user = rows_where(
+            &class,
+            &["relname", "relnamespace", "relkind", "relnatts", "relowner"],
+            |r| r[1].as_deref() != Some("11") && r[1].as_deref() != Some("13207"),
+        );
+        assert_eq!(
+            user,
+            vec![
+                format!("orders|{public_oid}|r|4|10"),
+                format!("v1|{public_oid}|v|1|10"),
+                format!("events|{s2_oid}|r|1|10"),
+            ]
+        );
+        let system = rows_where(&class, &["oid", "relname", "relkind"], |r| {
+            matches!(r[1].as_deref(), Some("pg_class" | "pg_tables" | "columns"))
+        });
+        assert_eq!(
+            system,
+            ["1259|pg_class|r", "12033|pg_tables|v", "13295|columns|v"]
+        );
+        // The other database shows its own relations only.
+        let other = table(&f, "other", "pg_catalog", "pg_class");
+        let names = text_column(&other, "relname");
+        assert!(names.contains(&Some("t".into())) && !names.contains(&Some("orders".into())));
+    }
+
+    #[test]
+    fn attributes_carry_postgres_types() {
+        let f = fixture();
+        let orders_oid = f
+            .catalog
+            .state()
+            .relation(&QualifiedName::new("tidewater", "public", "orders"))
+            .unwrap()
+            .oid;
+        let attrs = table(&f, "tidewater", "pg_catalog", "pg_attribute");
+        let rows = rows_where(
+            &attrs,
+            &[
+                "attname",
+                "atttypid",
+                "atttypmod",
+                "attnum",
+                "attnotnull",
+                "attlen",
+            ],
+            |_| true,
+        );
+        let relids = text_column(&attrs, "attrelid");
+        let orders: Vec<&String> = rows
+            .iter()
+            .zip(&relids)
+            .filter(|(_, id)| id.as_deref() == Some(orders_oid.to_string().as_str()))
+            .map(|(r, _)| r)
+            .collect();
+        assert_eq!(
+            orders,
+            vec![
+                "id|20|-1|1|true|8",
+                "customer|25|-1|2|false|-1",
+                "amount|1700|655366|3|false|-1",
+                "ts|1114|-1|4|false|8",
+            ]
+        );
+        assert_eq!(
+            attrs.column_by_name("attnum").unwrap().data_type(),
+            &DataType::Int16
+        );
+        assert!(
+            attrs
+                .column_by_name("attnum")
+                .unwrap()
+                .as_primitive::<Int16Type>()
+                .values()
+                .iter()
+                .all(|n| *n > 0)
+        );
+    }
+
+    #[test]
+    fn information_schema_describes_tables_and_columns() {
+        let f = fixture();
+        let tables = table(&f, "tidewater", "information_schema", "tables");
+        let user = rows_where(
+            &tables,
+            &[
+                "table_catalog",
+                "table_schema",
+                "table_name",
+                "table_type",
+                "is_insertable_into",
+            ],
+            |r| !matches!(r[1].as_deref(), Some("pg_catalog" | "information_schema")),
+        );
+        assert_eq!(
+            user,
+            vec![
+                "tidewater|public|orders|BASE TABLE|YES",
+                "tidewater|public|v1|VIEW|NO",
+                "tidewater|s2|events|BASE TABLE|NO",
+            ]
+        );
+        let columns = table(&f, "tidewater", "information_schema", "columns");
+        let orders = rows_where(
+            &columns,
+            &[
+                "table_name",
+                "column_name",
+                "ordinal_position",
+                "is_nullable",
+                "data_type",
+                "numeric_precision",
+                "numeric_scale",
+                "character_octet_length",
+                "datetime_precision",
+                "udt_name",
+            ],
+            |r| r[0].as_deref() == Some("orders"),
+        );
+        assert_eq!(
+            orders,
+            vec![
+                "orders|id|1|NO|bigint|64|0|NULL|NULL|int8",
+                "orders|customer|2|YES|text|NULL|NULL|1073741824|NULL|text",
+                "orders|amount|3|YES|numeric|10|2|NULL|NULL|numeric",
+                "orders|ts|4|YES|timestamp without time zone|NULL|NULL|NULL|6|timestamp",
+            ]
+        );
+        // System columns use information_schema domains, described by their base type.
+        let domain = rows_where(
+            &columns,
+            &[
+                "table_name",
+                "column_name",
+                "data_type",
+                "domain_name",
+                "udt_name",
+            ],
+            |r| r[0].as_deref() == Some("schemata") && r[1].as_deref() == Some("schema_name"),
+        );
+        assert_eq!(
+            domain,
+            vec!["schemata|schema_name|name|sql_identifier|name"]
+        );
+        assert_eq!(
+            columns
+                .column_by_name("ordinal_position")
+                .unwrap()
+                .data_type(),
+            &DataType::Int32
+        );
+        let schemata = table(&f, "other", "information_schema", "schemata");
+        assert_eq!(
+            rows_where(&schemata, &["catalog_name", "schema_name"], |_| true),
+            vec![
+                "other|pg_catalog",
+                "other|information_schema",
+                "other|public"
+            ]
+        );
+    }
+
+    #[test]
+    fn types_databases_settings_and_functions() {
+        let f = fixture();
+        let types = table(&f, "tidewater", "pg_catalog", "pg_type");
+        let int8 = rows_where(
+            &types,
+            &[
+                "oid",
+                "typname",
+                "typlen",
+                "typtype",
+                "typcategory",
+                "typarray",
+                "typinput",
+                "typnamespace",
+            ],
+            |r| r[1].as_deref() == Some("int8"),
+        );
+        assert_eq!(int8, vec!["20|int8|8|b|N|1016|int8in|11"]);
+        let dbs = table(&f, "tidewater", "pg_catalog", "pg_database");
+        assert_eq!(
+            rows_where(&dbs, &["datname", "datdba", "encoding"], |_| true),
+            vec!["other|10|6", "tidewater|10|6"]
+        );
+        let settings = table(&f, "tidewater", "pg_catalog", "pg_settings");
+        let tz = rows_where(&settings, &["name", "setting", "context", "vartype"], |r| {
+            r[0].as_deref() == Some("TimeZone")
+        });
+        assert_eq!(tz, vec!["TimeZone|UTC|user|string"]);
+        assert!(
+            text_column(&settings, "name")
+                .iter()
+                .all(|n| n.as_deref() != Some("session_authorization"))
+        );
+        let procs = table(&f, "tidewater", "pg_catalog", "pg_proc");
+        let names = text_column(&procs, "proname");
+        for name in ["format_type", "sum", "row_number", "version"] {
+            assert!(
+                names.contains(&Some(name.to_string())),
+                "{name} missing from pg_proc"
+            );
+        }
+        let kinds = rows_where(&procs, &["proname", "prokind"], |r| {
+            matches!(r[0].as_deref(), Some("sum" | "row_number" | "upper"))
+        });
+        assert_eq!(kinds, vec!["row_number|w", "sum|a", "upper|f"]);
+        let roles = table(&f, "tidewater", "pg_catalog", "pg_roles");
+        assert_eq!(
+            rows_where(&roles, &["oid", "rolname", "rolsuper"], |_| true),
+            vec!["10|tidewater|true"]
+        );
+        // Relations Tidewater has nothing for exist, empty.
+        assert_eq!(
+            table(&f, "tidewater", "pg_catalog", "pg_index").num_rows(),
+            0
+        );
+        assert!(
+            system_table(
+                &f.catalog.snapshot(),
+                &QualifiedName::new("tidewater", "pg_catalog", "nope")
+            )
+            .is_none()
+        );
+        assert!(
+            system_table(
+                &f.catalog.snapshot(),
+                &QualifiedName::new("nodb", "pg_catalog", "pg_class")
+            )
+            .is_none()
+        );
+        // Through the planner's view of the catalog.
+        let entry = f
+            .catalog
+            .snapshot()
+            .table(&QualifiedName::new("tidewater", "pg_catalog", "pg_am"))
+            .unwrap();
+        assert_eq!(entry.schema.field(0).name(), "oid");
+    }
+
+    #[test]
+    fn catalog_functions_follow_the_search_path() {
+        use datafusion_common::ScalarValue;
+        use datafusion_common::config::ConfigOptions;
+        use datafusion_expr::{ColumnarValue, ScalarFunctionArgs};
+
+        let f = fixture();
+        let state = f.catalog.state();
+        let oid_of = |schema: &str, name: &str| {
+            state
+                .relation(&QualifiedName::new("tidewater", schema, name))
+                .unwrap()
+                .oid
+        };
+        let call = |path: &[&str], function: &str, arg: ScalarValue| -> ScalarValue {
+            let path: Vec<String> = path.iter().map(|s| (*s).to_string()).collect();
+            let fns = catalog_functions(&f.catalog.snapshot(), "tidewater", &path);
+            let udf = fns.iter().find(|u| u.name() == function).unwrap();
+            let arg_type = udf.coerce_types(&[arg.data_type()]).unwrap().remove(0);
+            let arg = arg.cast_to(&arg_type).unwrap();
+            let return_type = udf.return_type(std::slice::from_ref(&arg_type)).unwrap();
+            let out = udf
+                .invoke_with_args(ScalarFunctionArgs {
+                    args: vec![ColumnarValue::Scalar(arg)],
+                    arg_fields: vec![Arc::new(Field::new("a", arg_type, true))],
+                    number_rows: 1,
+                    return_field: Arc::new(Field::new("r", return_type, true)),
+                    config_options: Arc::new(ConfigOptions::default()),
+                })
+                .unwrap();
+            match out {
+                ColumnarValue::Scalar(s) => s,
+                ColumnarValue::Array(a) => ScalarValue::try_from_array(&a, 0).unwrap(),
+            }
+        };
+        let oid = |o: u32| ScalarValue::Int64(Some(i64::from(o)));
+        let events = oid_of("s2", "events");
+        let orders = oid_of("public", "orders");
+        assert_eq!(
+            call(&["public"], "pg_table_is_visible", oid(orders)),
+            ScalarValue::Boolean(Some(true))
+        );
+        assert_eq!(
+            call(&["public"], "pg_table_is_visible", oid(events)),
+            ScalarValue::Boolean(Some(false))
+        );
+        assert_eq!(
+            call(&["public", "s2"], "pg_table_is_visible", oid(events)),
+            ScalarValue::Boolean(Some(true))
+        );
+        assert_eq!(
+            call(&["public"], "pg_table_is_visible", oid(1259)),
+            ScalarValue::Boolean(Some(true))
+        );
+        assert_eq!(
+            call(&["public"], "regclass_name", oid(events)),
+            ScalarValue::Utf8(Some("s2.events".into()))
+        );
+        assert_eq!(
+            call(&["public"], "regclass_name", oid(orders)),
+            ScalarValue::Utf8(Some("orders".into()))
+        );
+        let name = |s: &str| ScalarValue::Utf8(Some(s.to_string()));
+        let as_i32 = |o: u32| ScalarValue::Int32(Some(i32::try_from(o).unwrap()));
+        assert_eq!(
+            call(&["public"], "to_regclass", name("Orders")),
+            as_i32(orders)
+        );
+        assert_eq!(
+            call(&["public"], "to_regclass", name("events")),
+            ScalarValue::Int32(None)
+        );
+        assert_eq!(
+            call(&["public"], "to_regclass", name("s2.events")),
+            as_i32(events)
+        );
+        assert_eq!(
+            call(&["public"], "to_regclass", name("pg_class")),
+            as_i32(1259)
+        );
+        let v1 = oid_of("public", "v1");
+        assert_eq!(
+            call(&["public"], "pg_get_viewdef", oid(v1)),
+            ScalarValue::Utf8(Some("SELECT id FROM orders".into()))
+        );
+        assert_eq!(
+            call(&["public"], "to_regnamespace", name("pg_catalog")),
+            ScalarValue::Int32(Some(11))
+        );
+    }
+}

@@ -1,0 +1,766 @@
+//! Rows of the `pg_catalog` relations that describe what Tidewater has.
+//! Relations not filled here (indexes, constraints, triggers, comments,
+//! statistics, ...) have no rows.
+
+use datafusion_expr::Volatility;
+use tidewater_runtime::functions::FunctionRegistry;
+use tidewater_runtime::functions::postgres::{
+    DEFAULT_COLLATION_OID, PG_CATALOG_NAMESPACE, SUPERUSER_NAME, SUPERUSER_OID, UTF8_ENCODING,
+    pg_type, pg_types,
+};
+
+use super::builder::{Rows, SystemRelation, Value};
+use super::{Model, Relation};
+
+/// OID of the first registered function in `pg_proc`; functions are
+/// numbered in name order up to [`LAST_FUNCTION_OID`].
+pub(super) const FIRST_FUNCTION_OID: u32 = 14000;
+/// Last OID given to a function (user objects start at 16384).
+const LAST_FUNCTION_OID: u32 = 16383;
+/// `pg_tablespace` OID of `pg_default`.
+const DEFAULT_TABLESPACE_OID: u32 = 1663;
+/// `pg_am` OID of `heap`, the access method of tables.
+const HEAP_AM_OID: u32 = 2;
+/// `pg_language` OID of `internal`.
+const INTERNAL_LANGUAGE_OID: u32 = 12;
+/// Functions the planner provides per session (`planner::context`), which
+/// the function registry does not list.
+const SESSION_FUNCTIONS: &[&str] = &[
+    "current_catalog",
+    "current_database",
+    "current_role",
+    "current_schema",
+    "current_schemas",
+    "current_user",
+    "inet_server_port",
+    "pg_backend_pid",
+    "session_user",
+    "user",
+    "version",
+];
+
+/// The rows of `relation` (a `pg_catalog` relation).
+pub(super) fn rows(
+    relation: &'static SystemRelation,
+    model: &Model<'_>,
+    settings: &[(String, String)],
+) -> Rows {
+    let mut rows = Rows::new(relation);
+    match relation.name {
+        "pg_namespace" => namespaces(&mut rows, model),
+        "pg_class" => classes(&mut rows, model),
+        "pg_attribute" => attributes(&mut rows, model),
+        "pg_type" => types(&mut rows),
+        "pg_database" => databases(&mut rows, model),
+        "pg_proc" => functions(&mut rows),
+        "pg_settings" => settings_rows(&mut rows, settings),
+        "pg_roles" | "pg_authid" => roles(&mut rows),
+        "pg_user" | "pg_shadow" => users(&mut rows),
+        "pg_tables" => tables(&mut rows, model),
+        "pg_views" => views(&mut rows, model),
+        "pg_am" => access_methods(&mut rows),
+        "pg_language" => languages(&mut rows),
+        "pg_collation" => collations(&mut rows),
+        "pg_tablespace" => tablespaces(&mut rows),
+        _ => {}
+    }
+    rows
+}
+
+fn namespaces(rows: &mut Rows, model: &Model<'_>) {
+    for n in &model.namespaces {
+        rows.push(vec![
+            ("oid", n.oid.into()),
+            ("nspname", n.name.into()),
+            ("nspowner", SUPERUSER_OID.into()),
+        ]);
+    }
+}
+
+fn classes(rows: &mut Rows, model: &Model<'_>) {
+    for r in &model.relations {
+        let kind = r.relkind();
+        let table = kind == 'r';
+        rows.push(vec![
+            ("oid", r.oid.into()),
+            ("relname", r.name.into()),
+            ("relnamespace", r.namespace.into()),
+            ("reltype", 0u32.into()),
+            ("reloftype", 0u32.into()),
+            ("relowner", SUPERUSER_OID.into()),
+            ("relam", if table { HEAP_AM_OID } else { 0 }.into()),
+            ("relfilenode", if table { r.oid } else { 0 }.into()),
+            ("reltablespace", 0u32.into()),
+            ("relpages", 0i32.into()),
+            ("reltuples", (-1.0).into()),
+            ("relallvisible", 0i32.into()),
+            ("reltoastrelid", 0u32.into()),
+            ("relhasindex", false.into()),
+            ("relisshared", false.into()),
+            ("relpersistence", 'p'.into()),
+            ("relkind", kind.into()),
+            ("relnatts", r.columns.len().into()),
+            ("relchecks", 0i16.into()),
+            ("relhasrules", false.into()),
+            ("relhastriggers", false.into()),
+            ("relhassubclass", false.into()),
+            ("relrowsecurity", false.into()),
+            ("relforcerowsecurity", false.into()),
+            ("relispopulated", true.into()),
+            (
+                "relreplident",
+                if table && !r.is_system() { 'd' } else { 'n' }.into(),
+            ),
+            ("relispartition", false.into()),
+            ("relrewrite", 0u32.into()),
+            ("relfrozenxid", 0u32.into()),
+            ("relminmxid", 0u32.into()),
+        ]);
+    }
+}
+
+fn attributes(rows: &mut Rows, model: &Model<'_>) {
+    for r in &model.relations {
+        attributes_of(rows, r);
+    }
+}
+
+fn attributes_of(rows: &mut Rows, r: &Relation<'_>) {
+    for (i, c) in r.columns.iter().enumerate() {
+        let t = pg_type(c.type_oid);
+        rows.push(vec![
+            ("attrelid", r.oid.into()),
+            ("attname", c.name.into()),
+            ("atttypid", c.type_oid.into()),
+            ("attstattarget", (-1i32).into()),
+            ("attlen", t.map_or(-1, |t| t.len).into()),
+            ("attnum", (i + 1).into()),
+            (
+                "attndims",
+                i32::from(t.is_some_and(|t| t.is_array())).into(),
+            ),
+            ("attcacheoff", (-1i32).into()),
+            ("atttypmod", c.typmod.into()),
+            ("attbyval", t.is_some_and(|t| t.by_val).into()),
+            ("attalign", t.map_or('i', |t| t.align).into()),
+            ("attstorage", t.map_or('x', |t| t.storage).into()),
+            ("attcompression", "".into()),
+            ("attnotnull", c.not_null.into()),
+            ("atthasdef", false.into()),
+            ("atthasmissing", false.into()),
+            ("attidentity", "".into()),
+            ("attgenerated", "".into()),
+            ("attisdropped", false.into()),
+            ("attislocal", true.into()),
+            ("attinhcount", 0i32.into()),
+            ("attcollation", t.map_or(0, |t| t.collation).into()),
+        ]);
+    }
+}
+
+fn types(rows: &mut Rows) {
+    for t in pg_types() {
+        rows.push(vec![
+            ("oid", t.oid.into()),
+            ("typname", t.name.as_str().into()),
+            ("typnamespace", t.namespace.into()),
+            ("typowner", SUPERUSER_OID.into()),
+            ("typlen", t.len.into()),
+            ("typbyval", t.by_val.into()),
+            ("typtype", t.kind.into()),
+            ("typcategory", t.category.into()),
+            ("typispreferred", t.preferred.into()),
+            ("typisdefined", true.into()),
+            ("typdelim", t.delim.into()),
+            ("typrelid", 0u32.into()),
+            ("typsubscript", t.subscript.into()),
+            ("typelem", t.elem.into()),
+            ("typarray", t.array.into()),
+            ("typinput", t.input.into()),
+            ("typoutput", t.output.into()),
+            ("typreceive", t.receive.into()),
+            ("typsend", t.send.into()),
+            ("typmodin", t.modin.into()),
+            ("typmodout", t.modout.into()),
+            ("typanalyze", t.analyze.into()),
+            ("typalign", t.align.into()),
+            ("typstorage", t.storage.into()),
+            ("typnotnull", false.into()),
+            ("typbasetype", t.base_type.into()),
+            ("typtypmod", t.typmod.into()),
+            ("typndims", 0i32.into()),
+            ("typcollation", t.collation.into()),
+        ]);
+    }
+}
+
+fn databases(rows: &mut Rows, model: &Model<'_>) {
+    for (name, db) in &model.state.databases {
+        rows.push(vec![
+            ("oid", db.oid.into()),
+            ("datname", name.as_str().into()),
+            ("datdba", SUPERUSER_OID.into()),
+            ("encoding", UTF8_ENCODING.into()),
+            ("datlocprovider", 'c'.into()),
+            ("datistemplate", false.into()),
+            ("datallowconn", true.into()),
+            ("datconnlimit", (-1i32).into()),
+            ("datfrozenxid", 0u32.into()),
+            ("datminmxid", 1u32.into()),
+            ("dattablespace", DEFAULT_TABLESPACE_OID.into()),
+            ("datcollate", "C".into()),
+            ("datctype", "C".into()),
+        ]);
+    }
+}
+
+/// Registered functions: `(name, prokind, provolatile)` in name order.
+fn registered_functions() -> Vec<(String, char, char)> {
+    let registry = FunctionRegistry::shared();
+    let volatility = |v: Volatility| match v {
+        Volatility::Immutable => 'i',
+        Volatility::Stable => 's',
+        Volatility::Volatile => 'v',
+    };
+    let mut out: Vec<(String, char, char)> = Vec::new();
+    for name in registry.scalar_names() {
+        if let Some(f) = registry.find_scalar(&name) {
+            out.push((name, 'f', volatility(f.signature().volatility)));
+        }
+    }
+    for name in registry.aggregate_names() {
+        if let Some(f) = registry.find_aggregate(&name) {
+            out.push((name, 'a', volatility(f.signature().volatility)));
+        }
+    }
+    for name in registry.window_names() {
+        out.push((name, 'w', 'i'));
+    }
+    for name in SESSION_FUNCTIONS {
+        out.push(((*name).to_string(), 'f', 's'));
+    }
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    out
+}
+
+fn functions(rows: &mut Rows) {
+    for ((name, kind, volatile), oid) in registered_functions()
+        .into_iter()
+        .zip(FIRST_FUNCTION_OID..=LAST_FUNCTION_OID)
+    {
+        rows.push(vec![
+            ("oid", oid.into()),
+            ("proname", name.as_str().into()),
+            ("pronamespace", PG_CATALOG_NAMESPACE.into()),
+            ("proowner", SUPERUSER_OID.into()),
+            ("prolang", INTERNAL_LANGUAGE_OID.into()),
+            ("procost", 1.0.into()),
+            ("prorows", 0.0.into()),
+            ("provariadic", 0u32.into()),
+            ("prosupport", "-".into()),
+            ("prokind", kind.into()),
+            ("prosecdef", false.into()),
+            ("proleakproof", false.into()),
+            ("proisstrict", true.into()),
+            ("proretset", false.into()),
+            ("provolatile", volatile.into()),
+            ("proparallel", 's'.into()),
+            ("pronargs", 0i16.into()),
+            ("pronargdefaults", 0i16.into()),
+            // The result type depends on the arguments.
+            (
+                "prorettype",
+                tidewater_runtime::functions::postgres::oid::ANYELEMENT.into(),
+            ),
+            ("proargtypes", Value::Ints(Vec::new())),
+            ("prosrc", name.as_str().into()),
+        ]);
+    }
+}
+
+/// What `pg_settings` says about a setting: unit, category, description,
+/// context, type, minimum, maximum, allowed values (as in Postgres 15).
+struct SettingInfo {
+    name: &'static str,
+    unit: Option<&'static str>,
+    category: &'static str,
+    description: &'static str,
+    context: &'static str,
+    vartype: &'static str,
+    range: Option<(&'static str, &'static str)>,
+    enumvals: &'static [&'static str],
+}
+
+const CONNECTION_LOCALE: &str = "Client Connection Defaults / Locale and Formatting";
+const CONNECTION_STATEMENT: &str = "Client Connection Defaults / Statement Behavior";
+const PRESET: &str = "Preset Options";
+const ISOLATION_LEVELS: &[&str] = &[
+    "serializable",
+    "repeatable read",
+    "read committed",
+    "read uncommitted",
+];
+const TIMEOUT: Option<(&str, &str)> = Some(("0", "2147483647"));
+
+const fn info(
+    name: &'static str,
+    category: &'static str,
+    description: &'static str,
+    context: &'static str,
+    vartype: &'static str,
+) -> SettingInfo {
+    SettingInfo {
+        name,
+        unit: None,
+        category,
+        description,
+        context,
+        vartype,
+        range: None,
+        enumvals: &[],
+    }
+}
+
+const SETTINGS: &[SettingInfo] = &[
+    info(
+        "application_name",
+        "Reporting and Logging / What to Log",
+        "Sets the application name to be reported in statistics and logs.",
+        "user",
+        "string",
+    ),
+    SettingInfo {
+        enumvals: &["escape", "hex"],
+        ..info(
+            "bytea_output",
+            CONNECTION_STATEMENT,
+            "Sets the output format for bytea.",
+            "user",
+            "enum",
+        )
+    },
+    info(
+        "client_encoding",
+        CONNECTION_LOCALE,
+        "Sets the client's character set encoding.",
+        "user",
+        "string",
+    ),
+    SettingInfo {
+        enumvals: &[
+            "debug5", "debug4", "debug3", "debug2", "debug1", "log", "notice", "warning", "error",
+        ],
+        ..info(
+            "client_min_messages",
+            CONNECTION_STATEMENT,
+            "Sets the message levels that are sent to the client.",
+            "user",
+            "enum",
+        )
+    },
+    info(
+        "DateStyle",
+        CONNECTION_LOCALE,
+        "Sets the display format for date and time values.",
+        "user",
+        "string",
+    ),
+    SettingInfo {
+        enumvals: ISOLATION_LEVELS,
+        ..info(
+            "default_transaction_isolation",
+            CONNECTION_STATEMENT,
+            "Sets the transaction isolation level of each new transaction.",
+            "user",
+            "enum",
+        )
+    },
+    info(
+        "default_transaction_read_only",
+        CONNECTION_STATEMENT,
+        "Sets the default read-only status of new transactions.",
+        "user",
+        "bool",
+    ),
+    SettingInfo {
+        range: Some(("-15", "3")),
+        ..info(
+            "extra_float_digits",
+            CONNECTION_LOCALE,
+            "Sets the number of digits displayed for floating-point values.",
+            "user",
+            "integer",
+        )
+    },
+    SettingInfo {
+        unit: Some("ms"),
+        range: TIMEOUT,
+        ..info(
+            "idle_in_transaction_session_timeout",
+            CONNECTION_STATEMENT,
+            "Sets the maximum allowed idle time between queries, when in a transaction.",
+            "user",
+            "integer",
+        )
+    },
+    info(
+        "in_hot_standby",
+        PRESET,
+        "Shows whether hot standby is currently active.",
+        "internal",
+        "bool",
+    ),
+    info(
+        "integer_datetimes",
+        PRESET,
+        "Shows whether datetimes are integer based.",
+        "internal",
+        "bool",
+    ),
+    SettingInfo {
+        enumvals: &["postgres", "postgres_verbose", "sql_standard", "iso_8601"],
+        ..info(
+            "IntervalStyle",
+            CONNECTION_LOCALE,
+            "Sets the display format for interval values.",
+            "user",
+            "enum",
+        )
+    },
+    SettingInfo {
+        range: Some(("1", "2147483647")),
+        ..info(
+            "join_collapse_limit",
+            "Query Tuning / Other Planner Options",
+            "Sets the FROM-list size beyond which JOIN constructs are not flattened.",
+            "user",
+            "integer",
+        )
+    },
+    info(
+        "lc_collate",
+        PRESET,
+        "Shows the collation order locale.",
+        "internal",
+        "string",
+    ),
+    info(
+        "lc_ctype",
+        PRESET,
+        "Shows the character classification and case conversion locale.",
+        "internal",
+        "string",
+    ),
+    info(
+        "lc_messages",
+        CONNECTION_LOCALE,
+        "Sets the language in which messages are displayed.",
+        "superuser",
+        "string",
+    ),
+    info(
+        "lc_monetary",
+        CONNECTION_LOCALE,
+        "Sets the locale for formatting monetary amounts.",
+        "user",
+        "string",
+    ),
+    info(
+        "lc_numeric",
+        CONNECTION_LOCALE,
+        "Sets the locale for formatting numbers.",
+        "user",
+        "string",
+    ),
+    info(
+        "lc_time",
+        CONNECTION_LOCALE,
+        "Sets the locale for formatting date and time values.",
+        "user",
+        "string",
+    ),
+    SettingInfo {
+        unit: Some("ms"),
+        range: TIMEOUT,
+        ..info(
+            "lock_timeout",
+            CONNECTION_STATEMENT,
+            "Sets the maximum allowed duration of any wait for a lock.",
+            "user",
+            "integer",
+        )
+    },
+    SettingInfo {
+        range: Some(("63", "63")),
+        ..info(
+            "max_identifier_length",
+            PRESET,
+            "Shows the maximum identifier length.",
+            "internal",
+            "integer",
+        )
+    },
+    info(
+        "query_memory_limit",
+        "Resource Usage / Memory",
+        "Sets the memory one query may use on each worker.",
+        "user",
+        "string",
+    ),
+    info(
+        "search_path",
+        CONNECTION_STATEMENT,
+        "Sets the schema search order for names that are not schema-qualified.",
+        "user",
+        "string",
+    ),
+    info(
+        "server_encoding",
+        PRESET,
+        "Shows the server (database) character set encoding.",
+        "internal",
+        "string",
+    ),
+    info(
+        "server_version",
+        PRESET,
+        "Shows the server version.",
+        "internal",
+        "string",
+    ),
+    info(
+        "server_version_num",
+        PRESET,
+        "Shows the server version as an integer.",
+        "internal",
+        "integer",
+    ),
+    info(
+        "standard_conforming_strings",
+        "Version and Platform Compatibility / Previous PostgreSQL Versions",
+        "Causes '...' strings to treat backslashes literally.",
+        "user",
+        "bool",
+    ),
+    SettingInfo {
+        unit: Some("ms"),
+        range: TIMEOUT,
+        ..info(
+            "statement_timeout",
+            CONNECTION_STATEMENT,
+            "Sets the maximum allowed duration of any statement.",
+            "user",
+            "integer",
+        )
+    },
+    SettingInfo {
+        enumvals: &["local", "remote_write", "remote_apply", "on", "off"],
+        ..info(
+            "synchronous_commit",
+            "Write-Ahead Log / Settings",
+            "Sets the current transaction's synchronization level.",
+            "user",
+            "enum",
+        )
+    },
+    info(
+        "TimeZone",
+        CONNECTION_LOCALE,
+        "Sets the time zone for displaying and interpreting time stamps.",
+        "user",
+        "string",
+    ),
+    SettingInfo {
+        enumvals: ISOLATION_LEVELS,
+        ..info(
+            "transaction_isolation",
+            CONNECTION_STATEMENT,
+            "Sets the current transaction's isolation level.",
+            "user",
+            "enum",
+        )
+    },
+    info(
+        "transaction_read_only",
+        CONNECTION_STATEMENT,
+        "Sets the current transaction's read-only status.",
+        "user",
+        "bool",
+    ),
+];
+
+/// Settings Postgres does not list in `pg_settings`.
+const HIDDEN_SETTINGS: &[&str] = &["is_superuser", "session_authorization"];
+
+fn settings_rows(rows: &mut Rows, settings: &[(String, String)]) {
+    let mut settings: Vec<&(String, String)> = settings
+        .iter()
+        .filter(|(name, _)| !HIDDEN_SETTINGS.iter().any(|h| h.eq_ignore_ascii_case(name)))
+        .collect();
+    settings.sort_by_key(|(name, _)| name.to_lowercase());
+    for (name, value) in settings {
+        let info = SETTINGS.iter().find(|i| i.name.eq_ignore_ascii_case(name));
+        let custom = name.contains('.');
+        let mut cells = vec![
+            ("name", Value::from(info.map_or(name.as_str(), |i| i.name))),
+            ("setting", value.as_str().into()),
+            ("unit", info.and_then(|i| i.unit).into()),
+            (
+                "category",
+                info.map_or(
+                    if custom {
+                        "Customized Options"
+                    } else {
+                        "Ungrouped"
+                    },
+                    |i| i.category,
+                )
+                .into(),
+            ),
+            ("short_desc", info.map_or("", |i| i.description).into()),
+            ("context", info.map_or("user", |i| i.context).into()),
+            ("vartype", info.map_or("string", |i| i.vartype).into()),
+            ("source", "default".into()),
+            ("boot_val", value.as_str().into()),
+            ("reset_val", value.as_str().into()),
+            ("pending_restart", false.into()),
+        ];
+        if let Some((min, max)) = info.and_then(|i| i.range) {
+            cells.push(("min_val", min.into()));
+            cells.push(("max_val", max.into()));
+        }
+        if let Some(i) = info.filter(|i| !i.enumvals.is_empty()) {
+            cells.push((
+                "enumvals",
+                Value::Texts(i.enumvals.iter().map(|s| (*s).to_string()).collect()),
+            ));
+        }
+        rows.push(cells);
+    }
+}
+
+fn roles(rows: &mut Rows) {
+    rows.push(vec![
+        ("oid", SUPERUSER_OID.into()),
+        ("rolname", SUPERUSER_NAME.into()),
+        ("rolsuper", true.into()),
+        ("rolinherit", true.into()),
+        ("rolcreaterole", true.into()),
+        ("rolcreatedb", true.into()),
+        ("rolcanlogin", true.into()),
+        ("rolreplication", true.into()),
+        ("rolbypassrls", true.into()),
+        ("rolconnlimit", (-1i32).into()),
+        ("rolpassword", "********".into()),
+    ]);
+}
+
+fn users(rows: &mut Rows) {
+    rows.push(vec![
+        ("usename", SUPERUSER_NAME.into()),
+        ("usesysid", SUPERUSER_OID.into()),
+        ("usecreatedb", true.into()),
+        ("usesuper", true.into()),
+        ("userepl", true.into()),
+        ("usebypassrls", true.into()),
+        ("passwd", "********".into()),
+    ]);
+}
+
+fn tables(rows: &mut Rows, model: &Model<'_>) {
+    for r in model.relations.iter().filter(|r| r.relkind() == 'r') {
+        rows.push(vec![
+            ("schemaname", r.schema.into()),
+            ("tablename", r.name.into()),
+            ("tableowner", SUPERUSER_NAME.into()),
+            ("hasindexes", false.into()),
+            ("hasrules", false.into()),
+            ("hastriggers", false.into()),
+            ("rowsecurity", false.into()),
+        ]);
+    }
+}
+
+fn views(rows: &mut Rows, model: &Model<'_>) {
+    for r in model.relations.iter().filter(|r| r.relkind() == 'v') {
+        let definition = match r.source {
+            super::Source::View(sql) => Some(sql),
+            _ => None,
+        };
+        rows.push(vec![
+            ("schemaname", r.schema.into()),
+            ("viewname", r.name.into()),
+            ("viewowner", SUPERUSER_NAME.into()),
+            ("definition", definition.into()),
+        ]);
+    }
+}
+
+fn access_methods(rows: &mut Rows) {
+    for (oid, name, handler, kind) in [
+        (HEAP_AM_OID, "heap", "heap_tableam_handler", 't'),
+        (403, "btree", "bthandler", 'i'),
+        (405, "hash", "hashhandler", 'i'),
+        (783, "gist", "gisthandler", 'i'),
+        (2742, "gin", "ginhandler", 'i'),
+        (4000, "spgist", "spghandler", 'i'),
+        (3580, "brin", "brinhandler", 'i'),
+    ] {
+        rows.push(vec![
+            ("oid", oid.into()),
+            ("amname", name.into()),
+            ("amhandler", handler.into()),
+            ("amtype", kind.into()),
+        ]);
+    }
+}
+
+fn languages(rows: &mut Rows) {
+    for (oid, name, trusted, validator) in [
+        (INTERNAL_LANGUAGE_OID, "internal", false, 2246u32),
+        (13, "c", false, 2247),
+        (14, "sql", true, 2248),
+    ] {
+        rows.push(vec![
+            ("oid", oid.into()),
+            ("lanname", name.into()),
+            ("lanowner", SUPERUSER_OID.into()),
+            ("lanispl", false.into()),
+            ("lanpltrusted", trusted.into()),
+            ("lanplcallfoid", 0u32.into()),
+            ("laninline", 0u32.into()),
+            ("lanvalidator", validator.into()),
+        ]);
+    }
+}
+
+fn collations(rows: &mut Rows) {
+    for (oid, name, provider, locale) in [
+        (DEFAULT_COLLATION_OID, "default", 'd', None),
+        (950, "C", 'c', Some("C")),
+        (951, "POSIX", 'c', Some("POSIX")),
+    ] {
+        rows.push(vec![
+            ("oid", oid.into()),
+            ("collname", name.into()),
+            ("collnamespace", PG_CATALOG_NAMESPACE.into()),
+            ("collowner", SUPERUSER_OID.into()),
+            ("collprovider", provider.into()),
+            ("collisdeterministic", true.into()),
+            ("collencoding", (-1i32).into()),
+            ("collcollate", locale.into()),
+            ("collctype", locale.into()),
+        ]);
+    }
+}
+
+fn tablespaces(rows: &mut Rows) {
+    for (oid, name) in [(DEFAULT_TABLESPACE_OID, "pg_default"), (1664, "pg_global")] {
+        rows.push(vec![
+            ("oid", oid.into()),
+            ("spcname", name.into()),
+            ("spcowner", SUPERUSER_OID.into()),
+        ]);
+    }
+}

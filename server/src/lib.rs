@@ -1,0 +1,152 @@
+//! Tidewater server: sessions, catalog and protocol front ends.
+//!
+//! [`Server::start`] opens the catalog in the data directory, starts the
+//! worker pool and the protocol listeners. Each protocol adapter ([`pg`]
+//! for the Postgres wire protocol) is thin: it turns messages into calls on
+//! the protocol-independent [`session::Session`] and results back into its
+//! wire format.
+
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod pg;
+pub mod session;
+pub mod types;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tidewater_runtime::pool::{ClusterConfig, Runtime, RuntimeConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::session::ServerState;
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    state: Option<Arc<ServerState>>,
+    runtime: Arc<Runtime>,
+    pg_addr: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Reads the cluster hosts file: one `host:port` per line (blank lines and
+/// `#` comments ignored).
+fn read_hosts(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read cluster hosts file {}", path.display()))?;
+    let hosts: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    anyhow::ensure!(!hosts.is_empty(), "cluster hosts file {} lists no hosts", path.display());
+    Ok(hosts)
+}
+
+impl Server {
+    /// Starts the server. In a cluster, process 0 serves clients; the other
+    /// processes only run workers (see [`Server::is_leader`]).
+    ///
+    /// # Errors
+    ///
+    /// Bad configuration, an unusable data directory, or a listener that
+    /// cannot bind.
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        config.validate()?;
+        let cluster = match &config.cluster {
+            Some(c) => {
+                let addresses = read_hosts(&c.hosts_file)?;
+                anyhow::ensure!(
+                    c.process < addresses.len(),
+                    "process index {} is not below the number of hosts ({})",
+                    c.process,
+                    addresses.len()
+                );
+                Some(ClusterConfig {
+                    addresses,
+                    process: c.process,
+                })
+            }
+            None => None,
+        };
+        let leader = cluster.as_ref().is_none_or(|c| c.process == 0);
+        let connectors = Arc::new(tidewater_connectors::registry());
+        let runtime_config = RuntimeConfig {
+            workers: config.workers,
+            cluster,
+            ..RuntimeConfig::default()
+        };
+        let runtime = {
+            let connectors = Arc::clone(&connectors);
+            tokio::task::spawn_blocking(move || Runtime::start(runtime_config, connectors))
+                .await
+                .context("worker pool startup panicked")??
+        };
+        let runtime = Arc::new(runtime);
+        tracing::info!(workers = config.workers, peers = runtime.peers(), "worker pool ready");
+        let shutdown = CancellationToken::new();
+        if !leader {
+            return Ok(Self {
+                state: None,
+                runtime,
+                pg_addr: None,
+                shutdown,
+                tasks: Vec::new(),
+            });
+        }
+
+        let catalog = Catalog::open(&config.data_dir, connectors)
+            .map_err(|e| anyhow::anyhow!("cannot open the catalog in {}: {e}", config.data_dir.display()))?;
+        let state = Arc::new(ServerState {
+            catalog: Arc::new(catalog),
+            runtime: Arc::clone(&runtime),
+            query_memory_limit_mb: config.query_memory_limit_mb,
+        });
+        let listener = tokio::net::TcpListener::bind(config.pg_listen)
+            .await
+            .with_context(|| format!("cannot listen for pg clients on {}", config.pg_listen))?;
+        let pg_addr = listener.local_addr()?;
+        tracing::info!(address = %pg_addr, data_dir = %config.data_dir.display(), "pg wire protocol listening");
+        let task = tokio::spawn(pg::serve(listener, Arc::clone(&state), shutdown.clone()));
+        Ok(Self {
+            state: Some(state),
+            runtime,
+            pg_addr: Some(pg_addr),
+            shutdown,
+            tasks: vec![task],
+        })
+    }
+
+    /// Whether this process serves clients (process 0).
+    pub fn is_leader(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// The address of the pg listener.
+    pub fn pg_addr(&self) -> Option<SocketAddr> {
+        self.pg_addr
+    }
+
+    /// Waits until a follower's workers are stopped by the leader.
+    pub async fn wait_follower(&self) {
+        let runtime = Arc::clone(&self.runtime);
+        let _ = tokio::task::spawn_blocking(move || runtime.join()).await;
+    }
+
+    /// Stops listeners, then the worker pool.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        self.state = None;
+        let runtime = Arc::clone(&self.runtime);
+        let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
+    }
+}

@@ -1,0 +1,962 @@
+//! One client connection: the startup handshake, then the simple and
+//! extended query protocols and `COPY FROM STDIN`, each turned into calls
+//! on the connection's [`Session`].
+//!
+//! Extended protocol state lives here: prepared statements (parsed and
+//! described at Parse) and portals (bound parameter values, result formats
+//! and, once executed, the [`RowStream`] being read, so that an Execute with
+//! a row limit suspends the portal and the next Execute resumes it). After
+//! an error, messages are skipped until Sync. Portals end with the
+//! (implicit or explicit) transaction, at ReadyForQuery outside a block.
+//!
+//! # Cancellation
+//!
+//! A query stops when the client sends a CancelRequest (through the
+//! session's cancel handle), when the client disconnects (the socket is
+//! watched while waiting for results; dropping the row stream cancels the
+//! query) and when the server shuts down.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
+use bytes::BytesMut;
+use datafusion_common::ScalarValue;
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::copy::CopyInResponse;
+use pgwire::messages::data::{DataRow, FieldDescription, NoData, ParameterDescription, RowDescription};
+use pgwire::messages::extendedquery::{BindComplete, CloseComplete, ParseComplete, PortalSuspended};
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus as WireStatus};
+use pgwire::messages::startup::{Authentication, BackendKeyData, NegotiateProtocolVersion, ParameterStatus, SecretKey};
+use sqlparser::ast::Statement;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use super::cancel::{CancelRegistry, Registration};
+use super::encode::{EncodeContext, Format, encode_row, normalize_column};
+use super::error::{Severity, error_response, notice_response};
+use super::params::{decode_param, expand_formats};
+use super::protocol::{FrontendMessage, MessageReader, MessageWriter, ReadError, StartupPacket, Target};
+use super::types::{data_type_for_oid, pg_type, type_size};
+use crate::error::{SqlError, SqlResult};
+use crate::session::{ExecResult, RowStream, ServerState, Session, StatementDescription, TransactionStatus};
+use crate::session::copy::CopyIn;
+
+/// A client must finish the startup handshake within this time.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Protocol version 3.0, the one we speak.
+const PROTOCOL_3_0: i32 = 3 << 16;
+/// User name when the client sends none.
+const DEFAULT_USER: &str = "tidewater";
+
+/// Why handling a message stopped.
+#[derive(Debug)]
+enum Failure {
+    /// A statement failed: report it and carry on.
+    Sql(SqlError),
+    /// The client broke the protocol: report it (FATAL) and close.
+    Protocol(String),
+    /// The client is gone or the server is shutting down: close.
+    Closed,
+}
+
+impl From<SqlError> for Failure {
+    fn from(e: SqlError) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        tracing::debug!(error = %e, "pg connection write failed");
+        Self::Closed
+    }
+}
+
+impl From<ReadError> for Failure {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Closed => Self::Closed,
+            ReadError::Protocol(m) => Self::Protocol(m),
+        }
+    }
+}
+
+type Step<T = ()> = Result<T, Failure>;
+
+/// Serves one client connection until it closes.
+pub(crate) async fn run(
+    socket: TcpStream,
+    peer: SocketAddr,
+    state: Arc<ServerState>,
+    registry: Arc<CancelRegistry>,
+    shutdown: CancellationToken,
+) {
+    let _ = socket.set_nodelay(true);
+    let (read, write) = socket.into_split();
+    let mut reader = MessageReader::new(read);
+    let mut writer = MessageWriter::new(write);
+    let started = tokio::select! {
+        _ = shutdown.cancelled() => return,
+        r = tokio::time::timeout(STARTUP_TIMEOUT, startup(&mut reader, &mut writer, state, &registry)) => r,
+    };
+    let (session, registration) = match started {
+        Ok(Ok(Some(s))) => s,
+        Ok(Ok(None)) | Err(_) => return,
+        Ok(Err(failure)) => {
+            finish(&mut writer, failure).await;
+            return;
+        }
+    };
+    tracing::debug!(%peer, pid = registration.pid, user = session.user(), database = session.database(), "pg session started");
+    let mut connection = Connection {
+        reader,
+        writer,
+        session,
+        statements: HashMap::new(),
+        portals: HashMap::new(),
+        skipping: false,
+        shutdown,
+    };
+    let failure = connection.serve().await;
+    let shutting_down = connection.shutdown.is_cancelled();
+    // Drop portals (and their running queries) before reporting.
+    connection.portals.clear();
+    let failure = match failure {
+        Failure::Closed if shutting_down => Failure::Sql(SqlError::new(
+            "57P01",
+            "terminating connection due to administrator command",
+        )),
+        other => other,
+    };
+    finish(&mut connection.writer, failure).await;
+    tracing::debug!(%peer, pid = registration.pid, "pg session ended");
+    drop(registration);
+}
+
+/// Sends the FATAL error that ends a connection, if there is one.
+async fn finish(writer: &mut MessageWriter, failure: Failure) {
+    let error = match failure {
+        Failure::Closed => return,
+        Failure::Protocol(m) => {
+            tracing::debug!(error = %m, "pg protocol violation");
+            SqlError::new("08P01", m)
+        }
+        Failure::Sql(e) => e,
+    };
+    if writer.send(error_response(&error, Severity::Fatal)).is_ok() {
+        let _ = writer.flush().await;
+    }
+}
+
+/// The startup handshake: SSL negotiation, cancel requests, the startup
+/// message and its parameters, trust authentication and the session's
+/// parameters. `None` when the connection ends without a session (a
+/// cancel request, or the client went away).
+async fn startup(
+    reader: &mut MessageReader,
+    writer: &mut MessageWriter,
+    state: Arc<ServerState>,
+    registry: &Arc<CancelRegistry>,
+) -> Step<Option<(Session, Registration)>> {
+    let mut negotiations = 0;
+    let (major, minor, params) = loop {
+        match reader.read_startup().await {
+            Err(ReadError::Closed) => return Ok(None),
+            Err(ReadError::Protocol(m)) => return Err(Failure::Protocol(m)),
+            Ok(StartupPacket::SslRequest | StartupPacket::GssEncRequest) if negotiations < 2 => {
+                negotiations += 1;
+                writer.send_raw(b"N");
+                writer.flush().await?;
+            }
+            Ok(StartupPacket::SslRequest | StartupPacket::GssEncRequest) => {
+                return Err(Failure::Protocol("too many encryption requests".into()));
+            }
+            Ok(StartupPacket::Cancel { pid, secret }) => {
+                let found = registry.cancel(pid, &secret);
+                tracing::debug!(pid, found, "pg cancel request");
+                return Ok(None);
+            }
+            Ok(StartupPacket::Startup { major, minor, params }) => break (major, minor, params),
+        }
+    };
+    if major != 3 {
+        return Err(Failure::Sql(SqlError::not_supported(format!(
+            "unsupported frontend protocol {major}.{minor}: server supports 3.0 to 3.0"
+        ))));
+    }
+    let mut user = String::new();
+    let mut database = String::new();
+    let mut options = String::new();
+    let mut settings = Vec::new();
+    let mut unsupported = Vec::new();
+    for (name, value) in params {
+        match name.as_str() {
+            "user" => user = value,
+            "database" => database = value,
+            "options" => options = value,
+            "replication" => {
+                if !matches!(value.to_ascii_lowercase().as_str(), "false" | "off" | "no" | "0") {
+                    return Err(Failure::Sql(SqlError::not_supported(
+                        "replication connections are not supported",
+                    )));
+                }
+            }
+            n if n.starts_with("_pq_.") => unsupported.push(name),
+            _ => settings.push((name, value)),
+        }
+    }
+    if minor > 0 || !unsupported.is_empty() {
+        writer.send(PgWireBackendMessage::NegotiateProtocolVersion(NegotiateProtocolVersion::new(
+            PROTOCOL_3_0,
+            unsupported,
+        )))?;
+    }
+    if user.is_empty() {
+        user = DEFAULT_USER.to_string();
+    }
+    if database.is_empty() {
+        database = user.clone();
+    }
+    let mut session = Session::new(state, &user, &database)?;
+    for (name, value) in parse_options(&options)?.into_iter().chain(settings) {
+        match session.settings_mut().set(&name, &value) {
+            Ok(()) => {}
+            // Clients send their locale's encoding; we always speak UTF8
+            // and say so in ParameterStatus.
+            Err(_) if name.eq_ignore_ascii_case("client_encoding") => {}
+            Err(e) => return Err(Failure::Sql(e)),
+        }
+    }
+    session.take_parameter_changes();
+    let registration = registry.register(session.cancel_handle());
+    writer.send(PgWireBackendMessage::Authentication(Authentication::Ok))?;
+    for (name, value) in session.settings().startup_parameters() {
+        writer.send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(name, value)))?;
+    }
+    writer.send(PgWireBackendMessage::BackendKeyData(BackendKeyData::new(
+        registration.pid,
+        SecretKey::I32(registration.secret),
+    )))?;
+    writer.send(ready_for_query(session.transaction_status()))?;
+    writer.flush().await?;
+    Ok(Some((session, registration)))
+}
+
+/// Settings in the startup `options` parameter: `-c name=value`,
+/// `-cname=value` or `--name=value`, separated by spaces (a backslash
+/// escapes the next character).
+fn parse_options(options: &str) -> SqlResult<Vec<(String, String)>> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = options.chars();
+    let mut in_word = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    word.push(next);
+                }
+                in_word = true;
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    let bad = |w: &str| {
+        SqlError::syntax(format!("invalid command-line argument for server process: {w}"))
+            .with_hint("Use \"-c name=value\".")
+    };
+    let mut settings = Vec::new();
+    let mut words = words.into_iter();
+    while let Some(w) = words.next() {
+        let assignment = if w == "-c" {
+            words.next().ok_or_else(|| bad(&w))?
+        } else if let Some(rest) = w.strip_prefix("--").or_else(|| w.strip_prefix("-c")) {
+            rest.to_string()
+        } else {
+            return Err(bad(&w));
+        };
+        let (name, value) = assignment.split_once('=').ok_or_else(|| bad(&assignment))?;
+        settings.push((name.replace('-', "_"), value.to_string()));
+    }
+    Ok(settings)
+}
+
+fn ready_for_query(status: TransactionStatus) -> PgWireBackendMessage {
+    PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(match status {
+        TransactionStatus::Idle => WireStatus::Idle,
+        TransactionStatus::InBlock => WireStatus::Transaction,
+        TransactionStatus::Failed => WireStatus::Error,
+    }))
+}
+
+fn command_complete(tag: impl Into<String>) -> PgWireBackendMessage {
+    PgWireBackendMessage::CommandComplete(CommandComplete::new(tag.into()))
+}
+
+/// `RowDescription` for result columns sent in `formats`.
+fn row_description(schema: &Schema, formats: &[Format]) -> PgWireBackendMessage {
+    let fields = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let ty = pg_type(f.data_type());
+            FieldDescription::new(
+                f.name().clone(),
+                0,
+                0,
+                ty.oid(),
+                type_size(&ty),
+                -1,
+                formats.get(i).copied().unwrap_or(Format::Text).code(),
+            )
+        })
+        .collect();
+    PgWireBackendMessage::RowDescription(RowDescription::new(fields))
+}
+
+/// The command tag of a statement that returned `rows` rows.
+fn rows_tag(statement: &Statement, rows: u64) -> String {
+    match statement {
+        Statement::ShowVariable { .. } | Statement::ShowVariables { .. } => "SHOW".into(),
+        Statement::Explain { .. } | Statement::ExplainTable { .. } => "EXPLAIN".into(),
+        _ => format!("SELECT {rows}"),
+    }
+}
+
+/// A parsed and described statement of the extended protocol.
+#[derive(Debug)]
+struct Prepared {
+    /// The statement; `None` for an empty query string.
+    statement: Option<Statement>,
+    /// Parameter type OIDs the client declared (0: unspecified).
+    declared: Vec<u32>,
+    /// Parameter and result types.
+    description: Option<StatementDescription>,
+}
+
+impl Prepared {
+    /// The type each parameter is converted to.
+    fn param_types(&self) -> Vec<DataType> {
+        let described = self.description.as_ref().map_or(&[][..], |d| &d.params[..]);
+        let n = described.len().max(self.declared.len());
+        (0..n)
+            .map(|i| match described.get(i) {
+                Some(t) => t.clone(),
+                None => self
+                    .declared
+                    .get(i)
+                    .and_then(|o| data_type_for_oid(*o))
+                    .unwrap_or(DataType::Utf8),
+            })
+            .collect()
+    }
+
+    /// Parameter OIDs for ParameterDescription: the declared ones, else
+    /// those of the inferred types.
+    fn param_oids(&self) -> Vec<u32> {
+        self.param_types()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match self.declared.get(i) {
+                Some(oid) if *oid != 0 => *oid,
+                _ => pg_type(t).oid(),
+            })
+            .collect()
+    }
+
+    fn columns(&self) -> Option<&SchemaRef> {
+        self.description.as_ref().and_then(|d| d.columns.as_ref())
+    }
+}
+
+/// Where a portal is in its life.
+#[derive(Debug)]
+enum PortalState {
+    /// Bound, not yet executed.
+    Ready,
+    /// Returning rows (suspended by a row limit).
+    Running(RowCursor),
+    /// Returned all its rows; executing again returns none.
+    Exhausted,
+    /// A command that completed, or a portal that failed.
+    Done,
+}
+
+/// A bound statement.
+#[derive(Debug)]
+struct Portal {
+    /// The statement.
+    prepared: Arc<Prepared>,
+    /// Parameter values.
+    params: Vec<ScalarValue>,
+    /// Format of each result column.
+    formats: Vec<Format>,
+    /// Progress.
+    state: PortalState,
+}
+
+/// Rows of a result being sent.
+#[derive(Debug)]
+struct RowCursor {
+    /// The rows.
+    stream: RowStream,
+    /// Format of each column.
+    formats: Vec<Format>,
+    /// Column types announced in RowDescription, when the rows were
+    /// described before execution; batches are cast to them if needed.
+    described: Option<SchemaRef>,
+    /// Columns of the batch being sent and the next row to send.
+    pending: Option<(Vec<ArrayRef>, usize, usize)>,
+}
+
+/// How sending rows ended.
+#[derive(Debug)]
+enum Outcome {
+    /// All rows sent; the count sent by this call.
+    Done(u64),
+    /// The row limit was reached.
+    Suspended,
+    /// The query failed.
+    Failed(SqlError),
+}
+
+impl RowCursor {
+    /// The columns of a batch, as announced to the client.
+    fn prepare(&self, batch: &RecordBatch) -> SqlResult<Vec<ArrayRef>> {
+        if batch.num_columns() != self.formats.len() {
+            return Err(SqlError::internal(format!(
+                "result has {} columns, expected {}",
+                batch.num_columns(),
+                self.formats.len()
+            )));
+        }
+        batch
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let c = normalize_column(c)?;
+                match self.described.as_ref().map(|s| s.field(i).data_type()) {
+                    Some(t) if pg_type(t) != pg_type(c.data_type()) => arrow::compute::cast(&c, t)
+                        .map_err(|e| SqlError::internal(format!("result column {i} has an unexpected type: {e}"))),
+                    _ => Ok(c),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A connection after startup.
+#[derive(Debug)]
+struct Connection {
+    reader: MessageReader,
+    writer: MessageWriter,
+    session: Session,
+    /// Prepared statements by name ("" is the unnamed one).
+    statements: HashMap<String, Arc<Prepared>>,
+    /// Portals by name ("" is the unnamed one).
+    portals: HashMap<String, Portal>,
+    /// After an error in the extended protocol: skip messages until Sync.
+    skipping: bool,
+    /// Server shutdown.
+    shutdown: CancellationToken,
+}
+
+impl Connection {
+    /// Handles messages until the connection ends; returns why it ended.
+    async fn serve(&mut self) -> Failure {
+        loop {
+            let message = tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => return Failure::Closed,
+                m = self.reader.read_message() => m,
+            };
+            let message = match message {
+                Ok(m) => m,
+                Err(e) => return e.into(),
+            };
+            if let Err(failure) = self.handle(message).await {
+                match failure {
+                    Failure::Sql(e) => {
+                        if let Err(f) = self.report(&e) {
+                            return f;
+                        }
+                        self.skipping = true;
+                    }
+                    other => return other,
+                }
+            }
+        }
+    }
+
+    /// Handles one message; a [`Failure::Sql`] is an error in the extended
+    /// protocol (the caller reports it and skips to Sync).
+    async fn handle(&mut self, message: FrontendMessage) -> Step {
+        match message {
+            FrontendMessage::Terminate => Err(Failure::Closed),
+            FrontendMessage::Sync => {
+                self.skipping = false;
+                self.ready().await
+            }
+            FrontendMessage::Flush => Ok(self.writer.flush().await?),
+            // Stray COPY messages (after a failed COPY) and password
+            // messages (trust authentication) are ignored.
+            FrontendMessage::CopyData(_)
+            | FrontendMessage::CopyDone
+            | FrontendMessage::CopyFail(_)
+            | FrontendMessage::Password => Ok(()),
+            _ if self.skipping => Ok(()),
+            FrontendMessage::Query(sql) => {
+                self.simple_query(&sql).await?;
+                self.ready().await
+            }
+            FrontendMessage::Parse {
+                name,
+                query,
+                param_types,
+            } => self.parse(name, &query, param_types),
+            FrontendMessage::Bind {
+                portal,
+                statement,
+                param_formats,
+                params,
+                result_formats,
+            } => self.bind(portal, &statement, &param_formats, &params, &result_formats),
+            FrontendMessage::Describe { target, name } => self.describe(target, &name),
+            FrontendMessage::Execute { portal, max_rows } => self.execute(portal, max_rows).await,
+            FrontendMessage::Close { target, name } => {
+                match target {
+                    Target::Statement => {
+                        self.statements.remove(&name);
+                    }
+                    Target::Portal => {
+                        self.portals.remove(&name);
+                    }
+                }
+                Ok(self.writer.send(PgWireBackendMessage::CloseComplete(CloseComplete::new()))?)
+            }
+        }
+    }
+
+    /// Sends an error (with the notices before it); marks a transaction
+    /// block failed.
+    fn report(&mut self, error: &SqlError) -> Step {
+        self.session.mark_failed();
+        self.send_notices()?;
+        self.writer.send(error_response(error, Severity::Error))?;
+        Ok(())
+    }
+
+    fn send_notices(&mut self) -> Step {
+        for notice in self.session.take_notices() {
+            self.writer.send(notice_response(&notice))?;
+        }
+        Ok(())
+    }
+
+    /// ParameterStatus for changed settings, then ReadyForQuery. Outside a
+    /// transaction block the transaction has ended, and with it every
+    /// portal.
+    async fn ready(&mut self) -> Step {
+        let status = self.session.transaction_status();
+        if status == TransactionStatus::Idle {
+            self.portals.clear();
+        }
+        self.send_notices()?;
+        for (name, value) in self.session.take_parameter_changes() {
+            self.writer
+                .send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(name, value)))?;
+        }
+        self.writer.send(ready_for_query(status))?;
+        self.writer.flush().await?;
+        Ok(())
+    }
+
+    /// Runs `execute` on the session, giving up if the client disconnects
+    /// or the server shuts down (dropping the future cancels the query).
+    async fn execute_statement(&mut self, statement: &Statement, params: &[ScalarValue]) -> Step<ExecResult> {
+        let result = tokio::select! {
+            r = self.session.execute(statement, params) => r,
+            _ = self.reader.closed() => return Err(Failure::Closed),
+            _ = self.shutdown.cancelled() => return Err(Failure::Closed),
+        };
+        self.send_notices()?;
+        Ok(result?)
+    }
+
+    /// A simple Query: every statement of the string in turn, stopping at
+    /// the first error (which is reported here).
+    async fn simple_query(&mut self, sql: &str) -> Step {
+        // A simple Query replaces the unnamed statement and portal.
+        self.statements.remove("");
+        self.portals.remove("");
+        let statements = match self.session.parse(sql) {
+            Ok(s) => s,
+            Err(e) => return self.report(&e),
+        };
+        if statements.is_empty() {
+            self.writer
+                .send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))?;
+            return Ok(());
+        }
+        for statement in &statements {
+            match self.simple_statement(statement).await {
+                Ok(()) => {}
+                Err(Failure::Sql(e)) => return self.report(&e),
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
+    }
+
+    async fn simple_statement(&mut self, statement: &Statement) -> Step {
+        match self.execute_statement(statement, &[]).await? {
+            ExecResult::Rows(stream) => {
+                let formats = vec![Format::Text; stream.schema.fields().len()];
+                self.writer.send(row_description(&stream.schema, &formats))?;
+                let mut cursor = RowCursor {
+                    stream,
+                    formats,
+                    described: None,
+                    pending: None,
+                };
+                match self.send_rows(&mut cursor, None).await? {
+                    Outcome::Done(rows) => self.writer.send(command_complete(rows_tag(statement, rows)))?,
+                    // Without a row limit the rows are never suspended.
+                    Outcome::Suspended => self.writer.send(command_complete(rows_tag(statement, 0)))?,
+                    Outcome::Failed(e) => return Err(Failure::Sql(e)),
+                }
+            }
+            ExecResult::Command(tag) => self.writer.send(command_complete(tag))?,
+            ExecResult::CopyIn(copy) => self.copy_in(copy).await?,
+            ExecResult::Empty => self
+                .writer
+                .send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))?,
+        }
+        Ok(())
+    }
+
+    /// Sends rows as DataRows, at most `limit`. Output is flushed whenever
+    /// the next batch is not ready yet, so a slow or continuous query shows
+    /// rows as they come.
+    async fn send_rows(&mut self, cursor: &mut RowCursor, limit: Option<u64>) -> Step<Outcome> {
+        let ctx = EncodeContext::new(
+            self.session.settings().timezone(),
+            self.session.settings().extra_float_digits(),
+        );
+        let fields = i16::try_from(cursor.formats.len())
+            .map_err(|_| SqlError::new("54011", "too many result columns"))?;
+        let mut sent = 0u64;
+        loop {
+            if limit.is_some_and(|l| sent >= l) {
+                return Ok(Outcome::Suspended);
+            }
+            let Some((columns, mut row, rows)) = cursor.pending.take() else {
+                let next = {
+                    let next = cursor.stream.next();
+                    tokio::pin!(next);
+                    match futures::poll!(&mut next) {
+                        Poll::Ready(item) => item,
+                        Poll::Pending => {
+                            self.writer.flush().await?;
+                            tokio::select! {
+                                item = &mut next => item,
+                                _ = self.reader.closed() => return Err(Failure::Closed),
+                                _ = self.shutdown.cancelled() => return Err(Failure::Closed),
+                            }
+                        }
+                    }
+                };
+                match next {
+                    None => return Ok(Outcome::Done(sent)),
+                    Some(Err(e)) => return Ok(Outcome::Failed(e)),
+                    Some(Ok(batch)) => match cursor.prepare(&batch) {
+                        Ok(columns) => cursor.pending = Some((columns, 0, batch.num_rows())),
+                        Err(e) => return Ok(Outcome::Failed(e)),
+                    },
+                }
+                continue;
+            };
+            let end = match limit {
+                Some(l) => rows.min(row + usize::try_from(l - sent).unwrap_or(usize::MAX)),
+                None => rows,
+            };
+            while row < end {
+                let mut body = BytesMut::with_capacity(64);
+                if let Err(e) = encode_row(&columns, &cursor.formats, row, &ctx, &mut body) {
+                    return Ok(Outcome::Failed(e));
+                }
+                self.writer
+                    .send(PgWireBackendMessage::DataRow(DataRow::new(body, fields)))?;
+                self.writer.flush_if_full().await?;
+                row += 1;
+                sent += 1;
+            }
+            if row < rows {
+                cursor.pending = Some((columns, row, rows));
+            }
+        }
+    }
+
+    /// `COPY ... FROM STDIN`: CopyInResponse, then CopyData until CopyDone
+    /// (store and report the row count) or CopyFail (store nothing).
+    async fn copy_in(&mut self, mut copy: CopyIn) -> Step {
+        let columns = copy.columns();
+        let count = i16::try_from(columns).map_err(|_| SqlError::new("54011", "too many columns"))?;
+        self.writer.send(PgWireBackendMessage::CopyInResponse(CopyInResponse::new(
+            0,
+            count,
+            vec![0; columns],
+        )))?;
+        self.writer.flush().await?;
+        loop {
+            let message = tokio::select! {
+                _ = self.shutdown.cancelled() => return Err(Failure::Closed),
+                m = self.reader.read_message() => m?,
+            };
+            match message {
+                FrontendMessage::CopyData(data) => copy.write(&data)?,
+                FrontendMessage::CopyDone => {
+                    let rows = copy.finish()?;
+                    self.writer.send(command_complete(format!("COPY {rows}")))?;
+                    return Ok(());
+                }
+                FrontendMessage::CopyFail(reason) => {
+                    return Err(Failure::Sql(SqlError::new(
+                        "57014",
+                        format!("COPY from stdin failed: {reason}"),
+                    )));
+                }
+                FrontendMessage::Flush | FrontendMessage::Sync => {}
+                FrontendMessage::Terminate => return Err(Failure::Closed),
+                other => {
+                    return Err(Failure::Sql(SqlError::new(
+                        "08P01",
+                        format!("unexpected message type 0x{:02X} during COPY from stdin", other.type_byte()),
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Parse: parse and describe a statement, and keep it under `name`.
+    fn parse(&mut self, name: String, query: &str, param_types: Vec<u32>) -> Step {
+        if !name.is_empty() && self.statements.contains_key(&name) {
+            return Err(SqlError::new("42P05", format!("prepared statement \"{name}\" already exists")).into());
+        }
+        let mut statements = self.session.parse(query)?;
+        if statements.len() > 1 {
+            return Err(SqlError::syntax("cannot insert multiple commands into a prepared statement").into());
+        }
+        let statement = statements.pop();
+        let declared: Vec<Option<DataType>> = param_types.iter().map(|oid| data_type_for_oid(*oid)).collect();
+        let description = match &statement {
+            Some(s) => Some(self.session.describe(s, &declared)?),
+            None => None,
+        };
+        self.send_notices()?;
+        self.statements.insert(
+            name,
+            Arc::new(Prepared {
+                statement,
+                declared: param_types,
+                description,
+            }),
+        );
+        Ok(self.writer.send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))?)
+    }
+
+    /// Bind: convert parameter values and create a portal.
+    fn bind(
+        &mut self,
+        portal: String,
+        statement: &str,
+        param_formats: &[i16],
+        params: &[Option<bytes::Bytes>],
+        result_formats: &[i16],
+    ) -> Step {
+        let prepared = self.statements.get(statement).cloned().ok_or_else(|| {
+            SqlError::new("26000", format!("prepared statement \"{statement}\" does not exist"))
+        })?;
+        if !portal.is_empty() && self.portals.contains_key(&portal) {
+            return Err(SqlError::new("42P03", format!("portal \"{portal}\" already exists")).into());
+        }
+        let types = prepared.param_types();
+        if params.len() != types.len() {
+            return Err(SqlError::new(
+                "08P01",
+                format!(
+                    "bind message supplies {} parameters, but prepared statement \"{statement}\" requires {}",
+                    params.len(),
+                    types.len()
+                ),
+            )
+            .into());
+        }
+        let formats = expand_formats(param_formats, params.len(), |n| {
+            format!("bind message has {n} parameter formats but {} parameters", params.len())
+        })?;
+        let values = params
+            .iter()
+            .zip(&types)
+            .enumerate()
+            .map(|(i, (value, ty))| {
+                let declared = prepared.declared.get(i).copied().unwrap_or(0);
+                decode_param(i, value.as_deref(), formats[i], declared, ty)
+            })
+            .collect::<SqlResult<Vec<_>>>()?;
+        let columns = prepared.columns().map_or(0, |c| c.fields().len());
+        let formats = expand_formats(result_formats, columns, |n| {
+            format!("bind message has {n} result formats but query has {columns} columns")
+        })?;
+        self.portals.insert(
+            portal,
+            Portal {
+                prepared,
+                params: values,
+                formats,
+                state: PortalState::Ready,
+            },
+        );
+        Ok(self.writer.send(PgWireBackendMessage::BindComplete(BindComplete::new()))?)
+    }
+
+    /// Describe: parameter and row descriptions of a statement, or the row
+    /// description of a portal (with its result formats).
+    fn describe(&mut self, target: Target, name: &str) -> Step {
+        let (columns, formats) = match target {
+            Target::Statement => {
+                let prepared = self.statements.get(name).ok_or_else(|| {
+                    SqlError::new("26000", format!("prepared statement \"{name}\" does not exist"))
+                })?;
+                self.writer
+                    .send(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(
+                        prepared.param_oids(),
+                    )))?;
+                (prepared.columns().cloned(), Vec::new())
+            }
+            Target::Portal => {
+                let portal = self
+                    .portals
+                    .get(name)
+                    .ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))?;
+                (portal.prepared.columns().cloned(), portal.formats.clone())
+            }
+        };
+        match columns {
+            Some(schema) => self.writer.send(row_description(&schema, &formats))?,
+            None => self.writer.send(PgWireBackendMessage::NoData(NoData::new()))?,
+        }
+        Ok(())
+    }
+
+    /// Execute: run a portal, or resume a suspended one, returning at most
+    /// `max_rows` rows (0: all).
+    async fn execute(&mut self, name: String, max_rows: i32) -> Step {
+        let mut portal = self
+            .portals
+            .remove(&name)
+            .ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))?;
+        let result = self.run_portal(&name, &mut portal, max_rows).await;
+        self.portals.insert(name, portal);
+        result
+    }
+
+    async fn run_portal(&mut self, name: &str, portal: &mut Portal, max_rows: i32) -> Step {
+        let limit = u64::try_from(max_rows).ok().filter(|l| *l > 0);
+        let mut cursor = match std::mem::replace(&mut portal.state, PortalState::Done) {
+            PortalState::Ready => {
+                let Some(statement) = portal.prepared.statement.as_ref() else {
+                    self.writer
+                        .send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))?;
+                    return Ok(());
+                };
+                match self.execute_statement(statement, &portal.params).await? {
+                    ExecResult::Rows(stream) => RowCursor {
+                        stream,
+                        formats: portal.formats.clone(),
+                        described: portal.prepared.columns().cloned(),
+                        pending: None,
+                    },
+                    ExecResult::Command(tag) => return Ok(self.writer.send(command_complete(tag))?),
+                    ExecResult::CopyIn(copy) => return self.copy_in(copy).await,
+                    ExecResult::Empty => {
+                        return Ok(self
+                            .writer
+                            .send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))?);
+                    }
+                }
+            }
+            PortalState::Running(cursor) => cursor,
+            PortalState::Exhausted => {
+                portal.state = PortalState::Exhausted;
+                let tag = portal.prepared.statement.as_ref().map_or_else(|| "SELECT 0".into(), |s| rows_tag(s, 0));
+                return Ok(self.writer.send(command_complete(tag))?);
+            }
+            PortalState::Done => {
+                return Err(SqlError::new("55000", format!("portal \"{name}\" cannot be run")).into());
+            }
+        };
+        match self.send_rows(&mut cursor, limit).await? {
+            Outcome::Suspended => {
+                portal.state = PortalState::Running(cursor);
+                self.writer
+                    .send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))?;
+            }
+            Outcome::Done(rows) => {
+                portal.state = PortalState::Exhausted;
+                let tag = portal
+                    .prepared
+                    .statement
+                    .as_ref()
+                    .map_or_else(|| format!("SELECT {rows}"), |s| rows_tag(s, rows));
+                self.writer.send(command_complete(tag))?;
+            }
+            Outcome::Failed(e) => return Err(Failure::Sql(e)),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn startup_options() {
+        assert_eq!(
+            parse_options("-c search_path=a,b --application-name=x -cDateStyle=ISO").unwrap(),
+            vec![
+                ("search_path".to_string(), "a,b".to_string()),
+                ("application_name".to_string(), "x".to_string()),
+                ("DateStyle".to_string(), "ISO".to_string()),
+            ]
+        );
+        assert_eq!(
+            parse_options("-c application_name=a\\ b").unwrap(),
+            vec![("application_name".to_string(), "a b".to_string())]
+        );
+        assert!(parse_options("").unwrap().is_empty());
+        assert_eq!(parse_options("-x").unwrap_err().code, "42601");
+        assert_eq!(parse_options("-c").unwrap_err().code, "42601");
+        assert_eq!(parse_options("-c novalue").unwrap_err().code, "42601");
+    }
+}

@@ -1,0 +1,291 @@
+//! Bind parameters: values a client sends in text or binary format,
+//! turned into [`ScalarValue`]s of the type the statement expects.
+//!
+//! A value is first read as the type the client declared (its OID in Parse
+//! or, for unspecified OIDs, the type the statement expects), then cast
+//! when the two differ. Text values are parsed with Postgres's input
+//! syntax ([`crate::types::parse_text_values`]); binary values follow
+//! Postgres's `*recv` functions.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, StringArray};
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::{DataType, IntervalMonthDayNano};
+use arrow::util::display::FormatOptions;
+use datafusion_common::ScalarValue;
+use pgwire::api::Type;
+
+use super::encode::{Format, PG_EPOCH_DAYS, PG_EPOCH_MICROS};
+use super::types::{UTC, data_type_for_oid, is_text, pg_type};
+use crate::error::{SqlError, SqlResult};
+use crate::types::{parse_text_values, pg_type_name};
+
+/// Converts parameter `index` (0-based) to a value of type `expected`.
+///
+/// `declared` is the OID the client gave in Parse (0: unspecified).
+///
+/// # Errors
+///
+/// 22P02 / 22003 for text that does not parse or does not fit, 22P03 for
+/// malformed binary data, 22021 for invalid UTF-8, 0A000 for a binary
+/// format we cannot read.
+pub(crate) fn decode_param(
+    index: usize,
+    value: Option<&[u8]>,
+    format: Format,
+    declared: u32,
+    expected: &DataType,
+) -> SqlResult<ScalarValue> {
+    let Some(bytes) = value else {
+        return ScalarValue::try_from(expected).map_err(|e| SqlError::from_datafusion(&e));
+    };
+    // The type the bytes are written in.
+    let wire = match data_type_for_oid(declared) {
+        Some(t) if !(format == Format::Text && is_text(&pg_type(&t))) => t,
+        _ => expected.clone(),
+    };
+    let array = match format {
+        Format::Text => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\""))?;
+            parse_text_values(&[Some(text)], &wire).map_err(|(_, e)| e)?
+        }
+        Format::Binary => decode_binary(index, bytes, &wire)?,
+    };
+    let array = if array.data_type() == expected {
+        array
+    } else {
+        cast_value(&array, expected)?
+    };
+    ScalarValue::try_from_array(&array, 0).map_err(|e| SqlError::from_datafusion(&e))
+}
+
+fn cast_value(array: &ArrayRef, to: &DataType) -> SqlResult<ArrayRef> {
+    let options = CastOptions {
+        safe: false,
+        format_options: FormatOptions::default(),
+    };
+    cast_with_options(array, to, &options).map_err(|e| {
+        SqlError::new(
+            "22P02",
+            format!("cannot convert parameter to type {}: {e}", pg_type_name(to)),
+        )
+    })
+}
+
+fn bad_binary(index: usize) -> SqlError {
+    SqlError::new(
+        "22P03",
+        format!("incorrect binary data format in bind parameter {}", index + 1),
+    )
+}
+
+fn fixed<const N: usize>(index: usize, bytes: &[u8]) -> SqlResult<[u8; N]> {
+    bytes.try_into().map_err(|_| bad_binary(index))
+}
+
+/// Reads a binary value written as the Postgres type of `wire`.
+fn decode_binary(index: usize, bytes: &[u8], wire: &DataType) -> SqlResult<ArrayRef> {
+    let ty = pg_type(wire);
+    let scalar = match ty {
+        Type::BOOL => ScalarValue::Boolean(Some(fixed::<1>(index, bytes)?[0] != 0)),
+        Type::INT2 => ScalarValue::Int16(Some(i16::from_be_bytes(fixed(index, bytes)?))),
+        Type::INT4 => ScalarValue::Int32(Some(i32::from_be_bytes(fixed(index, bytes)?))),
+        Type::INT8 => ScalarValue::Int64(Some(i64::from_be_bytes(fixed(index, bytes)?))),
+        Type::FLOAT4 => ScalarValue::Float32(Some(f32::from_be_bytes(fixed(index, bytes)?))),
+        Type::FLOAT8 => ScalarValue::Float64(Some(f64::from_be_bytes(fixed(index, bytes)?))),
+        Type::NUMERIC => {
+            let text = numeric_from_binary(bytes).ok_or_else(|| bad_binary(index))?;
+            let strings: ArrayRef = Arc::new(StringArray::from(vec![text.as_str()]));
+            return match wire {
+                DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => {
+                    parse_text_values(&[Some(text.as_str())], wire).map_err(|(_, e)| e)
+                }
+                _ => Ok(strings),
+            };
+        }
+        Type::BYTEA => ScalarValue::Binary(Some(bytes.to_vec())),
+        Type::DATE => {
+            let days = i64::from(i32::from_be_bytes(fixed(index, bytes)?)) + PG_EPOCH_DAYS;
+            ScalarValue::Date32(Some(i32::try_from(days).map_err(|_| SqlError::new("22008", "date out of range"))?))
+        }
+        Type::TIME => ScalarValue::Time64Microsecond(Some(i64::from_be_bytes(fixed(index, bytes)?))),
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => {
+            let micros = i64::from_be_bytes(fixed(index, bytes)?)
+                .checked_add(PG_EPOCH_MICROS)
+                .ok_or_else(|| SqlError::new("22008", "timestamp out of range"))?;
+            let tz = (ty == Type::TIMESTAMPTZ).then(|| Arc::from(UTC));
+            ScalarValue::TimestampMicrosecond(Some(micros), tz)
+        }
+        Type::INTERVAL => {
+            let raw: [u8; 16] = fixed(index, bytes)?;
+            let micros = i64::from_be_bytes([raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]]);
+            let days = i32::from_be_bytes([raw[8], raw[9], raw[10], raw[11]]);
+            let months = i32::from_be_bytes([raw[12], raw[13], raw[14], raw[15]]);
+            let nanos = micros
+                .checked_mul(1000)
+                .ok_or_else(|| SqlError::new("22008", "interval out of range"))?;
+            ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(months, days, nanos)))
+        }
+        ref t if is_text(t) => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\""))?;
+            ScalarValue::Utf8(Some(text.to_string()))
+        }
+        _ => {
+            return Err(SqlError::not_supported(format!(
+                "binary format for parameters of type {} is not supported; send it in text format",
+                pg_type_name(wire)
+            )));
+        }
+    };
+    scalar.to_array().map_err(|e| SqlError::from_datafusion(&e))
+}
+
+/// `numeric_recv` into decimal text (`-12.50`, `NaN`, `Infinity`).
+fn numeric_from_binary(bytes: &[u8]) -> Option<String> {
+    let word = |i: usize| -> Option<i16> { Some(i16::from_be_bytes([*bytes.get(i)?, *bytes.get(i + 1)?])) };
+    let ndigits = usize::try_from(word(0)?).ok()?;
+    let weight = i32::from(word(2)?);
+    let sign = word(4)? as u16;
+    let dscale = usize::try_from(word(6)?).ok()?;
+    if bytes.len() != 8 + 2 * ndigits {
+        return None;
+    }
+    match sign {
+        0xC000 => return Some("NaN".into()),
+        0xD000 => return Some("Infinity".into()),
+        0xF000 => return Some("-Infinity".into()),
+        0x0000 | 0x4000 => {}
+        _ => return None,
+    }
+    let digits: Vec<i16> = (0..ndigits).map(|i| word(8 + 2 * i)).collect::<Option<_>>()?;
+    if digits.iter().any(|d| !(0..10_000).contains(d)) {
+        return None;
+    }
+    let digit = |group: i32| -> i16 {
+        usize::try_from(group)
+            .ok()
+            .and_then(|g| digits.get(g).copied())
+            .unwrap_or(0)
+    };
+    let mut out = String::new();
+    if sign == 0x4000 {
+        out.push('-');
+    }
+    if weight < 0 {
+        out.push('0');
+    } else {
+        for g in 0..=weight {
+            if g == 0 {
+                out.push_str(&digit(0).to_string());
+            } else {
+                out.push_str(&format!("{:04}", digit(g)));
+            }
+        }
+    }
+    if dscale > 0 {
+        let mut frac = String::new();
+        let mut g = weight + 1;
+        while frac.len() < dscale {
+            frac.push_str(&format!("{:04}", digit(g)));
+            g += 1;
+        }
+        frac.truncate(dscale);
+        out.push('.');
+        out.push_str(&frac);
+    }
+    Some(out)
+}
+
+/// The format of each of `n` values from a format code list (none: all
+/// text; one: for all; else one each).
+///
+/// # Errors
+///
+/// 08P01 with `mismatch(number of codes)` when the counts do not match,
+/// 22023 for an unknown code.
+pub(crate) fn expand_formats(codes: &[i16], n: usize, mismatch: impl FnOnce(usize) -> String) -> SqlResult<Vec<Format>> {
+    match codes.len() {
+        0 => Ok(vec![Format::Text; n]),
+        1 => Ok(vec![Format::from_code(codes[0])?; n]),
+        len if len == n => codes.iter().map(|c| Format::from_code(*c)).collect(),
+        len => Err(SqlError::new("08P01", mismatch(len))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::datatypes::{IntervalUnit, TimeUnit};
+
+    use super::*;
+
+    fn interval_type() -> DataType {
+        DataType::Interval(IntervalUnit::MonthDayNano)
+    }
+
+    fn time_type() -> DataType {
+        DataType::Time64(TimeUnit::Microsecond)
+    }
+
+    #[test]
+    fn text_and_binary_params() {
+        let v = decode_param(0, Some(b"42"), Format::Text, 0, &DataType::Int64).unwrap();
+        assert_eq!(v, ScalarValue::Int64(Some(42)));
+        let v = decode_param(0, Some(&7i32.to_be_bytes()), Format::Binary, 23, &DataType::Int64).unwrap();
+        assert_eq!(v, ScalarValue::Int64(Some(7)));
+        let v = decode_param(0, None, Format::Binary, 23, &DataType::Int64).unwrap();
+        assert_eq!(v, ScalarValue::Int64(None));
+        let e = decode_param(0, Some(b"abc"), Format::Text, 0, &DataType::Int64).unwrap_err();
+        assert_eq!(e.code, "22P02");
+        let e = decode_param(1, Some(&[1, 2]), Format::Binary, 23, &DataType::Int32).unwrap_err();
+        assert_eq!(e.code, "22P03");
+        assert_eq!(e.message, "incorrect binary data format in bind parameter 2");
+        let v = decode_param(0, Some(b"hi"), Format::Binary, 25, &DataType::Utf8).unwrap();
+        assert_eq!(v, ScalarValue::Utf8(Some("hi".into())));
+        let v = decode_param(0, Some(&1i32.to_be_bytes()), Format::Binary, 1082, &DataType::Date32).unwrap();
+        assert_eq!(v, ScalarValue::Date32(Some(10_958)));
+        let mut iv = Vec::new();
+        iv.extend_from_slice(&1_500_000i64.to_be_bytes());
+        iv.extend_from_slice(&2i32.to_be_bytes());
+        iv.extend_from_slice(&3i32.to_be_bytes());
+        let v = decode_param(0, Some(&iv), Format::Binary, 1186, &interval_type()).unwrap();
+        assert_eq!(
+            v,
+            ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(3, 2, 1_500_000_000)))
+        );
+        let v = decode_param(0, Some(&5_000_000i64.to_be_bytes()), Format::Binary, 0, &time_type()).unwrap();
+        assert_eq!(v, ScalarValue::Time64Microsecond(Some(5_000_000)));
+    }
+
+    #[test]
+    fn numeric_binary_round_trip() {
+        // 12345.00 and -0.005 as numeric_send writes them.
+        let mut b = Vec::new();
+        for w in [2i16, 1, 0, 2, 1, 2345] {
+            b.extend_from_slice(&w.to_be_bytes());
+        }
+        assert_eq!(numeric_from_binary(&b).as_deref(), Some("12345.00"));
+        let mut b = Vec::new();
+        for w in [1i16, -1, 0x4000, 3, 50] {
+            b.extend_from_slice(&w.to_be_bytes());
+        }
+        assert_eq!(numeric_from_binary(&b).as_deref(), Some("-0.005"));
+        assert_eq!(numeric_from_binary(&[0, 5]), None);
+        let v = decode_param(0, Some(&b), Format::Binary, 1700, &DataType::Decimal128(10, 3)).unwrap();
+        assert_eq!(v, ScalarValue::Decimal128(Some(-5), 10, 3));
+        let v = decode_param(0, Some(&b), Format::Binary, 1700, &DataType::Float64).unwrap();
+        assert_eq!(v, ScalarValue::Float64(Some(-0.005)));
+    }
+
+    #[test]
+    fn format_codes() {
+        let msg = |n| format!("{n} formats");
+        assert_eq!(expand_formats(&[], 2, msg).unwrap(), vec![Format::Text; 2]);
+        assert_eq!(expand_formats(&[1], 2, msg).unwrap(), vec![Format::Binary; 2]);
+        assert_eq!(expand_formats(&[1, 2], 2, msg).unwrap_err().code, "22023");
+        let e = expand_formats(&[1, 0, 1], 2, msg).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), ("08P01", "3 formats"));
+    }
+}

@@ -1,0 +1,751 @@
+//! The protocol-independent session: every front end (pg wire, Flight SQL,
+//! HTTP) turns its messages into calls here and its results back into its
+//! wire format.
+//!
+//! A session parses statements ([`Session::parse`]), describes them
+//! (parameter and result types, for the extended protocol), and executes
+//! them with parameter values ([`Session::execute`]), producing an
+//! [`ExecResult`]: rows streamed from the runtime, a command tag, or a
+//! `COPY FROM STDIN` in progress.
+//!
+//! Transactions: every statement commits on its own when it completes.
+//! `BEGIN` ... `COMMIT` are accepted so that clients that wrap work in them
+//! run, but they group nothing: `ROLLBACK` cannot undo a statement that
+//! completed, and says so in a warning. As in Postgres, an error inside a
+//! `BEGIN` block makes later statements fail until `ROLLBACK`/`COMMIT`.
+
+pub mod copy;
+pub mod settings;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arrow::array::{RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion_common::ScalarValue;
+use parking_lot::Mutex;
+use sqlparser::ast::{Set, Statement};
+use tidewater_planner::statement::{CreateTablePlan, DropPlan, DropTarget, LoweredQuery, explain_text};
+use tidewater_planner::{Planned, Planner, PreparedQuery, SessionInfo};
+use tidewater_runtime::plan::QueryConfig;
+use tidewater_runtime::pool::{QueryCanceller, QueryEvent, QueryHandle, Runtime};
+
+use crate::catalog::{Catalog, CatalogSnapshot, RelationKind};
+use crate::error::{SqlError, SqlResult};
+use copy::CopyIn;
+use settings::Settings;
+
+/// What every session of a server shares.
+#[derive(Debug)]
+pub struct ServerState {
+    /// The catalog.
+    pub catalog: Arc<Catalog>,
+    /// The worker pool.
+    pub runtime: Arc<Runtime>,
+    /// Default per-worker query memory, in MiB.
+    pub query_memory_limit_mb: usize,
+}
+
+/// Transaction block state, as reported in ReadyForQuery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionStatus {
+    /// Not in a block.
+    Idle,
+    /// Inside `BEGIN` ... `COMMIT`.
+    InBlock,
+    /// Inside a block after an error.
+    Failed,
+}
+
+/// Parameter and result types of a statement.
+#[derive(Debug, Clone)]
+pub struct StatementDescription {
+    /// Parameter types (`$1` first); `Utf8` where unknown.
+    pub params: Vec<DataType>,
+    /// Result columns, for statements that return rows.
+    pub columns: Option<SchemaRef>,
+}
+
+/// Rows of a result, in order.
+#[derive(Debug)]
+pub struct RowStream {
+    /// Result columns (names and types the client sees).
+    pub schema: SchemaRef,
+    source: RowSource,
+    cancel_slot: Option<Arc<Mutex<Option<QueryCanceller>>>>,
+}
+
+#[derive(Debug)]
+enum RowSource {
+    Query(QueryHandle),
+    Batches(VecDeque<RecordBatch>),
+    Done,
+}
+
+impl RowStream {
+    fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
+        Self {
+            schema,
+            source: RowSource::Batches(batches.into()),
+            cancel_slot: None,
+        }
+    }
+
+    /// The next batch; `None` at the end. After an error, the stream ends.
+    pub async fn next(&mut self) -> Option<SqlResult<RecordBatch>> {
+        loop {
+            let item = match &mut self.source {
+                RowSource::Done => return None,
+                RowSource::Batches(b) => return b.pop_front().map(Ok),
+                RowSource::Query(handle) => handle.next().await,
+            };
+            match item {
+                QueryEvent::Batch(b) if b.num_rows() == 0 => continue,
+                QueryEvent::Batch(b) => return Some(Ok(b)),
+                QueryEvent::Done => {
+                    self.finish();
+                    return None;
+                }
+                QueryEvent::Error(e) => {
+                    self.finish();
+                    return Some(Err(SqlError::from_query(e)));
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.source = RowSource::Done;
+        if let Some(slot) = self.cancel_slot.take() {
+            slot.lock().take();
+        }
+    }
+}
+
+impl Drop for RowStream {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// The outcome of executing a statement.
+#[derive(Debug)]
+pub enum ExecResult {
+    /// Rows.
+    Rows(RowStream),
+    /// A command completed; the tag (`CREATE TABLE`, `INSERT 0 3`, ...).
+    Command(String),
+    /// `COPY ... FROM STDIN`: the client now sends data.
+    CopyIn(CopyIn),
+    /// An empty query.
+    Empty,
+}
+
+/// A handle that cancels whatever a session is running (for the pg
+/// CancelRequest).
+#[derive(Debug, Clone, Default)]
+pub struct CancelHandle(Arc<Mutex<Option<QueryCanceller>>>);
+
+impl CancelHandle {
+    /// Cancels the running query, if any.
+    pub fn cancel(&self) {
+        if let Some(c) = self.0.lock().as_ref() {
+            c.cancel();
+        }
+    }
+}
+
+/// One client session.
+#[derive(Debug)]
+pub struct Session {
+    state: Arc<ServerState>,
+    user: String,
+    database: String,
+    settings: Settings,
+    transaction: TransactionStatus,
+    cancel: CancelHandle,
+    notices: Vec<String>,
+}
+
+impl Session {
+    /// Opens a session for `user` on `database`.
+    ///
+    /// # Errors
+    ///
+    /// 3D000 when the database does not exist.
+    pub fn new(state: Arc<ServerState>, user: &str, database: &str) -> SqlResult<Self> {
+        if !state.catalog.state().databases.contains_key(database) {
+            return Err(SqlError::new("3D000", format!("database \"{database}\" does not exist")));
+        }
+        let settings = Settings::new(user, state.query_memory_limit_mb);
+        Ok(Self {
+            state,
+            user: user.to_string(),
+            database: database.to_string(),
+            settings,
+            transaction: TransactionStatus::Idle,
+            cancel: CancelHandle::default(),
+            notices: Vec::new(),
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Mutable settings (front ends apply startup options here).
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    /// The transaction status.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.transaction
+    }
+
+    /// The handle that cancels this session's running query.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// Warnings and notices produced by the last statement.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// The current database.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The user.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Parses SQL text into statements.
+    ///
+    /// # Errors
+    ///
+    /// 42601 with the parser's message.
+    pub fn parse(&self, sql: &str) -> SqlResult<Vec<Statement>> {
+        tidewater_planner::parse_sql(sql).map_err(SqlError::from)
+    }
+
+    fn session_info(&self) -> SessionInfo {
+        SessionInfo {
+            database: self.database.clone(),
+            search_path: self.settings.search_path(&self.user),
+            user: self.user.clone(),
+            timezone: self.settings.timezone().to_string(),
+            server_version: format!(
+                "PostgreSQL {} (Tidewater {}) on {}-linux, compiled by rustc",
+                settings::SERVER_VERSION,
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::ARCH
+            ),
+        }
+    }
+
+    fn snapshot(&self) -> CatalogSnapshot {
+        self.state.catalog.snapshot()
+    }
+
+    /// Describes a statement: its parameter types (given ones take
+    /// precedence) and result columns.
+    ///
+    /// # Errors
+    ///
+    /// Planning errors.
+    pub fn describe(&self, statement: &Statement, param_types: &[Option<DataType>]) -> SqlResult<StatementDescription> {
+        let snapshot = self.snapshot();
+        let info = self.session_info();
+        let planner = Planner::new(&snapshot, &info);
+        let planned = planner.plan(statement, param_types)?;
+        let params = |q: &PreparedQuery| -> Vec<DataType> {
+            q.param_types
+                .iter()
+                .map(|t| t.clone().unwrap_or(DataType::Utf8))
+                .collect()
+        };
+        Ok(match planned {
+            Planned::Query(q) => StatementDescription {
+                params: params(&q),
+                columns: Some(display_schema(&q.output)),
+            },
+            Planned::Explain { query } => StatementDescription {
+                params: params(&query),
+                columns: Some(explain_schema()),
+            },
+            Planned::Insert { query, .. } => StatementDescription {
+                params: params(&query),
+                columns: None,
+            },
+            Planned::Session(stmt) => StatementDescription {
+                params: Vec::new(),
+                columns: self.session_statement_columns(&stmt),
+            },
+            _ => StatementDescription {
+                params: Vec::new(),
+                columns: None,
+            },
+        })
+    }
+
+    /// Executes one statement with parameter values.
+    ///
+    /// # Errors
+    ///
+    /// Any failure, mapped to a SQLSTATE. Inside a transaction block the
+    /// block becomes failed.
+    pub async fn execute(&mut self, statement: &Statement, params: &[ScalarValue]) -> SqlResult<ExecResult> {
+        if self.transaction == TransactionStatus::Failed
+            && !matches!(
+                statement,
+                Statement::Commit { .. } | Statement::Rollback { .. }
+            )
+        {
+            return Err(SqlError::new(
+                "25P02",
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let result = self.execute_inner(statement, params).await;
+        if result.is_err() && self.transaction == TransactionStatus::InBlock {
+            self.transaction = TransactionStatus::Failed;
+        }
+        result
+    }
+
+    /// Marks the transaction block failed (a front end saw an error while
+    /// streaming rows).
+    pub fn mark_failed(&mut self) {
+        if self.transaction == TransactionStatus::InBlock {
+            self.transaction = TransactionStatus::Failed;
+        }
+    }
+
+    fn query_config(&self) -> QueryConfig {
+        let start = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        let workers = self.state.runtime.peers().max(1);
+        QueryConfig {
+            batch_size: 8192,
+            memory_limit_per_worker: self
+                .settings
+                .query_memory_limit_bytes()
+                .unwrap_or(self.state.query_memory_limit_mb << 20)
+                .max(workers),
+            start_time_nanos: start,
+        }
+    }
+
+    fn lower(&self, planner: &Planner<'_>, query: &PreparedQuery, params: &[ScalarValue]) -> SqlResult<LoweredQuery> {
+        planner
+            .bind_and_lower(query, params, self.query_config())
+            .map_err(SqlError::from)
+    }
+
+    fn submit(&self, lowered: &LoweredQuery) -> SqlResult<QueryHandle> {
+        let handle = self.state.runtime.submit(&lowered.dataflow)?;
+        *self.cancel.0.lock() = Some(handle.canceller());
+        Ok(handle)
+    }
+
+    async fn run_to_batches(&self, lowered: &LoweredQuery) -> SqlResult<Vec<RecordBatch>> {
+        let handle = self.submit(lowered)?;
+        let result = handle.collect().await;
+        self.cancel.0.lock().take();
+        result.map_err(SqlError::from_query)
+    }
+
+    async fn execute_inner(&mut self, statement: &Statement, params: &[ScalarValue]) -> SqlResult<ExecResult> {
+        let snapshot = self.snapshot();
+        let info = self.session_info();
+        let planner = Planner::new(&snapshot, &info);
+        let planned = planner.plan(statement, &[])?;
+        match planned {
+            Planned::Query(query) => {
+                let lowered = self.lower(&planner, &query, params)?;
+                let handle = self.submit(&lowered)?;
+                Ok(ExecResult::Rows(RowStream {
+                    schema: display_schema(&query.output),
+                    source: RowSource::Query(handle),
+                    cancel_slot: Some(Arc::clone(&self.cancel.0)),
+                }))
+            }
+            Planned::Explain { query } => {
+                let lowered = self.lower(&planner, &query, params)?;
+                let lines: Vec<String> = explain_text(&lowered).lines().map(str::to_string).collect();
+                let schema = explain_schema();
+                let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(StringArray::from(lines))])
+                    .map_err(|e| SqlError::internal(e.to_string()))?;
+                Ok(ExecResult::Rows(RowStream::from_batches(schema, vec![batch])))
+            }
+            Planned::Insert { table, query } => {
+                let lowered = self.lower(&planner, &query, params)?;
+                let storage = self.state.catalog.managed_table_by_name(&table.name)?;
+                let batches = self.run_to_batches(&lowered).await?;
+                let batches = conform_batches(batches, &table.schema)?;
+                let rows = storage
+                    .append(&batches)
+                    .map_err(|e| SqlError::new("58030", format!("cannot write to {}: {e}", table.name.name)))?;
+                Ok(ExecResult::Command(format!("INSERT 0 {rows}")))
+            }
+            Planned::CreateTable(plan) => self.create_table(&planner, plan).await,
+            Planned::CreateView(v) => {
+                self.state.catalog.create_relation(
+                    &v.name,
+                    RelationKind::View { sql: v.sql },
+                    v.schema,
+                    v.if_not_exists,
+                    v.or_replace,
+                )?;
+                Ok(ExecResult::Command("CREATE VIEW".into()))
+            }
+            Planned::CreateSchema {
+                database,
+                schema,
+                if_not_exists,
+            } => {
+                if !self.state.catalog.create_schema(&database, &schema, if_not_exists)? {
+                    self.notices.push(format!("schema \"{schema}\" already exists, skipping"));
+                }
+                Ok(ExecResult::Command("CREATE SCHEMA".into()))
+            }
+            Planned::CreateDatabase { name, if_not_exists } => {
+                if !self.state.catalog.create_database(&name, if_not_exists)? {
+                    self.notices.push(format!("database \"{name}\" already exists, skipping"));
+                }
+                Ok(ExecResult::Command("CREATE DATABASE".into()))
+            }
+            Planned::Drop(plan) => self.drop(plan),
+            Planned::Copy(plan) => {
+                let storage = self.state.catalog.managed_table_by_name(&plan.table.name)?;
+                Ok(ExecResult::CopyIn(CopyIn::new(plan, storage)?))
+            }
+            Planned::Session(stmt) => self.session_statement(&stmt),
+        }
+    }
+
+    async fn create_table(&mut self, planner: &Planner<'_>, plan: CreateTablePlan) -> SqlResult<ExecResult> {
+        let catalog = Arc::clone(&self.state.catalog);
+        if let Some(query) = &plan.query {
+            let schema = strip_metadata(&query.output);
+            let created = catalog.create_relation(
+                &plan.name,
+                RelationKind::Managed { dir: String::new() },
+                Arc::clone(&schema),
+                plan.if_not_exists,
+                false,
+            )?;
+            if !created {
+                self.notices.push(format!("relation \"{}\" already exists, skipping", plan.name.name));
+                return Ok(ExecResult::Command("CREATE TABLE AS".into()));
+            }
+            let lowered = self.lower(planner, query, &[])?;
+            let batches = self.run_to_batches(&lowered).await;
+            let batches = match batches.and_then(|b| conform_batches(b, &schema)) {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = catalog.drop_relation(&plan.name, false, true);
+                    return Err(e);
+                }
+            };
+            let storage = catalog.managed_table_by_name(&plan.name)?;
+            let rows = storage
+                .append(&batches)
+                .map_err(|e| SqlError::new("58030", format!("cannot write to {}: {e}", plan.name.name)))?;
+            return Ok(ExecResult::Command(format!("SELECT {rows}")));
+        }
+        let (kind, schema) = match plan.options.get("connector") {
+            None if !plan.options.is_empty() => {
+                let first = plan.options.keys().next().cloned().unwrap_or_default();
+                return Err(SqlError::new(
+                    "22023",
+                    format!("unknown option '{first}' for a table without a connector (add connector = '...')"),
+                ));
+            }
+            None => {
+                let schema = plan.columns.clone().ok_or_else(|| {
+                    SqlError::syntax("CREATE TABLE needs a column list unless it names a connector or AS query")
+                })?;
+                (RelationKind::Managed { dir: String::new() }, schema)
+            }
+            Some(name) => {
+                let connector = catalog.connectors().get(name).map_err(SqlError::from_query)?;
+                if name == "managed" {
+                    return Err(SqlError::new("22023", "connector 'managed' is internal; omit the connector option"));
+                }
+                let mut options = plan.options.clone();
+                options.remove("connector");
+                let schema = connector
+                    .validate(&options, plan.columns.clone())
+                    .map_err(SqlError::from_query)?;
+                (
+                    RelationKind::Connector {
+                        connector: name.clone(),
+                        options,
+                    },
+                    schema,
+                )
+            }
+        };
+        if !catalog.create_relation(&plan.name, kind, strip_metadata(&schema), plan.if_not_exists, false)? {
+            self.notices.push(format!("relation \"{}\" already exists, skipping", plan.name.name));
+        }
+        Ok(ExecResult::Command("CREATE TABLE".into()))
+    }
+
+    fn drop(&mut self, plan: DropPlan) -> SqlResult<ExecResult> {
+        let catalog = Arc::clone(&self.state.catalog);
+        let mut tag = "DROP TABLE";
+        for target in &plan.targets {
+            let (existed, what, name) = match target {
+                DropTarget::Table(n) => (catalog.drop_relation(n, false, plan.if_exists)?, "table", n.name.clone()),
+                DropTarget::View(n) => {
+                    tag = "DROP VIEW";
+                    (catalog.drop_relation(n, true, plan.if_exists)?, "view", n.name.clone())
+                }
+                DropTarget::Schema { database, schema } => {
+                    tag = "DROP SCHEMA";
+                    (
+                        catalog.drop_schema(database, schema, plan.if_exists, plan.cascade)?,
+                        "schema",
+                        schema.clone(),
+                    )
+                }
+                DropTarget::Database(name) => {
+                    tag = "DROP DATABASE";
+                    (
+                        catalog.drop_database(name, plan.if_exists, &self.database)?,
+                        "database",
+                        name.clone(),
+                    )
+                }
+            };
+            if !existed {
+                self.notices.push(format!("{what} \"{name}\" does not exist, skipping"));
+            }
+        }
+        Ok(ExecResult::Command(tag.into()))
+    }
+
+    fn session_statement_columns(&self, statement: &Statement) -> Option<SchemaRef> {
+        match statement {
+            Statement::ShowVariable { variable } => {
+                let name = variable
+                    .iter()
+                    .map(|i| i.value.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join("_");
+                if name == "all" {
+                    Some(Arc::new(Schema::new(vec![
+                        Field::new("name", DataType::Utf8, false),
+                        Field::new("setting", DataType::Utf8, false),
+                    ])))
+                } else {
+                    Some(Arc::new(Schema::new(vec![Field::new(show_column(&name), DataType::Utf8, false)])))
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn session_statement(&mut self, statement: &Statement) -> SqlResult<ExecResult> {
+        match statement {
+            Statement::Set(set) => self.set(set),
+            Statement::ShowVariable { variable } => {
+                let name = variable
+                    .iter()
+                    .map(|i| i.value.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join("_");
+                let (schema, columns) = if name == "all" {
+                    let all = self.settings.all();
+                    (
+                        self.session_statement_columns(statement),
+                        vec![
+                            Arc::new(StringArray::from_iter_values(all.iter().map(|(k, _)| k.clone()))) as _,
+                            Arc::new(StringArray::from_iter_values(all.iter().map(|(_, v)| v.clone()))) as _,
+                        ],
+                    )
+                } else {
+                    let value = match name.as_str() {
+                        "transaction_isolation_level" => self.settings.get("transaction_isolation")?,
+                        other => self.settings.get(other)?,
+                    };
+                    (
+                        self.session_statement_columns(statement),
+                        vec![Arc::new(StringArray::from(vec![value])) as _],
+                    )
+                };
+                let schema = schema.expect("SHOW has columns");
+                let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
+                    .map_err(|e| SqlError::internal(e.to_string()))?;
+                Ok(ExecResult::Rows(RowStream::from_batches(schema, vec![batch])))
+            }
+            Statement::StartTransaction { .. } => {
+                if self.transaction != TransactionStatus::Idle {
+                    self.notices.push("there is already a transaction in progress".into());
+                }
+                self.transaction = TransactionStatus::InBlock;
+                Ok(ExecResult::Command("BEGIN".into()))
+            }
+            Statement::Commit { .. } => {
+                let tag = if self.transaction == TransactionStatus::Failed {
+                    "ROLLBACK"
+                } else {
+                    if self.transaction == TransactionStatus::Idle {
+                        self.notices.push("there is no transaction in progress".into());
+                    }
+                    "COMMIT"
+                };
+                self.transaction = TransactionStatus::Idle;
+                Ok(ExecResult::Command(tag.into()))
+            }
+            Statement::Rollback { .. } => {
+                match self.transaction {
+                    TransactionStatus::Idle => self.notices.push("there is no transaction in progress".into()),
+                    TransactionStatus::InBlock => self.notices.push(
+                        "statements commit as they complete: ROLLBACK did not undo the statements of this block"
+                            .into(),
+                    ),
+                    TransactionStatus::Failed => {}
+                }
+                self.transaction = TransactionStatus::Idle;
+                Ok(ExecResult::Command("ROLLBACK".into()))
+            }
+            Statement::Discard { .. } => {
+                self.settings
+                    .reset_all(&self.user, self.state.query_memory_limit_mb);
+                Ok(ExecResult::Command("DISCARD ALL".into()))
+            }
+            Statement::Deallocate { .. } => Ok(ExecResult::Command("DEALLOCATE".into())),
+            other => Err(SqlError::not_supported(format!(
+                "statement not supported: {}",
+                first_words(&other.to_string())
+            ))),
+        }
+    }
+
+    fn set(&mut self, set: &Set) -> SqlResult<ExecResult> {
+        let value_text = |e: &sqlparser::ast::Expr| -> String {
+            match e {
+                sqlparser::ast::Expr::Value(v) => match &v.value {
+                    sqlparser::ast::Value::SingleQuotedString(s) | sqlparser::ast::Value::DoubleQuotedString(s) => {
+                        s.clone()
+                    }
+                    other => other.to_string(),
+                },
+                sqlparser::ast::Expr::Identifier(i) => i.value.clone(),
+                other => other.to_string(),
+            }
+        };
+        match set {
+            Set::SingleAssignment {
+                variable, values, ..
+            } => {
+                let name = variable.to_string();
+                let value = values.iter().map(value_text).collect::<Vec<_>>().join(", ");
+                if value.eq_ignore_ascii_case("default") {
+                    self.settings.reset(&name, &self.user, self.state.query_memory_limit_mb)?;
+                } else {
+                    self.settings.set(&name, &value)?;
+                }
+            }
+            Set::SetTimeZone { value, .. } => self.settings.set("timezone", &value_text(value))?,
+            Set::SetNames { charset_name, .. } => self.settings.set("client_encoding", &charset_name.to_string())?,
+            Set::SetTransaction { .. } | Set::SetSessionParam(_) => {}
+            Set::MultipleAssignments { assignments } => {
+                for a in assignments {
+                    let value = value_text(&a.value);
+                    self.settings.set(&a.name.to_string(), &value)?;
+                }
+            }
+            other => {
+                return Err(SqlError::not_supported(format!("{other} is not supported")));
+            }
+        }
+        Ok(ExecResult::Command("SET".into()))
+    }
+
+    /// Reportable parameters changed by the last statements.
+    pub fn take_parameter_changes(&mut self) -> Vec<(String, String)> {
+        self.settings.take_changes()
+    }
+}
+
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+fn show_column(name: &str) -> String {
+    match name {
+        "transaction_isolation_level" => "transaction_isolation".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The schema of `EXPLAIN` output.
+fn explain_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new("QUERY PLAN", DataType::Utf8, false)]))
+}
+
+/// The result schema shown to clients: nullable columns, no metadata.
+fn display_schema(schema: &SchemaRef) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), f.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn strip_metadata(schema: &SchemaRef) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), f.data_type().clone(), f.is_nullable()))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Gives query output batches the target table's schema (names, types and
+/// nullability), failing on a NULL into a NOT NULL column.
+fn conform_batches(batches: Vec<RecordBatch>, schema: &SchemaRef) -> SqlResult<Vec<RecordBatch>> {
+    batches
+        .into_iter()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| {
+            if b.num_columns() != schema.fields().len() {
+                return Err(SqlError::internal("inserted rows do not match the table's columns"));
+            }
+            let columns = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| {
+                    if !f.is_nullable() && c.null_count() > 0 {
+                        return Err(SqlError::new(
+                            "23502",
+                            format!("null value in column \"{}\" violates not-null constraint", f.name()),
+                        ));
+                    }
+                    if c.data_type() == f.data_type() {
+                        Ok(Arc::clone(c))
+                    } else {
+                        arrow::compute::cast(c, f.data_type()).map_err(|e| SqlError::from_query(e.into()))
+                    }
+                })
+                .collect::<SqlResult<Vec<_>>>()?;
+            RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| SqlError::internal(e.to_string()))
+        })
+        .collect()
+}

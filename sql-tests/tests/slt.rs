@@ -1,0 +1,48 @@
+//! Runs every `sql-tests/slt/**/*.slt` file over both pg protocols against a
+//! fresh in-process server; every record must pass.
+
+use std::path::PathBuf;
+
+use tidewater_sql_tests::{Protocol, TestServer, run_file};
+
+fn slt_files() -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("slt");
+    let pattern = format!("{}/**/*.slt", root.display());
+    let mut files: Vec<PathBuf> = glob::glob(&pattern)
+        .expect("valid glob")
+        .filter_map(Result::ok)
+        .collect();
+    files.sort();
+    files
+}
+
+async fn run_all(protocol: Protocol) {
+    let files = slt_files();
+    assert!(!files.is_empty(), "no .slt files found");
+    let mut failures = Vec::new();
+    for file in files {
+        let server = TestServer::start(2).await.expect("server starts");
+        let report = run_file(&file, server.port(), protocol, 20).await.expect("file runs");
+        if report.passed != report.total {
+            failures.push(format!(
+                "{} ({protocol}): {}/{} passed\n{}",
+                file.display(),
+                report.passed,
+                report.total,
+                report.failures.join("\n\n")
+            ));
+        }
+        server.stop().await;
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slt_simple_protocol() {
+    run_all(Protocol::Simple).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slt_extended_protocol() {
+    run_all(Protocol::Extended).await;
+}
