@@ -21,7 +21,11 @@ pub struct QualifiedName {
 
 impl QualifiedName {
     /// Creates a name.
-    pub fn new(database: impl Into<String>, schema: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(
+        database: impl Into<String>,
+        schema: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
         Self {
             database: database.into(),
             schema: schema.into(),

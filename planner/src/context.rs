@@ -90,7 +90,10 @@ impl ScalarUDFImpl for SessionConstant {
     }
 
     fn simplify(&self, _args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
-        Ok(ExprSimplifyResult::Simplified(Expr::Literal(self.value.clone(), None)))
+        Ok(ExprSimplifyResult::Simplified(Expr::Literal(
+            self.value.clone(),
+            None,
+        )))
     }
 }
 
@@ -104,7 +107,11 @@ fn session_functions(session: &SessionInfo) -> HashMap<String, Arc<ScalarUDF>> {
         &DataType::Utf8,
     ));
     let utf8 = |s: &str| ScalarValue::Utf8(Some(s.to_string()));
-    let current_schema = session.search_path.first().cloned().unwrap_or_else(|| "public".into());
+    let current_schema = session
+        .search_path
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "public".into());
     let mut fns = HashMap::new();
     for (name, value, arity) in [
         ("current_database", utf8(&session.database), 0),
@@ -116,7 +123,11 @@ fn session_functions(session: &SessionInfo) -> HashMap<String, Arc<ScalarUDF>> {
         ("current_role", utf8(&session.user), 0),
         ("version", utf8(&session.server_version), 0),
         ("current_schemas", schemas, 1),
-        ("pg_backend_pid", ScalarValue::Int32(Some(std::process::id() as i32)), 0),
+        (
+            "pg_backend_pid",
+            ScalarValue::Int32(Some(std::process::id() as i32)),
+            0,
+        ),
         ("inet_server_port", ScalarValue::Int32(None), 0),
     ] {
         fns.insert(name.to_string(), SessionConstant::udf(name, value, arity));
@@ -142,6 +153,11 @@ impl<'a> PlannerContext<'a> {
         options.sql_parser.dialect = datafusion_common::config::Dialect::PostgreSQL;
         options.sql_parser.enable_ident_normalization = true;
         options.optimizer.filter_null_join_keys = true;
+        // Uncorrelated scalar subqueries become joins: the runtime has no
+        // physical subquery expression.
+        options
+            .optimizer
+            .enable_physical_uncorrelated_scalar_subquery = false;
         options.execution.time_zone = None;
         let expr_planners: Vec<Arc<dyn ExprPlanner>> = vec![
             Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),
@@ -178,9 +194,13 @@ impl<'a> PlannerContext<'a> {
         let found = match name {
             TableReference::Bare { table } => std::iter::once("pg_catalog")
                 .chain(self.session.search_path.iter().map(String::as_str))
-                .find_map(|schema| self.catalog.table(&QualifiedName::new(db, schema, table.as_ref()))),
+                .find_map(|schema| {
+                    self.catalog
+                        .table(&QualifiedName::new(db, schema, table.as_ref()))
+                }),
             TableReference::Partial { schema, table } => {
-                self.catalog.table(&QualifiedName::new(db, schema.as_ref(), table.as_ref()))
+                self.catalog
+                    .table(&QualifiedName::new(db, schema.as_ref(), table.as_ref()))
             }
             TableReference::Full {
                 catalog,
@@ -193,7 +213,11 @@ impl<'a> PlannerContext<'a> {
                     ))
                     .into());
                 }
-                self.catalog.table(&QualifiedName::new(catalog.as_ref(), schema.as_ref(), table.as_ref()))
+                self.catalog.table(&QualifiedName::new(
+                    catalog.as_ref(),
+                    schema.as_ref(),
+                    table.as_ref(),
+                ))
             }
         };
         found.ok_or_else(|| PlanError::undefined_table(name.table()).into())
@@ -202,9 +226,12 @@ impl<'a> PlannerContext<'a> {
     fn plan_view(&self, sql: &str) -> Result<LogicalPlan> {
         let statements = crate::parse_sql(sql)?;
         let [statement] = statements.as_slice() else {
-            return Err(DataFusionError::Plan(format!("view definition is not one query: {sql}")));
+            return Err(DataFusionError::Plan(format!(
+                "view definition is not one query: {sql}"
+            )));
         };
-        let planner = datafusion_sql::planner::SqlToRel::new_with_options(self, crate::parser_options());
+        let planner =
+            datafusion_sql::planner::SqlToRel::new_with_options(self, crate::parser_options());
         planner.sql_statement_to_plan(statement.clone())
     }
 }
@@ -213,9 +240,10 @@ impl ContextProvider for PlannerContext<'_> {
     fn get_table_source(&self, name: TableReference) -> Result<Arc<dyn TableSource>> {
         let entry = self.resolve(&name)?;
         let view_plan = match &entry.kind {
-            TableKind::View { sql } => Some(self.plan_view(sql).map_err(|e| {
-                e.context(format!("planning view {}", entry.name))
-            })?),
+            TableKind::View { sql } => Some(
+                self.plan_view(sql)
+                    .map_err(|e| e.context(format!("planning view {}", entry.name)))?,
+            ),
             _ => None,
         };
         Ok(Arc::new(TableSourceAdapter { entry, view_plan }))
@@ -238,11 +266,13 @@ impl ContextProvider for PlannerContext<'_> {
     }
 
     fn get_aggregate_meta(&self, name: &str) -> Option<Arc<AggregateUDF>> {
-        self.registry.find_aggregate(name.strip_prefix("pg_catalog.").unwrap_or(name))
+        self.registry
+            .find_aggregate(name.strip_prefix("pg_catalog.").unwrap_or(name))
     }
 
     fn get_window_meta(&self, name: &str) -> Option<Arc<WindowUDF>> {
-        self.registry.find_window(name.strip_prefix("pg_catalog.").unwrap_or(name))
+        self.registry
+            .find_window(name.strip_prefix("pg_catalog.").unwrap_or(name))
     }
 
     fn get_variable_type(&self, _variable_names: &[String]) -> Option<DataType> {

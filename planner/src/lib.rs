@@ -13,6 +13,7 @@ pub mod context;
 pub mod error;
 pub mod lower;
 mod names;
+pub mod rules;
 pub mod statement;
 
 use datafusion_common::Result;
@@ -33,7 +34,9 @@ pub use statement::{Planned, Planner, PreparedQuery};
 pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
     Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
         let message = e.to_string();
-        let message = message.strip_prefix("sql parser error: ").unwrap_or(&message);
+        let message = message
+            .strip_prefix("sql parser error: ")
+            .unwrap_or(&message);
         PlanError::syntax(format!("syntax error: {message}")).into()
     })
 }

@@ -69,7 +69,11 @@ pub fn lower_plan(plan: &LogicalPlan, config: QueryConfig) -> Result<DataflowPla
 
 impl Lowering {
     fn push(&mut self, kind: NodeKind, inputs: Vec<Edge>, schema: SchemaIr, dist: Dist) -> NodeId {
-        self.nodes.push(PlanNode { kind, inputs, schema });
+        self.nodes.push(PlanNode {
+            kind,
+            inputs,
+            schema,
+        });
         self.dists.push(dist);
         self.nodes.len() - 1
     }
@@ -97,7 +101,9 @@ impl Lowering {
                 let input = self.lower(&p.input)?;
                 let dist = self.dists[input];
                 Ok(self.push(
-                    NodeKind::Project { exprs: irs(&p.expr)? },
+                    NodeKind::Project {
+                        exprs: irs(&p.expr)?,
+                    },
                     vec![Edge::forward(input)],
                     schema_of(&p.schema),
                     dist,
@@ -126,7 +132,11 @@ impl Lowering {
             LogicalPlan::Join(j) => self.lower_join(j),
             LogicalPlan::Sort(s) => {
                 let input = self.lower(&s.input)?;
-                let order = s.expr.iter().map(SortIr::try_from_sort).collect::<Result<Vec<_>>>()?;
+                let order = s
+                    .expr
+                    .iter()
+                    .map(SortIr::try_from_sort)
+                    .collect::<Result<Vec<_>>>()?;
                 let schema = schema_of(s.input.schema());
                 let local = if self.dists[input] == Dist::Single {
                     input
@@ -142,16 +152,28 @@ impl Lowering {
                     )
                 };
                 let edge = self.gather(local);
-                Ok(self.push(NodeKind::Sort { order, fetch: s.fetch }, vec![edge], schema, Dist::Single))
+                Ok(self.push(
+                    NodeKind::Sort {
+                        order,
+                        fetch: s.fetch,
+                    },
+                    vec![edge],
+                    schema,
+                    Dist::Single,
+                ))
             }
             LogicalPlan::Limit(l) => {
                 let skip = match l.get_skip_type()? {
                     SkipType::Literal(n) => n,
-                    SkipType::UnsupportedExpr => return Err(not_supported("a non-constant OFFSET")),
+                    SkipType::UnsupportedExpr => {
+                        return Err(not_supported("a non-constant OFFSET"));
+                    }
                 };
                 let fetch = match l.get_fetch_type()? {
                     FetchType::Literal(n) => n,
-                    FetchType::UnsupportedExpr => return Err(not_supported("a non-constant LIMIT")),
+                    FetchType::UnsupportedExpr => {
+                        return Err(not_supported("a non-constant LIMIT"));
+                    }
                 };
                 let input = self.lower(&l.input)?;
                 let schema = schema_of(l.input.schema());
@@ -169,7 +191,12 @@ impl Lowering {
                     )
                 };
                 let edge = self.gather(local);
-                Ok(self.push(NodeKind::Limit { skip, fetch }, vec![edge], schema, Dist::Single))
+                Ok(self.push(
+                    NodeKind::Limit { skip, fetch },
+                    vec![edge],
+                    schema,
+                    Dist::Single,
+                ))
             }
             LogicalPlan::Union(u) => {
                 let schema = schema_of(&u.schema);
@@ -205,7 +232,12 @@ impl Lowering {
                             })
                             .collect();
                         let dist = self.dists[id];
-                        self.push(NodeKind::Project { exprs }, vec![Edge::forward(id)], schema.clone(), dist)
+                        self.push(
+                            NodeKind::Project { exprs },
+                            vec![Edge::forward(id)],
+                            schema.clone(),
+                            dist,
+                        )
                     };
                     edges.push(Edge::forward(id));
                 }
@@ -242,12 +274,30 @@ impl Lowering {
                 ))
             }
             LogicalPlan::Values(v) => {
-                let rows = v.values.iter().map(|row| irs(row)).collect::<Result<Vec<_>>>()?;
-                Ok(self.push(NodeKind::Values { rows }, vec![], schema_of(&v.schema), Dist::Single))
+                let rows = v
+                    .values
+                    .iter()
+                    .map(|row| irs(row))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(self.push(
+                    NodeKind::Values { rows },
+                    vec![],
+                    schema_of(&v.schema),
+                    Dist::Single,
+                ))
             }
             LogicalPlan::EmptyRelation(e) => {
-                let rows = if e.produce_one_row { vec![vec![]] } else { vec![] };
-                Ok(self.push(NodeKind::Values { rows }, vec![], schema_of(&e.schema), Dist::Single))
+                let rows = if e.produce_one_row {
+                    vec![vec![]]
+                } else {
+                    vec![]
+                };
+                Ok(self.push(
+                    NodeKind::Values { rows },
+                    vec![],
+                    schema_of(&e.schema),
+                    Dist::Single,
+                ))
             }
             LogicalPlan::Repartition(r) => self.lower(&r.input),
             LogicalPlan::Subquery(_) => Err(not_supported("this form of subquery")),
@@ -262,7 +312,10 @@ impl Lowering {
 
     fn lower_scan(&mut self, scan: &datafusion_expr::logical_plan::TableScan) -> Result<NodeId> {
         let Some(adapter) = scan.source.downcast_ref::<TableSourceAdapter>() else {
-            return Err(DataFusionError::Internal(format!("unknown table source for {}", scan.table_name)));
+            return Err(DataFusionError::Internal(format!(
+                "unknown table source for {}",
+                scan.table_name
+            )));
         };
         let entry = &adapter.entry;
         let schema = SchemaIr::from_df_schema(&scan.projected_schema);
@@ -274,7 +327,11 @@ impl Lowering {
                     options: options.clone(),
                     schema: entry.schema.as_ref().clone(),
                     projection: scan.projection.clone(),
-                    limit: if scan.filters.is_empty() { scan.fetch } else { None },
+                    limit: if scan.filters.is_empty() {
+                        scan.fetch
+                    } else {
+                        None
+                    },
                 };
                 self.push(NodeKind::Scan(spec), vec![], schema.clone(), Dist::Spread)
             }
@@ -307,7 +364,10 @@ impl Lowering {
                 }
             }
             TableKind::View { .. } => {
-                return Err(DataFusionError::Internal(format!("view {} was not inlined", entry.name)));
+                return Err(DataFusionError::Internal(format!(
+                    "view {} was not inlined",
+                    entry.name
+                )));
             }
         };
         if let Some(predicate) = datafusion_expr::utils::conjunction(scan.filters.iter().cloned()) {
@@ -324,8 +384,15 @@ impl Lowering {
         Ok(id)
     }
 
-    fn lower_aggregate(&mut self, agg: &datafusion_expr::logical_plan::Aggregate) -> Result<NodeId> {
-        if agg.group_expr.iter().any(|e| matches!(e, Expr::GroupingSet(_))) {
+    fn lower_aggregate(
+        &mut self,
+        agg: &datafusion_expr::logical_plan::Aggregate,
+    ) -> Result<NodeId> {
+        if agg
+            .group_expr
+            .iter()
+            .any(|e| matches!(e, Expr::GroupingSet(_)))
+        {
             return Err(not_supported("GROUPING SETS, ROLLUP and CUBE"));
         }
         let input = self.lower(&agg.input)?;
@@ -421,10 +488,19 @@ impl Lowering {
                 Dist::Single,
             ));
         }
-        let left_keys = j.on.iter().map(|(l, _)| ir(l)).collect::<Result<Vec<_>>>()?;
-        let right_keys = j.on.iter().map(|(_, r)| ir(r)).collect::<Result<Vec<_>>>()?;
+        let left_keys =
+            j.on.iter()
+                .map(|(l, _)| ir(l))
+                .collect::<Result<Vec<_>>>()?;
+        let right_keys =
+            j.on.iter()
+                .map(|(_, r)| ir(r))
+                .collect::<Result<Vec<_>>>()?;
         let (edges, dist) = if both_single {
-            (vec![Edge::forward(left), Edge::forward(right)], Dist::Single)
+            (
+                vec![Edge::forward(left), Edge::forward(right)],
+                Dist::Single,
+            )
         } else {
             (
                 vec![

@@ -3,12 +3,17 @@
 
 use datafusion_common::{Result, TableReference};
 use datafusion_sql::planner::object_name_to_table_reference;
-use sqlparser::ast::{Expr, ObjectName, Query, Select, SelectItem, SetExpr};
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, Ident, ObjectName, Query, Select, SelectItem, SetExpr, Statement, VisitMut, VisitorMut,
+};
 
 use crate::catalog::{CatalogView, QualifiedName, SessionInfo};
 use crate::error::PlanError;
 
-fn normalize(ident: &sqlparser::ast::Ident) -> String {
+fn normalize(ident: &Ident) -> String {
     if ident.quote_style.is_some() {
         ident.value.clone()
     } else {
@@ -23,9 +28,9 @@ fn figure_colname(e: &Expr) -> Option<String> {
         Expr::Identifier(i) => Some(normalize(i)),
         Expr::CompoundIdentifier(parts) => parts.last().map(normalize),
         Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).map(normalize),
-        Expr::Cast { expr, data_type, .. } => {
-            figure_colname(expr).or_else(|| Some(pg_type_name(&data_type.to_string())))
-        }
+        Expr::Cast {
+            expr, data_type, ..
+        } => figure_colname(expr).or_else(|| Some(pg_type_name(&data_type.to_string()))),
         Expr::Nested(inner) => figure_colname(inner),
         Expr::Case { .. } => Some("case".into()),
         Expr::Exists { .. } => Some("exists".into()),
@@ -60,7 +65,9 @@ fn pg_type_name(sql: &str) -> String {
         "TIMESTAMP" => "timestamp".into(),
         "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" => "timestamptz".into(),
         "NUMERIC" | "DECIMAL" => "numeric".into(),
-        other if other.starts_with("VARCHAR") || other.starts_with("CHARACTER VARYING") => "varchar".into(),
+        other if other.starts_with("VARCHAR") || other.starts_with("CHARACTER VARYING") => {
+            "varchar".into()
+        }
         other if other.starts_with("NUMERIC") || other.starts_with("DECIMAL") => "numeric".into(),
         other => other.to_lowercase(),
     }
@@ -86,14 +93,77 @@ pub(crate) fn output_names(q: &Query) -> Option<Vec<Option<String>>> {
     let mut names = Vec::with_capacity(select.projection.len());
     for item in &select.projection {
         match item {
-            SelectItem::UnnamedExpr(e) => {
-                names.push(Some(figure_colname(e).unwrap_or_else(|| "?column?".to_string())))
-            }
+            SelectItem::UnnamedExpr(e) => names.push(Some(
+                figure_colname(e).unwrap_or_else(|| "?column?".to_string()),
+            )),
             SelectItem::ExprWithAlias { .. } => names.push(None),
             _ => return None,
         }
     }
     Some(names)
+}
+
+/// The name DataFusion would give an unaliased select item, for detecting
+/// collisions: its SQL text, with every subquery reduced to one placeholder
+/// (DataFusion names them all `(<subquery>)`).
+fn datafusion_name_key(e: &Expr) -> String {
+    let mut e = e.clone();
+    let _ = sqlparser::ast::visit_expressions_mut(&mut e, |e| {
+        if matches!(e, Expr::Subquery(_)) {
+            *e = Expr::Identifier(Ident::new("<subquery>"));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    e.to_string().to_lowercase()
+}
+
+/// Gives colliding unaliased select items distinct aliases (their Postgres
+/// names, suffixed where needed). Postgres allows two result columns with
+/// the same name; DataFusion does not.
+struct DistinctSelectNames;
+
+impl VisitorMut for DistinctSelectNames {
+    type Break = ();
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+        let keys: Vec<Option<String>> = select
+            .projection
+            .iter()
+            .map(|item| match item {
+                SelectItem::UnnamedExpr(e) => Some(datafusion_name_key(e)),
+                _ => None,
+            })
+            .collect();
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for k in keys.iter().flatten() {
+            *counts.entry(k.as_str()).or_default() += 1;
+        }
+        let mut used: HashMap<String, usize> = HashMap::new();
+        for (item, key) in select.projection.iter_mut().zip(&keys) {
+            let Some(key) = key else { continue };
+            if counts.get(key.as_str()).copied().unwrap_or(0) < 2 {
+                continue;
+            }
+            let SelectItem::UnnamedExpr(e) = item else {
+                continue;
+            };
+            let base = figure_colname(e).unwrap_or_else(|| "?column?".to_string());
+            let n = used.entry(base.clone()).or_default();
+            *n += 1;
+            let alias = if *n == 1 { base } else { format!("{base}_{n}") };
+            *item = SelectItem::ExprWithAlias {
+                expr: e.clone(),
+                alias: Ident::with_quote('"', alias),
+            };
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Rewrites a statement so that DataFusion accepts duplicate result column
+/// names (see [`DistinctSelectNames`]).
+pub(crate) fn distinct_select_names(statement: &mut Statement) {
+    let _ = statement.visit(&mut DistinctSelectNames);
 }
 
 /// Resolves an object name in DDL to a fully qualified name, using the
@@ -106,22 +176,36 @@ pub(crate) fn qualify(
     let reference = object_name_to_table_reference(name.clone(), true)?;
     match reference {
         TableReference::Bare { table } => {
-            let schema = session
-                .creation_schema(catalog)
-                .ok_or_else(|| PlanError::new("3F000", "no schema has been selected to create in"))?;
-            Ok(QualifiedName::new(&session.database, schema, table.as_ref()))
+            let schema = session.creation_schema(catalog).ok_or_else(|| {
+                PlanError::new("3F000", "no schema has been selected to create in")
+            })?;
+            Ok(QualifiedName::new(
+                &session.database,
+                schema,
+                table.as_ref(),
+            ))
         }
-        TableReference::Partial { schema, table } => {
-            Ok(QualifiedName::new(&session.database, schema.as_ref(), table.as_ref()))
-        }
-        TableReference::Full { catalog: db, schema, table } => {
+        TableReference::Partial { schema, table } => Ok(QualifiedName::new(
+            &session.database,
+            schema.as_ref(),
+            table.as_ref(),
+        )),
+        TableReference::Full {
+            catalog: db,
+            schema,
+            table,
+        } => {
             if db.as_ref() != session.database {
                 return Err(PlanError::feature_not_supported(format!(
                     "cross-database references are not implemented: {name}"
                 ))
                 .into());
             }
-            Ok(QualifiedName::new(db.as_ref(), schema.as_ref(), table.as_ref()))
+            Ok(QualifiedName::new(
+                db.as_ref(),
+                schema.as_ref(),
+                table.as_ref(),
+            ))
         }
     }
 }
@@ -133,7 +217,10 @@ pub(crate) fn ident_name(name: &ObjectName) -> Result<String> {
             .as_ident()
             .map(normalize)
             .ok_or_else(|| PlanError::syntax(format!("invalid name {name}")).into()),
-        _ => Err(PlanError::syntax(format!("improper qualified name (too many dotted names): {name}")).into()),
+        _ => Err(PlanError::syntax(format!(
+            "improper qualified name (too many dotted names): {name}"
+        ))
+        .into()),
     }
 }
 

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion_common::{DataFusionError, Result, ScalarValue};
-use datafusion_expr::logical_plan::{DmlStatement, WriteOp};
 use datafusion_expr::LogicalPlan;
+use datafusion_expr::logical_plan::{DmlStatement, WriteOp};
 use datafusion_expr::planner::ContextProvider;
 use datafusion_optimizer::analyzer::Analyzer;
-use datafusion_optimizer::optimizer::{Optimizer, OptimizerContext};
+use datafusion_optimizer::optimizer::OptimizerContext;
 use datafusion_sql::planner::SqlToRel;
 use sqlparser::ast::{
     CopyOption, CopySource, CopyTarget, CreateTableOptions, Expr as SqlExpr, ObjectType, SqlOption,
@@ -78,6 +78,19 @@ pub struct CreateViewPlan {
     pub if_not_exists: bool,
 }
 
+/// `CREATE INDEX`: recorded in the catalog; scans do not use indexes.
+#[derive(Debug, Clone)]
+pub struct CreateIndexPlan {
+    /// Index name (in the table's schema); generated when omitted.
+    pub name: Option<String>,
+    /// The indexed table.
+    pub table: QualifiedName,
+    /// Indexed columns.
+    pub columns: Vec<String>,
+    /// `IF NOT EXISTS`.
+    pub if_not_exists: bool,
+}
+
 /// What a `DROP` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DropTarget {
@@ -94,6 +107,8 @@ pub enum DropTarget {
     },
     /// A database.
     Database(String),
+    /// An index.
+    Index(QualifiedName),
 }
 
 /// `DROP ...`.
@@ -169,6 +184,8 @@ pub enum Planned {
         /// `IF NOT EXISTS`.
         if_not_exists: bool,
     },
+    /// `CREATE INDEX`.
+    CreateIndex(CreateIndexPlan),
     /// `DROP ...`.
     Drop(DropPlan),
     /// `EXPLAIN query`.
@@ -197,7 +214,10 @@ fn option_value(o: &SqlExpr) -> Result<String> {
             other => Ok(other.to_string()),
         },
         SqlExpr::Identifier(i) => Ok(i.value.clone()),
-        other => Err(PlanError::invalid_parameter(format!("option value must be a literal, not {other}")).into()),
+        other => Err(PlanError::invalid_parameter(format!(
+            "option value must be a literal, not {other}"
+        ))
+        .into()),
     }
 }
 
@@ -215,10 +235,15 @@ fn with_options(options: &CreateTableOptions) -> Result<BTreeMap<String, String>
             SqlOption::KeyValue { key, value } => {
                 let key = key.value.to_lowercase();
                 if map.insert(key.clone(), option_value(value)?).is_some() {
-                    return Err(PlanError::invalid_parameter(format!("option '{key}' given twice")).into());
+                    return Err(PlanError::invalid_parameter(format!(
+                        "option '{key}' given twice"
+                    ))
+                    .into());
                 }
             }
-            other => return Err(PlanError::syntax(format!("unsupported table option: {other}")).into()),
+            other => {
+                return Err(PlanError::syntax(format!("unsupported table option: {other}")).into());
+            }
         }
     }
     Ok(map)
@@ -236,18 +261,32 @@ impl<'a> Planner<'a> {
         SqlToRel::new_with_options(&self.ctx, crate::parser_options())
     }
 
-    fn plan_logical(&self, statement: &Statement, param_types: &[Option<DataType>]) -> Result<LogicalPlan> {
+    fn plan_logical(
+        &self,
+        statement: &Statement,
+        param_types: &[Option<DataType>],
+    ) -> Result<LogicalPlan> {
         let fields = param_types
             .iter()
-            .map(|t| t.as_ref().map(|t| Arc::new(Field::new("", t.clone(), true))))
+            .map(|t| {
+                t.as_ref()
+                    .map(|t| Arc::new(Field::new("", t.clone(), true)))
+            })
             .collect();
-        let mut pctx = datafusion_sql::planner::PlannerContext::new().with_prepare_param_data_types(fields);
+        let mut pctx =
+            datafusion_sql::planner::PlannerContext::new().with_prepare_param_data_types(fields);
         self.sql_to_rel()
             .sql_statement_to_plan_with_context(statement.clone(), &mut pctx)
     }
 
-    fn prepare_query(&self, statement: &Statement, param_types: &[Option<DataType>]) -> Result<PreparedQuery> {
-        let logical = self.plan_logical(statement, param_types)?;
+    fn prepare_query(
+        &self,
+        statement: &Statement,
+        param_types: &[Option<DataType>],
+    ) -> Result<PreparedQuery> {
+        let mut rewritten = statement.clone();
+        crate::names::distinct_select_names(&mut rewritten);
+        let logical = self.plan_logical(&rewritten, param_types)?;
         let mut types = logical.get_parameter_types()?;
         let count = types
             .keys()
@@ -308,8 +347,13 @@ impl<'a> Planner<'a> {
             Statement::Query(_) => Ok(Planned::Query(self.prepare_query(statement, param_types)?)),
             Statement::Insert(_) => {
                 let prepared = self.prepare_query(statement, param_types)?;
-                let LogicalPlan::Dml(DmlStatement { target, op, input, .. }) = &prepared.logical else {
-                    return Err(DataFusionError::Internal("INSERT did not plan to DML".into()));
+                let LogicalPlan::Dml(DmlStatement {
+                    target, op, input, ..
+                }) = &prepared.logical
+                else {
+                    return Err(DataFusionError::Internal(
+                        "INSERT did not plan to DML".into(),
+                    ));
                 };
                 if !matches!(op, WriteOp::Insert(_)) {
                     return Err(PlanError::feature_not_supported(format!("{op}")).into());
@@ -318,7 +362,8 @@ impl<'a> Planner<'a> {
                     return Err(DataFusionError::Internal("unknown INSERT target".into()));
                 };
                 let table = adapter.entry.clone();
-                if !matches!(&table.kind, TableKind::Source { connector, .. } if connector == "managed") {
+                if !matches!(&table.kind, TableKind::Source { connector, .. } if connector == "managed")
+                {
                     return Err(PlanError::new(
                         "42809",
                         format!(
@@ -349,7 +394,9 @@ impl<'a> Planner<'a> {
                 let columns = if ct.columns.is_empty() {
                     None
                 } else {
-                    Some(Arc::new(self.sql_to_rel().build_schema(ct.columns.clone())?))
+                    Some(Arc::new(
+                        self.sql_to_rel().build_schema(ct.columns.clone())?,
+                    ))
                 };
                 let query = match &ct.query {
                     Some(q) => Some(self.prepare_query(&Statement::Query(q.clone()), &[])?),
@@ -390,7 +437,11 @@ impl<'a> Planner<'a> {
                         ))
                         .into());
                     }
-                    let names: Vec<String> = cv.columns.iter().map(|c| c.name.value.to_lowercase()).collect();
+                    let names: Vec<String> = cv
+                        .columns
+                        .iter()
+                        .map(|c| c.name.value.to_lowercase())
+                        .collect();
                     schema = Arc::new(Schema::new(
                         schema
                             .fields()
@@ -399,7 +450,10 @@ impl<'a> Planner<'a> {
                             .map(|(f, n)| f.as_ref().clone().with_name(n))
                             .collect::<Vec<_>>(),
                     ));
-                    let quoted: Vec<String> = names.iter().map(|n| format!("\"{}\"", n.replace('"', "\"\""))).collect();
+                    let quoted: Vec<String> = names
+                        .iter()
+                        .map(|n| format!("\"{}\"", n.replace('"', "\"\"")))
+                        .collect();
                     sql = format!("SELECT * FROM ({sql}) AS v({})", quoted.join(", "));
                 } else if schema.fields() != prepared.logical.schema().inner().fields() {
                     // Keep the Postgres column names the view shows.
@@ -438,8 +492,70 @@ impl<'a> Planner<'a> {
                     if_not_exists: *if_not_exists,
                 })
             }
+            Statement::CreateIndex(ci) => {
+                if ci.unique {
+                    return Err(PlanError::feature_not_supported(
+                        "CREATE UNIQUE INDEX is not supported: uniqueness is not enforced",
+                    )
+                    .into());
+                }
+                if ci.predicate.is_some() {
+                    return Err(PlanError::feature_not_supported(
+                        "partial indexes are not supported",
+                    )
+                    .into());
+                }
+                let reference = datafusion_sql::planner::object_name_to_table_reference(
+                    ci.table_name.clone(),
+                    true,
+                )?;
+                let table = self.ctx.resolve(&reference)?;
+                if !matches!(table.kind, TableKind::Source { .. }) {
+                    return Err(PlanError::new(
+                        "42809",
+                        format!("\"{}\" is not a table", table.name.name),
+                    )
+                    .into());
+                }
+                let columns = ci
+                    .columns
+                    .iter()
+                    .map(|c| match &c.column.expr {
+                        SqlExpr::Identifier(i) => {
+                            let name = if i.quote_style.is_some() {
+                                i.value.clone()
+                            } else {
+                                i.value.to_lowercase()
+                            };
+                            if table.schema.field_with_name(&name).is_err() {
+                                return Err(DataFusionError::from(PlanError::new(
+                                    "42703",
+                                    format!("column \"{name}\" does not exist"),
+                                )));
+                            }
+                            Ok(name)
+                        }
+                        other => Err(PlanError::feature_not_supported(format!(
+                            "indexes on expressions are not supported: {other}"
+                        ))
+                        .into()),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let name = match &ci.name {
+                    Some(n) => Some(ident_name(n)?),
+                    None => None,
+                };
+                Ok(Planned::CreateIndex(CreateIndexPlan {
+                    name,
+                    table: table.name,
+                    columns,
+                    if_not_exists: ci.if_not_exists,
+                }))
+            }
             Statement::CreateDatabase {
-                db_name, if_not_exists, ..
+                db_name,
+                if_not_exists,
+                ..
             } => Ok(Planned::CreateDatabase {
                 name: ident_name(db_name)?,
                 if_not_exists: *if_not_exists,
@@ -462,10 +578,13 @@ impl<'a> Planner<'a> {
                                 schema: ident_name(n)?,
                             },
                             ObjectType::Database => DropTarget::Database(ident_name(n)?),
+                            ObjectType::Index => DropTarget::Index(qualify(n, session, catalog)?),
                             other => {
-                                return Err(DataFusionError::from(PlanError::feature_not_supported(
-                                    format!("DROP {other} is not supported"),
-                                )));
+                                return Err(DataFusionError::from(
+                                    PlanError::feature_not_supported(format!(
+                                        "DROP {other} is not supported"
+                                    )),
+                                ));
                             }
                         })
                     })
@@ -482,15 +601,24 @@ impl<'a> Planner<'a> {
                 ..
             } => {
                 if *analyze {
-                    return Err(PlanError::feature_not_supported("EXPLAIN ANALYZE is not supported yet").into());
+                    return Err(PlanError::feature_not_supported(
+                        "EXPLAIN ANALYZE is not supported yet",
+                    )
+                    .into());
                 }
                 match self.plan(inner, param_types)? {
-                    Planned::Query(query) | Planned::Insert { query, .. } => Ok(Planned::Explain { query }),
+                    Planned::Query(query) | Planned::Insert { query, .. } => {
+                        Ok(Planned::Explain { query })
+                    }
                     _ => Err(PlanError::feature_not_supported("EXPLAIN of this statement").into()),
                 }
             }
             Statement::ShowTables { .. } => {
-                let schema = session.search_path.first().cloned().unwrap_or_else(|| "public".into());
+                let schema = session
+                    .search_path
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "public".into());
                 Ok(Planned::Query(self.rewrite(&format!(
                     "SELECT table_name FROM information_schema.tables \
                      WHERE table_schema = {} AND table_catalog = {} ORDER BY table_name",
@@ -499,7 +627,10 @@ impl<'a> Planner<'a> {
                 ))?))
             }
             Statement::ExplainTable { table_name, .. } => {
-                let reference = datafusion_sql::planner::object_name_to_table_reference(table_name.clone(), true)?;
+                let reference = datafusion_sql::planner::object_name_to_table_reference(
+                    table_name.clone(),
+                    true,
+                )?;
                 let entry = self.ctx.resolve(&reference)?;
                 Ok(Planned::Query(self.rewrite(&format!(
                     "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
@@ -525,19 +656,35 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn plan_copy(&self, source: &CopySource, to: bool, target: &CopyTarget, options: &[CopyOption]) -> Result<Planned> {
+    fn plan_copy(
+        &self,
+        source: &CopySource,
+        to: bool,
+        target: &CopyTarget,
+        options: &[CopyOption],
+    ) -> Result<Planned> {
         if to || !matches!(target, CopyTarget::Stdin) {
-            return Err(PlanError::feature_not_supported("only COPY ... FROM STDIN is supported").into());
+            return Err(
+                PlanError::feature_not_supported("only COPY ... FROM STDIN is supported").into(),
+            );
         }
-        let CopySource::Table { table_name, columns } = source else {
+        let CopySource::Table {
+            table_name,
+            columns,
+        } = source
+        else {
             return Err(PlanError::syntax("COPY FROM needs a table").into());
         };
-        let reference = datafusion_sql::planner::object_name_to_table_reference(table_name.clone(), true)?;
+        let reference =
+            datafusion_sql::planner::object_name_to_table_reference(table_name.clone(), true)?;
         let table = self.ctx.resolve(&reference)?;
         if !matches!(&table.kind, TableKind::Source { connector, .. } if connector == "managed") {
             return Err(PlanError::new(
                 "42809",
-                format!("cannot copy into {}: only tables created without a connector accept COPY", table.name.name),
+                format!(
+                    "cannot copy into {}: only tables created without a connector accept COPY",
+                    table.name.name
+                ),
             )
             .into());
         }
@@ -552,7 +699,10 @@ impl<'a> Planner<'a> {
                 if table.schema.field_with_name(&name).is_err() {
                     return Err(DataFusionError::from(PlanError::new(
                         "42703",
-                        format!("column \"{name}\" of relation \"{}\" does not exist", table.name.name),
+                        format!(
+                            "column \"{name}\" of relation \"{}\" does not exist",
+                            table.name.name
+                        ),
                     )));
                 }
                 Ok(name)
@@ -590,7 +740,10 @@ impl<'a> Planner<'a> {
                 CopyOption::Quote(c) => plan.quote = *c,
                 CopyOption::Escape(c) => plan.escape = *c,
                 other => {
-                    return Err(PlanError::feature_not_supported(format!("COPY option {other} is not supported")).into());
+                    return Err(PlanError::feature_not_supported(format!(
+                        "COPY option {other} is not supported"
+                    ))
+                    .into());
                 }
             }
         }
@@ -605,7 +758,9 @@ impl<'a> Planner<'a> {
             plan.null = n;
         }
         if plan.header && plan.format == CopyFormat::Text {
-            return Err(PlanError::feature_not_supported("COPY HEADER available only in CSV mode").into());
+            return Err(
+                PlanError::feature_not_supported("COPY HEADER available only in CSV mode").into(),
+            );
         }
         Ok(Planned::Copy(plan))
     }
@@ -615,7 +770,12 @@ impl<'a> Planner<'a> {
     /// # Errors
     ///
     /// Type errors, unsupported constructs (0A000), and optimizer errors.
-    pub fn bind_and_lower(&self, query: &PreparedQuery, params: &[ScalarValue], config: QueryConfig) -> Result<LoweredQuery> {
+    pub fn bind_and_lower(
+        &self,
+        query: &PreparedQuery,
+        params: &[ScalarValue],
+        config: QueryConfig,
+    ) -> Result<LoweredQuery> {
         let mut plan = query.logical.clone();
         if !params.is_empty() || !query.param_types.is_empty() {
             if params.len() != query.param_types.len() {
@@ -642,10 +802,14 @@ impl<'a> Planner<'a> {
         let options = Arc::new(self.ctx.options().clone());
         let analyzed = Analyzer::new().execute_and_check(plan, &options, |_, _| {})?;
         let start = chrono::DateTime::from_timestamp_nanos(config.start_time_nanos);
-        let optimizer_ctx = OptimizerContext::new_with_config_options(options).with_query_execution_start_time(start);
-        let optimized = Optimizer::new().optimize(analyzed, &optimizer_ctx, |_, _| {})?;
+        let optimizer_ctx = OptimizerContext::new_with_config_options(options)
+            .with_query_execution_start_time(start);
+        let optimized = crate::rules::optimizer().optimize(analyzed, &optimizer_ctx, |_, _| {})?;
         let dataflow = lower_plan(&optimized, config)?;
-        Ok(LoweredQuery { optimized, dataflow })
+        Ok(LoweredQuery {
+            optimized,
+            dataflow,
+        })
     }
 
     /// The catalog snapshot.

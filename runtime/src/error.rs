@@ -112,7 +112,10 @@ impl QueryError {
 
     /// The error of a canceled query.
     pub fn canceled() -> Self {
-        Self::new(SqlState::QueryCanceled, "canceling statement due to user request")
+        Self::new(
+            SqlState::QueryCanceled,
+            "canceling statement due to user request",
+        )
     }
 
     /// Classifies a DataFusion error raised while executing.
@@ -125,7 +128,9 @@ impl QueryError {
                 Some(q) => q.clone(),
                 None => Self::new(SqlState::Internal, inner.to_string()),
             },
-            DataFusionError::NotImplemented(m) => Self::new(SqlState::FeatureNotSupported, m.clone()),
+            DataFusionError::NotImplemented(m) => {
+                Self::new(SqlState::FeatureNotSupported, m.clone())
+            }
             DataFusionError::ResourcesExhausted(m) => Self::new(SqlState::OutOfMemory, m.clone()),
             DataFusionError::Execution(m) => Self::classify_message(m),
             DataFusionError::IoError(io) => Self::new(SqlState::IoError, io.to_string()),
@@ -157,7 +162,10 @@ impl QueryError {
             SqlState::DivisionByZero
         } else if lower.contains("overflow") || lower.contains("out of range") {
             SqlState::NumericOutOfRange
-        } else if lower.contains("cannot cast") || lower.contains("cast error") || lower.contains("parse") {
+        } else if lower.contains("cannot cast")
+            || lower.contains("cast error")
+            || lower.contains("parse")
+        {
             SqlState::InvalidTextRepresentation
         } else {
             SqlState::DataException

@@ -16,8 +16,8 @@ use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use datafusion_common::{
-    Column, DFSchema, DFSchemaRef, Result as DFResult, ScalarValue,
-    TableReference, internal_err, not_impl_err,
+    Column, DFSchema, DFSchemaRef, Result as DFResult, ScalarValue, TableReference, internal_err,
+    not_impl_err,
 };
 use datafusion_expr::execution_props::ExecutionProps;
 use datafusion_expr::expr::{
@@ -102,7 +102,10 @@ impl SchemaIr {
     /// The Arrow schema of the batches (fields without qualifiers).
     pub fn arrow_schema(&self) -> SchemaRef {
         Arc::new(Schema::new(
-            self.columns.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
+            self.columns
+                .iter()
+                .map(|(_, f)| f.clone())
+                .collect::<Vec<_>>(),
         ))
     }
 
@@ -138,7 +141,11 @@ impl ScalarIr {
     pub fn encode(value: &ScalarValue) -> DFResult<Self> {
         let array = value.to_array_of_size(1)?;
         let batch = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("v", array.data_type().clone(), true)])),
+            Arc::new(Schema::new(vec![Field::new(
+                "v",
+                array.data_type().clone(),
+                true,
+            )])),
             vec![array],
         )?;
         Ok(Self(encode_batch(&batch)?))
@@ -393,7 +400,11 @@ impl SortIr {
 
     /// Rebuilds the logical sort expression.
     pub fn to_sort(&self, registry: &FunctionRegistry) -> DFResult<Sort> {
-        Ok(Sort::new(self.expr.to_expr(registry)?, self.asc, self.nulls_first))
+        Ok(Sort::new(
+            self.expr.to_expr(registry)?,
+            self.asc,
+            self.nulls_first,
+        ))
     }
 }
 
@@ -583,7 +594,10 @@ impl ExprIr {
                 list: list(items)?,
                 negated: *negated,
             },
-            Expr::ScalarSubquery(_) | Expr::Exists(_) | Expr::InSubquery(_) | Expr::SetComparison(_) => {
+            Expr::ScalarSubquery(_)
+            | Expr::Exists(_)
+            | Expr::InSubquery(_)
+            | Expr::SetComparison(_) => {
                 return not_impl_err!("this form of subquery is not supported yet: {e}");
             }
             Expr::OuterReferenceColumn(_, c) => {
@@ -636,7 +650,13 @@ impl ExprIr {
                 case_insensitive,
                 similar_to,
             } => {
-                let like = Like::new(*negated, b(expr)?, b(pattern)?, *escape_char, *case_insensitive);
+                let like = Like::new(
+                    *negated,
+                    b(expr)?,
+                    b(pattern)?,
+                    *escape_char,
+                    *case_insensitive,
+                );
                 if *similar_to {
                     Expr::SimilarTo(like)
                 } else {
@@ -679,10 +699,9 @@ impl ExprIr {
                 expr: b(expr)?,
                 field: Arc::new(field.clone()),
             }),
-            ExprIr::ScalarFunction { name, args } => Expr::ScalarFunction(ScalarFunction::new_udf(
-                registry.scalar(name)?,
-                l(args)?,
-            )),
+            ExprIr::ScalarFunction { name, args } => {
+                Expr::ScalarFunction(ScalarFunction::new_udf(registry.scalar(name)?, l(args)?))
+            }
             ExprIr::AggregateFunction {
                 name,
                 args,
@@ -770,7 +789,12 @@ impl<'a> ExprContext<'a> {
     /// Builds one physical expression.
     pub fn physical(&self, e: &ExprIr) -> DFResult<Arc<dyn PhysicalExpr>> {
         let expr = e.to_expr(self.registry)?;
-        create_physical_expr(&expr, &self.schema, self.props, &PhysicalPlanningContext::default())
+        create_physical_expr(
+            &expr,
+            &self.schema,
+            self.props,
+            &PhysicalPlanningContext::default(),
+        )
     }
 
     /// Builds several physical expressions.

@@ -270,7 +270,13 @@ impl DataflowPlan {
         Ok(())
     }
 
-    fn fmt_node(&self, f: &mut fmt::Formatter<'_>, id: NodeId, indent: usize, via: Option<&Exchange>) -> fmt::Result {
+    fn fmt_node(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        id: NodeId,
+        indent: usize,
+        via: Option<&Exchange>,
+    ) -> fmt::Result {
         let node = &self.nodes[id];
         write!(f, "{:indent$}", "", indent = indent * 2)?;
         match via {
@@ -283,7 +289,10 @@ impl DataflowPlan {
             NodeKind::Scan(spec) => {
                 write!(f, ": {} connector={}", spec.table, spec.connector)?;
                 if let Some(p) = &spec.projection {
-                    let names: Vec<_> = p.iter().map(|i| spec.schema.field(*i).name().as_str()).collect();
+                    let names: Vec<_> = p
+                        .iter()
+                        .map(|i| spec.schema.field(*i).name().as_str())
+                        .collect();
                     write!(f, " columns=[{}]", names.join(", "))?;
                 }
                 if let Some(l) = spec.limit {
@@ -298,7 +307,12 @@ impl DataflowPlan {
                 group_by,
                 aggregates,
                 ..
-            } => write!(f, ": group_by=[{}] aggregates=[{}]", ExprList(group_by), ExprList(aggregates))?,
+            } => write!(
+                f,
+                ": group_by=[{}] aggregates=[{}]",
+                ExprList(group_by),
+                ExprList(aggregates)
+            )?,
             NodeKind::HashJoin {
                 join_type,
                 left_keys,

@@ -25,9 +25,9 @@ use timely::communication::Config as CommunicationConfig;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::InputHandle;
 use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::Input;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Broadcast;
-use timely::dataflow::operators::Input;
 use timely::worker::Worker;
 
 use crate::error::{Error, QueryError, Result, SqlState};
@@ -365,10 +365,10 @@ fn run_worker(
         let ready = Rc::clone(&ready);
         worker.dataflow_named::<u64, _, _>("commands", |scope| {
             let mut stash: BTreeMap<u64, Vec<Command>> = BTreeMap::new();
-            scope
-                .input_from(&mut input)
-                .broadcast()
-                .sink(Pipeline, "CommandLog", move |(inp, frontier)| {
+            scope.input_from(&mut input).broadcast().sink(
+                Pipeline,
+                "CommandLog",
+                move |(inp, frontier)| {
                     inp.for_each(|time, data| {
                         stash.entry(*time.time()).or_default().append(data);
                     });
@@ -379,7 +379,8 @@ fn run_worker(
                         let (_, commands) = stash.pop_first().expect("non-empty");
                         ready.borrow_mut().extend(commands);
                     }
-                });
+                },
+            );
         });
     }
     // Only the leader feeds commands; everyone else closes the input so the

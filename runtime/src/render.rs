@@ -108,12 +108,16 @@ impl PreparedRoute {
     }
 }
 
-fn prepare(plan: &DataflowPlan, q: &QueryShared) -> Result<Vec<(Prepared, Vec<PreparedRoute>)>, QueryError> {
+fn prepare(
+    plan: &DataflowPlan,
+    q: &QueryShared,
+) -> Result<Vec<(Prepared, Vec<PreparedRoute>)>, QueryError> {
     plan.validate().map_err(|e| e.into_query_error())?;
     let registry = FunctionRegistry::shared();
     let mut props = ExecutionProps::new();
-    props.query_execution_start_time =
-        Some(chrono::DateTime::from_timestamp_nanos(plan.config.start_time_nanos));
+    props.query_execution_start_time = Some(chrono::DateTime::from_timestamp_nanos(
+        plan.config.start_time_nanos,
+    ));
     let mut prepared = Vec::with_capacity(plan.nodes.len());
     for node in &plan.nodes {
         let mut routes = Vec::with_capacity(node.inputs.len());
@@ -122,7 +126,8 @@ fn prepare(plan: &DataflowPlan, q: &QueryShared) -> Result<Vec<(Prepared, Vec<Pr
                 Exchange::Forward => PreparedRoute::Forward,
                 Exchange::Single => PreparedRoute::Single,
                 Exchange::Hash(keys) => {
-                    let ctx = ExprContext::try_new(registry, &plan.nodes[edge.from].schema, &props)?;
+                    let ctx =
+                        ExprContext::try_new(registry, &plan.nodes[edge.from].schema, &props)?;
                     PreparedRoute::Hash(ctx.physical_all(keys)?)
                 }
             });
@@ -133,8 +138,16 @@ fn prepare(plan: &DataflowPlan, q: &QueryShared) -> Result<Vec<(Prepared, Vec<Pr
             NodeKind::Scan(spec) => Prepared::Source(spec.clone()),
             NodeKind::Values { rows } => {
                 if q.place.worker_index == 0 {
-                    let ctx = ExprContext::try_new(registry, &crate::expr::SchemaIr { columns: vec![] }, &props)?;
-                    Prepared::Values(Some(crate::operators::project::values_batch(&ctx, rows, output_schema)?))
+                    let ctx = ExprContext::try_new(
+                        registry,
+                        &crate::expr::SchemaIr { columns: vec![] },
+                        &props,
+                    )?;
+                    Prepared::Values(Some(crate::operators::project::values_batch(
+                        &ctx,
+                        rows,
+                        output_schema,
+                    )?))
                 } else {
                     Prepared::Values(None)
                 }
@@ -148,7 +161,10 @@ fn prepare(plan: &DataflowPlan, q: &QueryShared) -> Result<Vec<(Prepared, Vec<Pr
             }
             NodeKind::Project { exprs } => {
                 let ctx = ExprContext::try_new(registry, input_schema(0), &props)?;
-                Prepared::Unary(Box::new(ProjectOperator::new(ctx.physical_all(exprs)?, output_schema)))
+                Prepared::Unary(Box::new(ProjectOperator::new(
+                    ctx.physical_all(exprs)?,
+                    output_schema,
+                )))
             }
             NodeKind::Filter { predicate } => {
                 let ctx = ExprContext::try_new(registry, input_schema(0), &props)?;
@@ -161,15 +177,18 @@ fn prepare(plan: &DataflowPlan, q: &QueryShared) -> Result<Vec<(Prepared, Vec<Pr
                 input_schema: agg_input,
             } => {
                 let ctx = ExprContext::try_new(registry, agg_input, &props)?;
-                Prepared::Unary(Box::new(AggregateOperator::try_new(
-                    &ctx,
-                    group_by,
-                    aggregates,
-                    *phase,
-                    output_schema,
-                    q.budget.reservation("aggregate"),
-                    q.config.batch_size,
-                )?))
+                Prepared::Unary(Box::new(
+                    AggregateOperator::try_new(
+                        &ctx,
+                        group_by,
+                        aggregates,
+                        *phase,
+                        output_schema,
+                        q.budget.reservation("aggregate"),
+                        q.config.batch_size,
+                    )?
+                    .with_answers_empty_input(q.place.worker_index == 0),
+                ))
             }
             NodeKind::HashJoin {
                 join_type,
@@ -181,7 +200,11 @@ fn prepare(plan: &DataflowPlan, q: &QueryShared) -> Result<Vec<(Prepared, Vec<Pr
             } => {
                 let left = ExprContext::try_new(registry, input_schema(0), &props)?;
                 let right = ExprContext::try_new(registry, input_schema(1), &props)?;
-                let both = ExprContext::try_new(registry, &concat_schemas(input_schema(0), input_schema(1)), &props)?;
+                let both = ExprContext::try_new(
+                    registry,
+                    &concat_schemas(input_schema(0), input_schema(1)),
+                    &props,
+                )?;
                 Prepared::Binary(Box::new(HashJoinOperator::try_new(
                     *join_type,
                     left.physical_all(left_keys)?,
@@ -199,7 +222,11 @@ fn prepare(plan: &DataflowPlan, q: &QueryShared) -> Result<Vec<(Prepared, Vec<Pr
             NodeKind::NestedLoopJoin { join_type, filter } => {
                 let left = ExprContext::try_new(registry, input_schema(0), &props)?;
                 let right = ExprContext::try_new(registry, input_schema(1), &props)?;
-                let both = ExprContext::try_new(registry, &concat_schemas(input_schema(0), input_schema(1)), &props)?;
+                let both = ExprContext::try_new(
+                    registry,
+                    &concat_schemas(input_schema(0), input_schema(1)),
+                    &props,
+                )?;
                 Prepared::Binary(Box::new(HashJoinOperator::try_new(
                     *join_type,
                     Vec::new(),
@@ -224,7 +251,9 @@ fn prepare(plan: &DataflowPlan, q: &QueryShared) -> Result<Vec<(Prepared, Vec<Pr
                     q.config.batch_size,
                 )?))
             }
-            NodeKind::Limit { skip, fetch } => Prepared::Unary(Box::new(LimitOperator::new(*skip, *fetch))),
+            NodeKind::Limit { skip, fetch } => {
+                Prepared::Unary(Box::new(LimitOperator::new(*skip, *fetch)))
+            }
             NodeKind::Union => Prepared::Union,
             NodeKind::Window { exprs } => {
                 let ctx = ExprContext::try_new(registry, input_schema(0), &props)?;
@@ -242,39 +271,68 @@ fn prepare(plan: &DataflowPlan, q: &QueryShared) -> Result<Vec<(Prepared, Vec<Pr
     Ok(prepared)
 }
 
-fn concat_schemas(left: &crate::expr::SchemaIr, right: &crate::expr::SchemaIr) -> crate::expr::SchemaIr {
+fn concat_schemas(
+    left: &crate::expr::SchemaIr,
+    right: &crate::expr::SchemaIr,
+) -> crate::expr::SchemaIr {
     crate::expr::SchemaIr {
-        columns: left.columns.iter().chain(right.columns.iter()).cloned().collect(),
+        columns: left
+            .columns
+            .iter()
+            .chain(right.columns.iter())
+            .cloned()
+            .collect(),
     }
 }
 
 /// Builds the dataflow of a query on this worker. `results` is set on the
 /// worker that runs the query's sink (worker 0).
-pub(crate) fn build_query(worker: &mut Worker, plan: &DataflowPlan, q: Rc<QueryShared>, results: Option<ResultSender>) {
+pub(crate) fn build_query(
+    worker: &mut Worker,
+    plan: &DataflowPlan,
+    q: Rc<QueryShared>,
+    results: Option<ResultSender>,
+) {
     let prepared = prepare(plan, &q);
     let name = format!("query-{}", q.id);
     worker.dataflow_named::<Epoch, _, _>(&name, move |scope| match prepared {
         Ok(nodes) => {
-            let mut streams: Vec<Option<Stream<'_, Epoch, Chunk>>> = Vec::with_capacity(nodes.len());
+            let mut streams: Vec<Option<Stream<'_, Epoch, Chunk>>> =
+                Vec::with_capacity(nodes.len());
             for (id, (op, routes)) in nodes.into_iter().enumerate() {
                 let inputs: Vec<_> = plan.nodes[id]
                     .inputs
                     .iter()
-                    .map(|e| streams[e.from].clone().expect("inputs precede their consumer"))
+                    .map(|e| {
+                        streams[e.from]
+                            .clone()
+                            .expect("inputs precede their consumer")
+                    })
                     .collect();
                 let kind = plan.nodes[id].kind.name();
                 let stream = match op {
                     Prepared::Source(spec) => render_source(scope, spec, Rc::clone(&q)),
                     Prepared::Values(batch) => render_values(scope, batch),
                     Prepared::Unary(op) => {
-                        let input = inputs.into_iter().next().expect("unary operators have one input");
+                        let input = inputs
+                            .into_iter()
+                            .next()
+                            .expect("unary operators have one input");
                         render_unary(input, routes[0].pact(), kind, op, Rc::clone(&q))
                     }
                     Prepared::Binary(op) => {
                         let mut inputs = inputs.into_iter();
                         let left = inputs.next().expect("binary operators have two inputs");
                         let right = inputs.next().expect("binary operators have two inputs");
-                        render_binary(left, right, routes[0].pact(), routes[1].pact(), kind, op, Rc::clone(&q))
+                        render_binary(
+                            left,
+                            right,
+                            routes[0].pact(),
+                            routes[1].pact(),
+                            kind,
+                            op,
+                            Rc::clone(&q),
+                        )
                     }
                     Prepared::Union => {
                         let exchanged: Vec<_> = inputs
@@ -282,7 +340,13 @@ pub(crate) fn build_query(worker: &mut Worker, plan: &DataflowPlan, q: Rc<QueryS
                             .zip(routes.iter())
                             .map(|(s, r)| match r {
                                 PreparedRoute::Forward => s,
-                                other => render_unary(s, other.pact(), "Exchange", Box::new(PassThrough), Rc::clone(&q)),
+                                other => render_unary(
+                                    s,
+                                    other.pact(),
+                                    "Exchange",
+                                    Box::new(PassThrough),
+                                    Rc::clone(&q),
+                                ),
                             })
                             .collect();
                         scope.concatenate(exchanged)
@@ -305,7 +369,11 @@ pub(crate) fn build_query(worker: &mut Worker, plan: &DataflowPlan, q: Rc<QueryS
 struct PassThrough;
 
 impl UnaryOperator for PassThrough {
-    fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> crate::operators::OpResult {
+    fn on_batch(
+        &mut self,
+        batch: RecordBatch,
+        out: &mut Vec<RecordBatch>,
+    ) -> crate::operators::OpResult {
         out.push(batch);
         Ok(())
     }
@@ -336,7 +404,11 @@ fn guarded(name: &str, f: impl FnOnce() -> Result<(), QueryError>) -> Result<(),
     }
 }
 
-fn give_batches(output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, Epoch, Out>, cap: &impl timely::dataflow::operators::CapabilityTrait<Epoch>, batches: &mut Vec<RecordBatch>) {
+fn give_batches(
+    output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, Epoch, Out>,
+    cap: &impl timely::dataflow::operators::CapabilityTrait<Epoch>,
+    batches: &mut Vec<RecordBatch>,
+) {
     let mut session = output.session(cap);
     for batch in batches.drain(..) {
         if batch.num_rows() > 0 {
@@ -345,8 +417,15 @@ fn give_batches(output: &mut timely::dataflow::operators::generic::OutputBuilder
     }
 }
 
-fn give_error(output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, Epoch, Out>, cap: &impl timely::dataflow::operators::CapabilityTrait<Epoch>, error: QueryError, weight: u64) {
-    output.session(cap).give_container(&mut Chunk::from_error(error, weight));
+fn give_error(
+    output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, Epoch, Out>,
+    cap: &impl timely::dataflow::operators::CapabilityTrait<Epoch>,
+    error: QueryError,
+    weight: u64,
+) {
+    output
+        .session(cap)
+        .give_container(&mut Chunk::from_error(error, weight));
 }
 
 fn render_unary<'s>(
@@ -411,89 +490,99 @@ fn render_binary<'s>(
     mut op: Box<dyn BinaryOperator>,
     q: Rc<QueryShared>,
 ) -> Stream<'s, Epoch, Chunk> {
-    left.binary_frontier::<Chunk, Out, _, _, _, _>(right, left_pact, right_pact, name, move |cap, _info| {
-        let mut cap: Option<Capability<Epoch>> = Some(cap);
-        let mut failed = false;
-        let mut left_ended = false;
-        let mut right_ended = false;
-        let mut out = Vec::new();
-        move |(left, left_frontier), (right, right_frontier), output| {
-            for (side, input) in [(0, left), (1, right)] {
-                input.for_each(|time, data| {
-                    for item in data.take_items() {
-                        match item {
-                            Item::Error { error, weight } => {
-                                failed = true;
-                                give_error(output, &time, error, weight);
-                            }
-                            Item::Rows(batch) => {
-                                if failed || q.canceled() {
-                                    continue;
+    left.binary_frontier::<Chunk, Out, _, _, _, _>(
+        right,
+        left_pact,
+        right_pact,
+        name,
+        move |cap, _info| {
+            let mut cap: Option<Capability<Epoch>> = Some(cap);
+            let mut failed = false;
+            let mut left_ended = false;
+            let mut right_ended = false;
+            let mut out = Vec::new();
+            move |(left, left_frontier), (right, right_frontier), output| {
+                for (side, input) in [(0, left), (1, right)] {
+                    input.for_each(|time, data| {
+                        for item in data.take_items() {
+                            match item {
+                                Item::Error { error, weight } => {
+                                    failed = true;
+                                    give_error(output, &time, error, weight);
                                 }
-                                let r = guarded(name, || {
-                                    if side == 0 {
-                                        op.on_left(batch, &mut out)
-                                    } else {
-                                        op.on_right(batch, &mut out)
+                                Item::Rows(batch) => {
+                                    if failed || q.canceled() {
+                                        continue;
                                     }
-                                });
-                                match r {
-                                    Ok(()) => give_batches(output, &time, &mut out),
-                                    Err(e) => {
-                                        failed = true;
-                                        out.clear();
-                                        give_error(output, &time, e, 1);
+                                    let r = guarded(name, || {
+                                        if side == 0 {
+                                            op.on_left(batch, &mut out)
+                                        } else {
+                                            op.on_right(batch, &mut out)
+                                        }
+                                    });
+                                    match r {
+                                        Ok(()) => give_batches(output, &time, &mut out),
+                                        Err(e) => {
+                                            failed = true;
+                                            out.clear();
+                                            give_error(output, &time, e, 1);
+                                        }
                                     }
                                 }
                             }
                         }
-                    }
-                });
-            }
-            if let Some(c) = cap.as_mut() {
-                let active = !failed && !q.canceled();
-                if !left_ended && left_frontier.is_empty() {
-                    left_ended = true;
-                    if active {
-                        match guarded(name, || op.on_left_end(&mut out)) {
-                            Ok(()) => give_batches(output, c, &mut out),
-                            Err(e) => {
-                                failed = true;
-                                give_error(output, c, e, 1);
+                    });
+                }
+                if let Some(c) = cap.as_mut() {
+                    let active = !failed && !q.canceled();
+                    if !left_ended && left_frontier.is_empty() {
+                        left_ended = true;
+                        if active {
+                            match guarded(name, || op.on_left_end(&mut out)) {
+                                Ok(()) => give_batches(output, c, &mut out),
+                                Err(e) => {
+                                    failed = true;
+                                    give_error(output, c, e, 1);
+                                }
                             }
                         }
                     }
-                }
-                let active = !failed && !q.canceled();
-                if !right_ended && right_frontier.is_empty() {
-                    right_ended = true;
-                    if active {
-                        match guarded(name, || op.on_right_end(&mut out)) {
-                            Ok(()) => give_batches(output, c, &mut out),
-                            Err(e) => {
-                                failed = true;
-                                give_error(output, c, e, 1);
+                    let active = !failed && !q.canceled();
+                    if !right_ended && right_frontier.is_empty() {
+                        right_ended = true;
+                        if active {
+                            match guarded(name, || op.on_right_end(&mut out)) {
+                                Ok(()) => give_batches(output, c, &mut out),
+                                Err(e) => {
+                                    failed = true;
+                                    give_error(output, c, e, 1);
+                                }
                             }
                         }
                     }
-                }
-                let min = left_frontier
-                    .frontier()
-                    .first()
-                    .copied()
-                    .into_iter()
-                    .chain(right_frontier.frontier().first().copied())
-                    .min();
-                match min {
-                    Some(t) => c.downgrade(&t),
-                    None => cap = None,
+                    let min = left_frontier
+                        .frontier()
+                        .first()
+                        .copied()
+                        .into_iter()
+                        .chain(right_frontier.frontier().first().copied())
+                        .min();
+                    match min {
+                        Some(t) => c.downgrade(&t),
+                        None => cap = None,
+                    }
                 }
             }
-        }
-    })
+        },
+    )
 }
 
-fn render_source<'s>(scope: Scope<'s, Epoch>, spec: SourceSpec, q: Rc<QueryShared>) -> Stream<'s, Epoch, Chunk> {
+fn render_source<'s>(
+    scope: Scope<'s, Epoch>,
+    spec: SourceSpec,
+    q: Rc<QueryShared>,
+) -> Stream<'s, Epoch, Chunk> {
     let name = format!("Scan {}", spec.table);
     source::<_, Out, _, _>(scope, &name, move |cap, info| {
         let activator = scope.activator_for(info.address);
@@ -528,17 +617,22 @@ fn render_source<'s>(scope: Scope<'s, Epoch>, spec: SourceSpec, q: Rc<QueryShare
                     c.downgrade(&next);
                     epoch_started = Instant::now();
                 }
-                let polled = catch_unwind(AssertUnwindSafe(|| r.poll_next()))
-                    .unwrap_or_else(|p| {
-                        Err(QueryError::new(
-                            SqlState::Internal,
-                            format!("internal error reading {}: {}", spec.table, panic_message(p)),
-                        ))
-                    });
+                let polled = catch_unwind(AssertUnwindSafe(|| r.poll_next())).unwrap_or_else(|p| {
+                    Err(QueryError::new(
+                        SqlState::Internal,
+                        format!(
+                            "internal error reading {}: {}",
+                            spec.table,
+                            panic_message(p)
+                        ),
+                    ))
+                });
                 match polled {
                     Ok(SourcePoll::Batch(batch)) => {
                         if batch.num_rows() > 0 {
-                            output.session(&*c).give_container(&mut Chunk::from_batch(batch));
+                            output
+                                .session(&*c)
+                                .give_container(&mut Chunk::from_batch(batch));
                         }
                     }
                     Ok(SourcePoll::Pending) => {
@@ -564,7 +658,10 @@ fn render_source<'s>(scope: Scope<'s, Epoch>, spec: SourceSpec, q: Rc<QueryShare
     })
 }
 
-fn render_values<'s>(scope: Scope<'s, Epoch>, batch: Option<RecordBatch>) -> Stream<'s, Epoch, Chunk> {
+fn render_values<'s>(
+    scope: Scope<'s, Epoch>,
+    batch: Option<RecordBatch>,
+) -> Stream<'s, Epoch, Chunk> {
     source::<_, Out, _, _>(scope, "Values", move |cap, _info| {
         let mut cap = Some(cap);
         let mut batch = batch;
@@ -579,7 +676,11 @@ fn render_values<'s>(scope: Scope<'s, Epoch>, batch: Option<RecordBatch>) -> Str
     })
 }
 
-fn render_error<'s>(scope: Scope<'s, Epoch>, error: QueryError, emit: bool) -> Stream<'s, Epoch, Chunk> {
+fn render_error<'s>(
+    scope: Scope<'s, Epoch>,
+    error: QueryError,
+    emit: bool,
+) -> Stream<'s, Epoch, Chunk> {
     source::<_, Out, _, _>(scope, "PlanError", move |cap, _info| {
         let mut cap = Some(cap);
         let mut error = Some(error);
@@ -588,58 +689,72 @@ fn render_error<'s>(scope: Scope<'s, Epoch>, error: QueryError, emit: bool) -> S
                 && emit
                 && let Some(e) = error.take()
             {
-                output.session(&c).give_container(&mut Chunk::from_error(e, 1));
+                output
+                    .session(&c)
+                    .give_container(&mut Chunk::from_error(e, 1));
             }
         }
     })
 }
 
 /// Gathers the result on worker 0 and forwards it to the client's channel.
-fn render_sink(stream: Stream<'_, Epoch, Chunk>, q: Rc<QueryShared>, results: Option<ResultSender>) {
+fn render_sink(
+    stream: Stream<'_, Epoch, Chunk>,
+    q: Rc<QueryShared>,
+    results: Option<ResultSender>,
+) {
     let mut results = results;
     let mut finished = false;
     let pending: RefCell<VecDeque<QueryEvent>> = RefCell::new(VecDeque::new());
-    stream.sink(EdgePact::Exchange(Route::Single(0)), "Result", move |(input, frontier)| {
-        input.for_each(|_time, data| {
-            for item in data.take_items() {
-                if finished {
-                    continue;
-                }
-                match item {
-                    Item::Rows(batch) => pending.borrow_mut().push_back(QueryEvent::Batch(batch)),
-                    Item::Error { error, .. } => {
-                        pending.borrow_mut().push_back(QueryEvent::Error(error));
-                        finished = true;
-                        q.cancel.set(true);
-                        q.cancel_requests.borrow_mut().push(q.id);
+    stream.sink(
+        EdgePact::Exchange(Route::Single(0)),
+        "Result",
+        move |(input, frontier)| {
+            input.for_each(|_time, data| {
+                for item in data.take_items() {
+                    if finished {
+                        continue;
+                    }
+                    match item {
+                        Item::Rows(batch) => {
+                            pending.borrow_mut().push_back(QueryEvent::Batch(batch))
+                        }
+                        Item::Error { error, .. } => {
+                            pending.borrow_mut().push_back(QueryEvent::Error(error));
+                            finished = true;
+                            q.cancel.set(true);
+                            q.cancel_requests.borrow_mut().push(q.id);
+                        }
                     }
                 }
+            });
+            if frontier.is_empty() && !finished {
+                finished = true;
+                if q.canceled() {
+                    pending
+                        .borrow_mut()
+                        .push_back(QueryEvent::Error(QueryError::canceled()));
+                } else {
+                    pending.borrow_mut().push_back(QueryEvent::Done);
+                }
             }
-        });
-        if frontier.is_empty() && !finished {
-            finished = true;
-            if q.canceled() {
-                pending.borrow_mut().push_back(QueryEvent::Error(QueryError::canceled()));
+            if let Some(tx) = results.as_ref() {
+                for event in pending.borrow_mut().drain(..) {
+                    if tx.send(event).is_err() {
+                        // The client is gone: stop the query.
+                        if !q.canceled() {
+                            q.cancel.set(true);
+                            q.cancel_requests.borrow_mut().push(q.id);
+                        }
+                        break;
+                    }
+                }
             } else {
-                pending.borrow_mut().push_back(QueryEvent::Done);
+                pending.borrow_mut().clear();
             }
-        }
-        if let Some(tx) = results.as_ref() {
-            for event in pending.borrow_mut().drain(..) {
-                if tx.send(event).is_err() {
-                    // The client is gone: stop the query.
-                    if !q.canceled() {
-                        q.cancel.set(true);
-                        q.cancel_requests.borrow_mut().push(q.id);
-                    }
-                    break;
-                }
+            if finished && frontier.is_empty() {
+                results = None;
             }
-        } else {
-            pending.borrow_mut().clear();
-        }
-        if finished && frontier.is_empty() {
-            results = None;
-        }
-    });
+        },
+    );
 }

@@ -45,7 +45,10 @@ pub fn key_group_of(hash: u64) -> u64 {
 }
 
 /// Computes the shuffle hash of every row of `keys`.
-pub fn shuffle_hashes(keys: &[arrow::array::ArrayRef], rows: usize) -> datafusion_common::Result<Vec<u64>> {
+pub fn shuffle_hashes(
+    keys: &[arrow::array::ArrayRef],
+    rows: usize,
+) -> datafusion_common::Result<Vec<u64>> {
     let mut hashes = vec![0u64; rows];
     create_hashes(keys, &RandomState::with_seed(SHUFFLE_SEED), &mut hashes)?;
     Ok(hashes)
@@ -74,7 +77,11 @@ impl ChunkDistributor {
     }
 
     /// Splits one batch into per-worker batches (`None` where a worker gets no rows).
-    fn split(&self, exprs: &[Arc<dyn PhysicalExpr>], batch: &RecordBatch) -> datafusion_common::Result<Vec<Option<RecordBatch>>> {
+    fn split(
+        &self,
+        exprs: &[Arc<dyn PhysicalExpr>],
+        batch: &RecordBatch,
+    ) -> datafusion_common::Result<Vec<Option<RecordBatch>>> {
         let keys = evaluate_all(exprs, batch)?;
         let hashes = shuffle_hashes(&keys, batch.num_rows())?;
         let mut indices: Vec<Vec<u32>> = vec![Vec::new(); self.peers];
@@ -102,7 +109,12 @@ fn push<T: Clone, P: Push<Message<T, Chunk>>>(pusher: &mut P, time: &T, chunk: C
 }
 
 impl Distributor<Chunk> for ChunkDistributor {
-    fn partition<T: Clone, P: Push<Message<T, Chunk>>>(&mut self, container: &mut Chunk, time: &T, pushers: &mut [P]) {
+    fn partition<T: Clone, P: Push<Message<T, Chunk>>>(
+        &mut self,
+        container: &mut Chunk,
+        time: &T,
+        pushers: &mut [P],
+    ) {
         for item in container.take_items() {
             match (&self.route, item) {
                 (_, Item::Error { error, weight }) => {

@@ -113,7 +113,11 @@ pub trait Connector: Send + Sync + Debug {
     ) -> Result<SchemaRef, QueryError>;
 
     /// Opens the reader for this worker's share.
-    fn open(&self, spec: &SourceSpec, ctx: &SourceContext) -> Result<Box<dyn SourceReader>, QueryError>;
+    fn open(
+        &self,
+        spec: &SourceSpec,
+        ctx: &SourceContext,
+    ) -> Result<Box<dyn SourceReader>, QueryError>;
 }
 
 /// The connectors known to this process, by name.
@@ -125,7 +129,8 @@ pub struct ConnectorRegistry {
 impl ConnectorRegistry {
     /// Registers a connector.
     pub fn register(&mut self, connector: Arc<dyn Connector>) {
-        self.connectors.insert(connector.name().to_string(), connector);
+        self.connectors
+            .insert(connector.name().to_string(), connector);
     }
 
     /// Looks up a connector by name.

@@ -56,17 +56,33 @@ fn values_plan(n: i64) -> DataflowPlan {
 fn sum(batches: &[RecordBatch]) -> i64 {
     batches
         .iter()
-        .map(|b| b.column(0).as_primitive::<Int64Type>().values().iter().sum::<i64>())
+        .map(|b| {
+            b.column(0)
+                .as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .sum::<i64>()
+        })
         .sum()
 }
 
 #[tokio::test]
 async fn values_shuffle_and_gather() {
     let rt = runtime(2);
-    let batches = rt.submit(&values_plan(100)).unwrap().collect().await.unwrap();
+    let batches = rt
+        .submit(&values_plan(100))
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
     assert_eq!(sum(&batches), (0..100).sum::<i64>());
     // The pool keeps running: a second query works too.
-    let batches = rt.submit(&values_plan(10)).unwrap().collect().await.unwrap();
+    let batches = rt
+        .submit(&values_plan(10))
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
     assert_eq!(sum(&batches), 45);
     rt.shutdown();
 }

@@ -185,7 +185,10 @@ impl PgEngine {
         })
     }
 
-    async fn run_extended(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, EngineError> {
+    async fn run_extended(
+        &mut self,
+        sql: &str,
+    ) -> Result<DBOutput<DefaultColumnType>, EngineError> {
         let statement = self.client.prepare(sql).await?;
         let stream = self
             .client
@@ -202,7 +205,9 @@ impl PgEngine {
             rows.push(values);
         }
         if statement.columns().is_empty() {
-            Ok(DBOutput::StatementComplete(stream.rows_affected().unwrap_or(0)))
+            Ok(DBOutput::StatementComplete(
+                stream.rows_affected().unwrap_or(0),
+            ))
         } else {
             Ok(DBOutput::Rows {
                 types: vec![DefaultColumnType::Any; statement.columns().len()],
@@ -231,9 +236,10 @@ fn render_binary(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<Strin
         v.map_or_else(|| "NULL".to_string(), |v| v.to_string())
     }
     let out = match *ty {
-        Type::BOOL => row
-            .try_get::<_, Option<bool>>(i)?
-            .map_or_else(|| "NULL".into(), |b| if b { "t".into() } else { "f".into() }),
+        Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map_or_else(
+            || "NULL".into(),
+            |b| if b { "t".into() } else { "f".into() },
+        ),
         Type::INT2 => text(row.try_get::<_, Option<i16>>(i)?),
         Type::INT4 => text(row.try_get::<_, Option<i32>>(i)?),
         Type::INT8 => text(row.try_get::<_, Option<i64>>(i)?),
@@ -244,11 +250,13 @@ fn render_binary(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<Strin
             .try_get::<_, Option<f64>>(i)?
             .map_or_else(|| "NULL".into(), float_text),
         Type::NUMERIC => text(row.try_get::<_, Option<rust_decimal::Decimal>>(i)?),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => match row.try_get::<_, Option<String>>(i)? {
-            None => "NULL".into(),
-            Some(s) if s.is_empty() => "(empty)".into(),
-            Some(s) => s,
-        },
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+            match row.try_get::<_, Option<String>>(i)? {
+                None => "NULL".into(),
+                Some(s) if s.is_empty() => "(empty)".into(),
+                Some(s) => s,
+            }
+        }
         Type::DATE => text(row.try_get::<_, Option<chrono::NaiveDate>>(i)?),
         Type::TIME => text(row.try_get::<_, Option<chrono::NaiveTime>>(i)?),
         Type::TIMESTAMP => text(row.try_get::<_, Option<chrono::NaiveDateTime>>(i)?),
@@ -312,7 +320,12 @@ pub struct FileReport {
 /// # Errors
 ///
 /// When the file cannot be read or parsed.
-pub async fn run_file(path: &Path, port: u16, protocol: Protocol, keep_failures: usize) -> anyhow::Result<FileReport> {
+pub async fn run_file(
+    path: &Path,
+    port: u16,
+    protocol: Protocol,
+    keep_failures: usize,
+) -> anyhow::Result<FileReport> {
     let records = sqllogictest::parse_file::<DefaultColumnType>(path)
         .map_err(|e| anyhow::anyhow!("cannot parse {}: {e}", path.display()))?;
     let mut runner = Runner::new(move || PgEngine::connect(port, protocol));

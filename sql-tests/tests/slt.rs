@@ -22,7 +22,9 @@ async fn run_all(protocol: Protocol) {
     let mut failures = Vec::new();
     for file in files {
         let server = TestServer::start(2).await.expect("server starts");
-        let report = run_file(&file, server.port(), protocol, 20).await.expect("file runs");
+        let report = run_file(&file, server.port(), protocol, 20)
+            .await
+            .expect("file runs");
         if report.passed != report.total {
             failures.push(format!(
                 "{} ({protocol}): {}/{} passed\n{}",

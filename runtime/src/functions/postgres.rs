@@ -30,7 +30,7 @@ use arrow::array::{
     TimestampMicrosecondArray,
 };
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int64Type, TimeUnit};
+use arrow::datatypes::{DataType, Field, Int64Type, TimeUnit};
 use datafusion_common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
 use datafusion_expr::expr::{Case, InList};
 use datafusion_expr::simplify::{ExprSimplifyResult, SimplifyContext};
@@ -324,7 +324,8 @@ fn parse_type_line(line: &'static str) -> Option<PgType> {
 /// shown as: `Int64` is `bigint` (20), `Utf8` is `text` (25),
 /// `Decimal128(10, 2)` is `numeric(10,2)` (1700 with typmod 655366), a list
 /// is the array type of its element, and so on. Types without a Postgres
-/// counterpart are `text`.
+/// counterpart (structs, lists of lists, ...) are `text`. This is what the
+/// pg wire front end sends (`server::pg::types`).
 pub fn pg_type_of(data_type: &DataType) -> (u32, i32) {
     fn precision_typmod(unit: &TimeUnit) -> i32 {
         match unit {
@@ -337,7 +338,8 @@ pub fn pg_type_of(data_type: &DataType) -> (u32, i32) {
         DataType::Boolean => (oid::BOOL, -1),
         DataType::Int8 | DataType::Int16 | DataType::UInt8 => (oid::INT2, -1),
         DataType::Int32 | DataType::UInt16 => (oid::INT4, -1),
-        DataType::Int64 | DataType::UInt32 | DataType::UInt64 => (oid::INT8, -1),
+        DataType::Int64 | DataType::UInt32 => (oid::INT8, -1),
+        DataType::UInt64 => (oid::NUMERIC, -1),
         DataType::Float16 | DataType::Float32 => (oid::FLOAT4, -1),
         DataType::Float64 => (oid::FLOAT8, -1),
         DataType::Decimal32(p, s)
@@ -356,24 +358,63 @@ pub fn pg_type_of(data_type: &DataType) -> (u32, i32) {
         DataType::Timestamp(unit, None) => (oid::TIMESTAMP, precision_typmod(unit)),
         DataType::Timestamp(unit, Some(_)) => (oid::TIMESTAMPTZ, precision_typmod(unit)),
         DataType::Interval(_) | DataType::Duration(_) => (oid::INTERVAL, -1),
-        DataType::List(f)
-        | DataType::LargeList(f)
-        | DataType::ListView(f)
-        | DataType::LargeListView(f)
-        | DataType::FixedSizeList(f, _) => {
-            // Postgres arrays of any dimension share the element's array type.
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            // A list is an array of its element's type; a list of lists is text.
             let (elem, typmod) = pg_type_of(f.data_type());
             match pg_type(elem) {
-                Some(t) if t.is_array() => (t.oid, typmod),
                 Some(t) if t.array != 0 => (t.array, typmod),
-                _ => (oid::ANYARRAY, -1),
+                _ => (oid::TEXT, -1),
             }
         }
         DataType::Dictionary(_, value) => pg_type_of(value),
-        DataType::RunEndEncoded(_, values) => pg_type_of(values.data_type()),
-        DataType::Struct(_) => (oid::RECORD, -1),
         _ => (oid::TEXT, -1),
     }
+}
+
+/// Field metadata key holding a column's declared SQL type
+/// (`character varying(10)`, `numeric(10,2)`), for types that Arrow
+/// cannot tell apart (`varchar(n)`, `char(n)` and `text` are all `Utf8`).
+/// [`pg_type_of_field`] prefers it to the Arrow type.
+pub const PG_TYPE_METADATA_KEY: &str = "tidewater.pg_type";
+
+/// The Postgres type (OID and typmod) of a column: its declared type
+/// ([`PG_TYPE_METADATA_KEY`]) when it has one that names a known type,
+/// else the type of its Arrow type ([`pg_type_of`]).
+pub fn pg_type_of_field(field: &Field) -> (u32, i32) {
+    field
+        .metadata()
+        .get(PG_TYPE_METADATA_KEY)
+        .and_then(|declared| parse_type_with_typmod(declared))
+        .unwrap_or_else(|| pg_type_of(field.data_type()))
+}
+
+/// Resolves a type name with its modifier, as in a column definition:
+/// `varchar(10)` is (1043, 14), `numeric(10,2)` is (1700, 655366),
+/// `timestamp(3)` is (1114, 3), `int[]` is (1007, -1).
+pub fn parse_type_with_typmod(text: &str) -> Option<(u32, i32)> {
+    let t = parse_type_name(text)?;
+    let base = if t.is_array() { pg_type(t.elem)? } else { t };
+    let modifiers: Option<Vec<i32>> = text.find('(').and_then(|open| {
+        let close = open + text[open..].find(')')?;
+        text[open + 1..close]
+            .split(',')
+            .map(|m| m.trim().parse().ok())
+            .collect()
+    });
+    let typmod = match (base.oid, modifiers.as_deref()) {
+        (_, None) => -1,
+        (oid::VARCHAR | oid::BPCHAR, Some([n])) => n.checked_add(VARHDRSZ)?,
+        (oid::NUMERIC, Some([p])) => numeric_typmod(*p, 0),
+        (oid::NUMERIC, Some([p, s])) => numeric_typmod(*p, *s),
+        (
+            oid::TIME | oid::TIMETZ | oid::TIMESTAMP | oid::TIMESTAMPTZ | oid::BIT | oid::VARBIT,
+            Some([n]),
+        ) => *n,
+        // interval(p): every field, precision p.
+        (oid::INTERVAL, Some([p])) => (0x7fff << 16) | (p & 0xffff),
+        _ => -1,
+    };
+    Some((t.oid, typmod))
 }
 
 /// The typmod of `numeric(precision, scale)`.
@@ -1993,13 +2034,44 @@ mod tests {
             (DataType::Interval(IntervalUnit::MonthDayNano), (1186, -1)),
             (DataType::Binary, (17, -1)),
             (list(DataType::Int32), (1007, -1)),
-            (list(list(DataType::Utf8)), (1009, -1)),
+            (list(list(DataType::Utf8)), (25, -1)),
+            (list(DataType::Null), (1009, -1)),
+            (DataType::UInt64, (1700, -1)),
             (list(DataType::Decimal128(10, 2)), (1231, 655_366)),
             (DataType::Null, (25, -1)),
         ];
         for (t, expected) in cases {
             assert_eq!(pg_type_of(&t), expected, "{t}");
         }
+        for (declared, expected) in [
+            ("character varying(10)", (1043, 14)),
+            ("VARCHAR(10)", (1043, 14)),
+            ("CHAR(5)", (1042, 9)),
+            ("NUMERIC(10,2)", (1700, 655_366)),
+            ("numeric(12)", (1700, numeric_typmod(12, 0))),
+            ("TIMESTAMP(3) WITH TIME ZONE", (1184, 3)),
+            ("interval(2)", (1186, 2_147_418_114)),
+            ("varchar(20)[]", (1015, 24)),
+            ("text", (25, -1)),
+        ] {
+            assert_eq!(
+                parse_type_with_typmod(declared),
+                Some(expected),
+                "{declared}"
+            );
+        }
+        assert_eq!(parse_type_with_typmod("nope(1)"), None);
+        let declared = Field::new("note", DataType::Utf8, true)
+            .with_metadata([(PG_TYPE_METADATA_KEY.to_string(), "VARCHAR(10)".to_string())].into());
+        assert_eq!(pg_type_of_field(&declared), (1043, 14));
+        assert_eq!(
+            format_type(1043, Some(pg_type_of_field(&declared).1)),
+            "character varying(10)"
+        );
+        assert_eq!(
+            pg_type_of_field(&Field::new("t", DataType::Utf8, true)),
+            (25, -1)
+        );
         let (o, m) = pg_type_of(&DataType::Decimal128(38, 10));
         assert_eq!(format_type(o, Some(m)), "numeric(38,10)");
     }

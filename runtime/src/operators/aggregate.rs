@@ -19,14 +19,14 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, new_empty_array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion_common::Result as DFResult;
+use datafusion_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion_expr::{EmitTo, GroupsAccumulator};
 use datafusion_functions_aggregate_common::aggregate::groups_accumulator::GroupsAccumulatorAdapter;
+use datafusion_physical_expr::PhysicalExpr;
 use datafusion_physical_expr::aggregate::{AggregateFunctionExpr, LoweredAggregateBuilder};
 use datafusion_physical_expr::expressions::Column;
-use datafusion_physical_expr::PhysicalExpr;
 use datafusion_physical_plan::aggregates::group_values::{GroupValues, new_group_values};
 use datafusion_physical_plan::aggregates::order::GroupOrdering;
-use datafusion_expr::physical_planning_context::PhysicalPlanningContext;
 
 use super::{OpResult, UnaryOperator, align_batch, slice_batches};
 use crate::error::QueryError;
@@ -50,7 +50,10 @@ struct AggregateCall {
 }
 
 /// Lowers the aggregate calls of an aggregation over `ctx`'s schema.
-fn lower_aggregates(ctx: &ExprContext<'_>, aggregates: &[ExprIr]) -> DFResult<Vec<(Arc<AggregateFunctionExpr>, Option<Arc<dyn PhysicalExpr>>)>> {
+fn lower_aggregates(
+    ctx: &ExprContext<'_>,
+    aggregates: &[ExprIr],
+) -> DFResult<Vec<(Arc<AggregateFunctionExpr>, Option<Arc<dyn PhysicalExpr>>)>> {
     let schema = ctx.arrow_schema();
     aggregates
         .iter()
@@ -71,7 +74,11 @@ fn lower_aggregates(ctx: &ExprContext<'_>, aggregates: &[ExprIr]) -> DFResult<Ve
 
 /// The schema of the partial phase's output: the group columns (as in
 /// `group_fields`) followed by each aggregate's state fields.
-pub fn partial_schema(ctx: &ExprContext<'_>, group_fields: &SchemaIr, aggregates: &[ExprIr]) -> DFResult<SchemaIr> {
+pub fn partial_schema(
+    ctx: &ExprContext<'_>,
+    group_fields: &SchemaIr,
+    aggregates: &[ExprIr],
+) -> DFResult<SchemaIr> {
     let mut columns = group_fields.columns.clone();
     for (agg, _) in lower_aggregates(ctx, aggregates)? {
         for f in agg.state_fields()? {
@@ -103,6 +110,11 @@ pub struct AggregateOperator {
     batch_size: usize,
     /// Whether any input row arrived.
     seen_input: bool,
+    /// Whether this instance produces the row of a global aggregate over
+    /// empty input. Global aggregates run where all their input is gathered
+    /// (worker 0); the instances on other workers see nothing and must not
+    /// answer for the whole input.
+    answers_empty_input: bool,
 }
 
 impl std::fmt::Debug for AggregateOperator {
@@ -159,7 +171,9 @@ impl AggregateOperator {
                 AggregatePhase::Final => {
                     let states = expr.state_fields()?;
                     let cols = (state_offset..state_offset + states.len())
-                        .map(|i| Arc::new(Column::new(&format!("state_{i}"), i)) as Arc<dyn PhysicalExpr>)
+                        .map(|i| {
+                            Arc::new(Column::new(&format!("state_{i}"), i)) as Arc<dyn PhysicalExpr>
+                        })
                         .collect();
                     state_offset += states.len();
                     (cols, states.iter().map(|f| f.data_type().clone()).collect())
@@ -204,7 +218,16 @@ impl AggregateOperator {
             reservation,
             batch_size,
             seen_input: false,
+            answers_empty_input: true,
         })
+    }
+
+    /// Sets whether this instance produces the row of a global aggregate
+    /// over empty input (only the instance on the worker that gathers the
+    /// input should).
+    pub fn with_answers_empty_input(mut self, answers: bool) -> Self {
+        self.answers_empty_input = answers;
+        self
     }
 
     fn num_groups(&self) -> usize {
@@ -226,7 +249,10 @@ impl AggregateOperator {
         if !global && self.num_groups() == 0 {
             return Ok(());
         }
-        if global && self.phase == AggregatePhase::Partial && !self.seen_input {
+        if global
+            && (self.phase == AggregatePhase::Partial || !self.answers_empty_input)
+            && !self.seen_input
+        {
             // A partial global aggregate that saw no rows contributes nothing;
             // the final phase produces the row for empty input.
             return Ok(());
@@ -238,7 +264,9 @@ impl AggregateOperator {
         for acc in &mut self.accumulators {
             match self.phase {
                 AggregatePhase::Partial => columns.extend(acc.state(EmitTo::All)?),
-                AggregatePhase::Final | AggregatePhase::Single => columns.push(acc.evaluate(EmitTo::All)?),
+                AggregatePhase::Final | AggregatePhase::Single => {
+                    columns.push(acc.evaluate(EmitTo::All)?)
+                }
             }
         }
         let batch = align_batch(&self.schema, columns)?;
@@ -253,7 +281,9 @@ fn create_accumulator(expr: &Arc<AggregateFunctionExpr>) -> DFResult<Box<dyn Gro
         expr.create_groups_accumulator()
     } else {
         let expr = Arc::clone(expr);
-        Ok(Box::new(GroupsAccumulatorAdapter::new(move || expr.create_accumulator())))
+        Ok(Box::new(GroupsAccumulatorAdapter::new(move || {
+            expr.create_accumulator()
+        })))
     }
 }
 
@@ -290,7 +320,11 @@ impl UnaryOperator for AggregateOperator {
     }
 
     fn on_end(&mut self, out: &mut Vec<RecordBatch>) -> OpResult {
-        if self.group_values.is_none() && !self.seen_input && self.phase != AggregatePhase::Partial {
+        if self.group_values.is_none()
+            && !self.seen_input
+            && self.phase != AggregatePhase::Partial
+            && self.answers_empty_input
+        {
             // Global aggregate over empty input: one row of initial values.
             for (call, acc) in self.calls.iter().zip(self.accumulators.iter_mut()) {
                 let empty: Vec<ArrayRef> = call.input_types.iter().map(new_empty_array).collect();

@@ -26,11 +26,17 @@ impl FilterOperator {
 
     /// Filters one batch.
     pub fn filter(&self, batch: &RecordBatch) -> Result<RecordBatch, QueryError> {
-        let mask = self.predicate.evaluate(batch)?.into_array(batch.num_rows())?;
+        let mask = self
+            .predicate
+            .evaluate(batch)?
+            .into_array(batch.num_rows())?;
         if mask.data_type() != &DataType::Boolean {
             return Err(QueryError::new(
                 SqlState::DataException,
-                format!("argument of WHERE must be type boolean, not {}", mask.data_type()),
+                format!(
+                    "argument of WHERE must be type boolean, not {}",
+                    mask.data_type()
+                ),
             ));
         }
         Ok(filter_record_batch(batch, mask.as_boolean())?)

@@ -24,9 +24,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array, UInt64Array,
-};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
 use arrow::compute::concat_batches;
 use arrow::compute::kernels::cmp::{eq, not_distinct};
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -198,7 +196,11 @@ impl HashJoinOperator {
             + table.capacity() * size_of::<(u64, u32)>()
             + next.len() * size_of::<u32>()
             + rows
-            + self.pending_probe.iter().map(|b| b.get_array_memory_size()).sum::<usize>();
+            + self
+                .pending_probe
+                .iter()
+                .map(|b| b.get_array_memory_size())
+                .sum::<usize>();
         self.reservation.try_resize(size)?;
         self.build = Some(BuildSide {
             batch,
@@ -212,7 +214,12 @@ impl HashJoinOperator {
     }
 
     /// Candidate pairs for a probe batch whose keys hash to `hashes`.
-    fn candidates(build: &BuildSide, hashes: &[u64], valid: &[bool], null_equals_null: bool) -> (Vec<u64>, Vec<u32>) {
+    fn candidates(
+        build: &BuildSide,
+        hashes: &[u64],
+        valid: &[bool],
+        null_equals_null: bool,
+    ) -> (Vec<u64>, Vec<u32>) {
         let mut build_idx = Vec::new();
         let mut probe_idx = Vec::new();
         for (row, hash) in hashes.iter().enumerate() {
@@ -247,7 +254,11 @@ impl HashJoinOperator {
         Ok(())
     }
 
-    fn probe_slice(&mut self, batch: &RecordBatch, out: &mut Vec<RecordBatch>) -> Result<(), QueryError> {
+    fn probe_slice(
+        &mut self,
+        batch: &RecordBatch,
+        out: &mut Vec<RecordBatch>,
+    ) -> Result<(), QueryError> {
         let build = self.build.as_mut().expect("probe after build");
         let rows = batch.num_rows();
         self.probe_seen = true;
@@ -259,7 +270,9 @@ impl HashJoinOperator {
         let (build_idx, probe_idx) = if keys.is_empty() {
             let n = build.batch.num_rows();
             let build_idx = (0..rows).flat_map(|_| 0..n as u64).collect();
-            let probe_idx = (0..rows as u32).flat_map(|r| std::iter::repeat_n(r, n)).collect();
+            let probe_idx = (0..rows as u32)
+                .flat_map(|r| std::iter::repeat_n(r, n))
+                .collect();
             (build_idx, probe_idx)
         } else {
             let mut hashes = vec![0u64; rows];
@@ -269,8 +282,8 @@ impl HashJoinOperator {
         let mut build_idx = UInt64Array::from(build_idx);
         let mut probe_idx = UInt32Array::from(probe_idx);
 
-        // Verify key equality (hashes may collide).
-        if !build_idx.is_empty() {
+        // Verify key equality (hashes may collide); nothing to verify without keys.
+        if !build_idx.is_empty() && !keys.is_empty() {
             let mut mask: Option<BooleanArray> = None;
             for (bk, pk) in build.keys.iter().zip(&keys) {
                 let l = arrow::compute::take(bk.as_ref(), &build_idx, None)?;
@@ -285,10 +298,15 @@ impl HashJoinOperator {
                     Some(prev) => and_masks(&prev, &m)?,
                 });
             }
-            let mask = mask.expect("at least one key");
-            if mask.true_count() != mask.len() {
-                build_idx = arrow::compute::filter(&build_idx, &mask)?.as_primitive().clone();
-                probe_idx = arrow::compute::filter(&probe_idx, &mask)?.as_primitive().clone();
+            if let Some(mask) = mask
+                && mask.true_count() != mask.len()
+            {
+                build_idx = arrow::compute::filter(&build_idx, &mask)?
+                    .as_primitive()
+                    .clone();
+                probe_idx = arrow::compute::filter(&probe_idx, &mask)?
+                    .as_primitive()
+                    .clone();
             }
         }
         if let Some(filter) = &self.filter {
@@ -331,7 +349,11 @@ impl HashJoinOperator {
             JoinKind::RightSemi => {
                 let kept = arrow::compute::filter_record_batch(batch, &mask_of(&probe_matched))?;
                 if kept.num_rows() > 0 {
-                    out.push(batch_of(&self.schema, kept.columns().to_vec(), kept.num_rows())?);
+                    out.push(batch_of(
+                        &self.schema,
+                        kept.columns().to_vec(),
+                        kept.num_rows(),
+                    )?);
                 }
             }
             JoinKind::RightAnti => {
@@ -346,7 +368,11 @@ impl HashJoinOperator {
                     .collect();
                 let kept = arrow::compute::filter_record_batch(batch, &mask_of(&keep))?;
                 if kept.num_rows() > 0 {
-                    out.push(batch_of(&self.schema, kept.columns().to_vec(), kept.num_rows())?);
+                    out.push(batch_of(
+                        &self.schema,
+                        kept.columns().to_vec(),
+                        kept.num_rows(),
+                    )?);
                 }
             }
             JoinKind::RightMark => {
@@ -365,7 +391,10 @@ impl HashJoinOperator {
         let rows = build.batch.num_rows();
         let visited = &build.visited;
         let select = |keep: Vec<bool>| -> Result<RecordBatch, QueryError> {
-            Ok(arrow::compute::filter_record_batch(&build.batch, &mask_of(&keep))?)
+            Ok(arrow::compute::filter_record_batch(
+                &build.batch,
+                &mask_of(&keep),
+            )?)
         };
         let emitted = match self.kind {
             JoinKind::Left | JoinKind::Full => {
@@ -377,7 +406,11 @@ impl HashJoinOperator {
             }
             JoinKind::LeftSemi => {
                 let kept = select(visited.clone())?;
-                Some(batch_of(&self.schema, kept.columns().to_vec(), kept.num_rows())?)
+                Some(batch_of(
+                    &self.schema,
+                    kept.columns().to_vec(),
+                    kept.num_rows(),
+                )?)
             }
             JoinKind::LeftAnti => {
                 if self.null_aware && self.probe_has_null_key {
@@ -391,7 +424,11 @@ impl HashJoinOperator {
                         .map(|(v, ok)| !v && (!self.null_aware || *ok || probe_empty))
                         .collect();
                     let kept = select(keep)?;
-                    Some(batch_of(&self.schema, kept.columns().to_vec(), kept.num_rows())?)
+                    Some(batch_of(
+                        &self.schema,
+                        kept.columns().to_vec(),
+                        kept.num_rows(),
+                    )?)
                 }
             }
             JoinKind::LeftMark => {
@@ -476,7 +513,13 @@ mod tests {
                 Field::new("l", DataType::Utf8, true),
             ])),
             vec![
-                Arc::new(Int64Array::from(vec![Some(1), Some(2), Some(2), None, Some(5)])),
+                Arc::new(Int64Array::from(vec![
+                    Some(1),
+                    Some(2),
+                    Some(2),
+                    None,
+                    Some(5),
+                ])),
                 Arc::new(StringArray::from(vec!["a", "b", "c", "d", "e"])),
             ],
         )
@@ -502,8 +545,12 @@ mod tests {
         let r = right().schema();
         let nullable = |f: &Field| f.clone().with_nullable(true);
         let fields: Vec<Field> = match kind {
-            JoinKind::LeftSemi | JoinKind::LeftAnti => l.fields().iter().map(|f| f.as_ref().clone()).collect(),
-            JoinKind::RightSemi | JoinKind::RightAnti => r.fields().iter().map(|f| f.as_ref().clone()).collect(),
+            JoinKind::LeftSemi | JoinKind::LeftAnti => {
+                l.fields().iter().map(|f| f.as_ref().clone()).collect()
+            }
+            JoinKind::RightSemi | JoinKind::RightAnti => {
+                r.fields().iter().map(|f| f.as_ref().clone()).collect()
+            }
             JoinKind::LeftMark => l
                 .fields()
                 .iter()
@@ -516,7 +563,12 @@ mod tests {
                 .map(|f| f.as_ref().clone())
                 .chain([Field::new("mark", DataType::Boolean, false)])
                 .collect(),
-            _ => l.fields().iter().chain(r.fields().iter()).map(|f| nullable(f)).collect(),
+            _ => l
+                .fields()
+                .iter()
+                .chain(r.fields().iter())
+                .map(|f| nullable(f))
+                .collect(),
         };
         Arc::new(Schema::new(fields))
     }
@@ -561,7 +613,10 @@ mod tests {
 
     #[test]
     fn inner_matches_duplicates_and_skips_null_keys() {
-        assert_eq!(run(JoinKind::Inner, false), vec!["1,a,1,w", "2,b,2,x", "2,c,2,x"]);
+        assert_eq!(
+            run(JoinKind::Inner, false),
+            vec!["1,a,1,w", "2,b,2,x", "2,c,2,x"]
+        );
     }
 
     #[test]
@@ -587,6 +642,52 @@ mod tests {
             run(JoinKind::LeftMark, false),
             vec![",d,false", "1,a,true", "2,b,true", "2,c,true", "5,e,false"]
         );
+    }
+
+    #[test]
+    fn without_keys_every_pair_is_a_candidate_for_the_filter() {
+        use datafusion_expr::Operator;
+        use datafusion_physical_expr::expressions::binary;
+        let kind = JoinKind::Left;
+        let filter_schema = Schema::new(
+            left()
+                .schema()
+                .fields()
+                .iter()
+                .chain(right().schema().fields().iter())
+                .map(|f| f.as_ref().clone())
+                .collect::<Vec<_>>(),
+        );
+        let filter = binary(
+            Arc::new(Column::new("k", 0)),
+            Operator::Lt,
+            Arc::new(Column::new("k2", 2)),
+            &filter_schema,
+        )
+        .unwrap();
+        let budget = MemoryBudget::new(1 << 30);
+        let mut op = HashJoinOperator::try_new(
+            kind,
+            vec![],
+            vec![],
+            Some(filter),
+            false,
+            false,
+            left().schema(),
+            right().schema(),
+            output_schema(kind),
+            budget.reservation("test"),
+            1024,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        op.on_left(left(), &mut out).unwrap();
+        op.on_left_end(&mut out).unwrap();
+        op.on_right(right(), &mut out).unwrap();
+        op.on_right_end(&mut out).unwrap();
+        let rows: usize = out.iter().map(|b| b.num_rows()).sum();
+        // k=1 pairs with k2 in {2,3}; k=2 (twice) with 3; k=NULL and k=5 unmatched.
+        assert_eq!(rows, 2 + 2 + 2);
     }
 
     #[test]

@@ -15,7 +15,10 @@ use datafusion_physical_expr::PhysicalExpr;
 use crate::error::QueryError;
 
 /// Takes `indices` of every column of `batch`; a null index gives a null row.
-pub(crate) fn take_columns(batch: &RecordBatch, indices: &dyn Array) -> Result<Vec<ArrayRef>, QueryError> {
+pub(crate) fn take_columns(
+    batch: &RecordBatch,
+    indices: &dyn Array,
+) -> Result<Vec<ArrayRef>, QueryError> {
     batch
         .columns()
         .iter()
@@ -33,7 +36,11 @@ pub(crate) fn null_columns(schema: &SchemaRef, n: usize) -> Vec<ArrayRef> {
 }
 
 /// Builds an output batch from column lists.
-pub(crate) fn batch_of(schema: &SchemaRef, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch, QueryError> {
+pub(crate) fn batch_of(
+    schema: &SchemaRef,
+    columns: Vec<ArrayRef>,
+    rows: usize,
+) -> Result<RecordBatch, QueryError> {
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     let columns = columns
         .into_iter()
@@ -46,7 +53,11 @@ pub(crate) fn batch_of(schema: &SchemaRef, columns: Vec<ArrayRef>, rows: usize) 
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)?)
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &options,
+    )?)
 }
 
 /// Evaluates the join filter over candidate pairs (`left` rows at
@@ -66,7 +77,9 @@ pub(crate) fn apply_filter(
     let mut columns = take_columns(left, &left_idx)?;
     columns.extend(take_columns(right, &right_idx)?);
     let intermediate = batch_of(filter_schema, columns, left_idx.len())?;
-    let mask = filter_expr.evaluate(&intermediate)?.into_array(left_idx.len())?;
+    let mask = filter_expr
+        .evaluate(&intermediate)?
+        .into_array(left_idx.len())?;
     let mask = mask.as_boolean();
     let mask = strip_nulls(mask);
     let left_idx = filter(&left_idx, &mask)?;

@@ -95,5 +95,9 @@ pub(crate) fn align_batch(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
-    Ok(RecordBatch::try_new_with_options(std::sync::Arc::clone(schema), columns, &options)?)
+    Ok(RecordBatch::try_new_with_options(
+        std::sync::Arc::clone(schema),
+        columns,
+        &options,
+    )?)
 }

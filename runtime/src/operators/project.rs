@@ -30,7 +30,11 @@ impl ProjectOperator {
     pub fn project(&self, batch: &RecordBatch) -> Result<RecordBatch, crate::QueryError> {
         let columns = evaluate_all(&self.exprs, batch)?;
         let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-        Ok(RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options)?)
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.schema),
+            columns,
+            &options,
+        )?)
     }
 }
 
@@ -55,7 +59,8 @@ pub(crate) fn values_batch(
         vec![],
         &RecordBatchOptions::new().with_row_count(Some(1)),
     )?;
-    let mut columns: Vec<Vec<arrow::array::ArrayRef>> = vec![Vec::with_capacity(rows.len()); schema.fields().len()];
+    let mut columns: Vec<Vec<arrow::array::ArrayRef>> =
+        vec![Vec::with_capacity(rows.len()); schema.fields().len()];
     for row in rows {
         for (i, e) in row.iter().enumerate() {
             let value = ctx.physical(e)?.evaluate(&one_row)?.into_array(1)?;

@@ -123,10 +123,23 @@ mod tests {
                 nulls_first: false,
             },
         }];
-        let mut op = SortOperator::try_new(order, Some(3), Arc::clone(&schema), budget.reservation("t"), 2).unwrap();
+        let mut op = SortOperator::try_new(
+            order,
+            Some(3),
+            Arc::clone(&schema),
+            budget.reservation("t"),
+            2,
+        )
+        .unwrap();
         let mut out = Vec::new();
-        for chunk in [vec![Some(9), None, Some(4)], vec![Some(7), Some(1)], vec![Some(3), Some(8), Some(2)]] {
-            let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int64Array::from(chunk))]).unwrap();
+        for chunk in [
+            vec![Some(9), None, Some(4)],
+            vec![Some(7), Some(1)],
+            vec![Some(3), Some(8), Some(2)],
+        ] {
+            let batch =
+                RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int64Array::from(chunk))])
+                    .unwrap();
             op.on_batch(batch, &mut out).unwrap();
         }
         op.on_end(&mut out).unwrap();

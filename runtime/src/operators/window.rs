@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
-use arrow::compute::{SortColumn, SortOptions, concat, concat_batches, lexsort_to_indices, take, take_record_batch};
+use arrow::compute::{
+    SortColumn, SortOptions, concat, concat_batches, lexsort_to_indices, take, take_record_batch,
+};
 use arrow::datatypes::SchemaRef;
 use datafusion_common::utils::evaluate_partition_ranges;
 use datafusion_common::{Result as DFResult, internal_err};
@@ -87,7 +89,10 @@ fn lower_window(ctx: &ExprContext<'_>, e: &ExprIr, name: String) -> DFResult<Arc
         &order_by,
         Arc::new(window_frame),
         ctx.arrow_schema(),
-        matches!(null_treatment, Some(datafusion_expr::expr::NullTreatment::IgnoreNulls)),
+        matches!(
+            null_treatment,
+            Some(datafusion_expr::expr::NullTreatment::IgnoreNulls)
+        ),
         distinct,
         filter,
     )
@@ -166,7 +171,11 @@ impl WindowOperator {
         for (i, original) in indices.values().iter().enumerate() {
             inverse[*original as usize] = i as u32;
         }
-        Ok(take(in_sorted_order.as_ref(), &UInt32Array::from(inverse), None)?)
+        Ok(take(
+            in_sorted_order.as_ref(),
+            &UInt32Array::from(inverse),
+            None,
+        )?)
     }
 }
 

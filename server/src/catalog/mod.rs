@@ -73,6 +73,18 @@ pub struct RelationDef {
     pub schema: Schema,
 }
 
+/// An index: recorded for the tools that create and list indexes; scans
+/// do not use it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IndexDef {
+    /// Object id.
+    pub oid: u32,
+    /// The indexed table (in the same schema).
+    pub table: String,
+    /// Indexed columns.
+    pub columns: Vec<String>,
+}
+
 /// A schema (namespace).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct SchemaDef {
@@ -80,6 +92,9 @@ pub struct SchemaDef {
     pub oid: u32,
     /// Tables and views by name.
     pub relations: BTreeMap<String, RelationDef>,
+    /// Indexes by name.
+    #[serde(default)]
+    pub indexes: BTreeMap<String, IndexDef>,
 }
 
 /// A database.
@@ -131,6 +146,7 @@ impl CatalogState {
             SchemaDef {
                 oid: schema_oid,
                 relations: BTreeMap::new(),
+                indexes: BTreeMap::new(),
             },
         );
         self.databases.insert(name.to_string(), db);
@@ -321,6 +337,7 @@ impl Catalog {
                 SchemaDef {
                     oid,
                     relations: BTreeMap::new(),
+                    indexes: BTreeMap::new(),
                 },
             );
             Ok(true)
@@ -420,7 +437,9 @@ impl Catalog {
                 )
                 .with_hint(format!("Use DROP {} to remove a {}.", if is_view { "VIEW" } else { "TABLE" }, if is_view { "view" } else { "table" })));
             }
-            s.schema_mut(&name.database, &name.schema)?.relations.remove(&name.name);
+            let schema = s.schema_mut(&name.database, &name.schema)?;
+            schema.relations.remove(&name.name);
+            schema.indexes.retain(|_, index| index.table != name.name);
             Ok(Some(existing))
         })?;
         match removed {
@@ -435,6 +454,67 @@ impl Catalog {
                 Ok(true)
             }
         }
+    }
+
+    /// Creates an index on `table` (names are unique among the schema's
+    /// relations and indexes). Returns the index name, or `None` when it
+    /// existed and `if_not_exists` was given.
+    pub fn create_index(
+        &self,
+        table: &QualifiedName,
+        name: Option<&str>,
+        columns: &[String],
+        if_not_exists: bool,
+    ) -> SqlResult<Option<String>> {
+        self.update(|s| {
+            let name = match name {
+                Some(n) => n.to_string(),
+                None => {
+                    let schema = s.schema_mut(&table.database, &table.schema)?;
+                    let base = format!("{}_{}_idx", table.name, columns.join("_"));
+                    let mut candidate = base.clone();
+                    let mut n = 0;
+                    while schema.indexes.contains_key(&candidate) || schema.relations.contains_key(&candidate) {
+                        n += 1;
+                        candidate = format!("{base}{n}");
+                    }
+                    candidate
+                }
+            };
+            let oid = s.allocate_oid();
+            let schema = s.schema_mut(&table.database, &table.schema)?;
+            if schema.indexes.contains_key(&name) || schema.relations.contains_key(&name) {
+                return if if_not_exists {
+                    Ok(None)
+                } else {
+                    Err(SqlError::new("42P07", format!("relation \"{name}\" already exists")))
+                };
+            }
+            schema.indexes.insert(
+                name.clone(),
+                IndexDef {
+                    oid,
+                    table: table.name.clone(),
+                    columns: columns.to_vec(),
+                },
+            );
+            Ok(Some(name))
+        })
+    }
+
+    /// Drops an index.
+    pub fn drop_index(&self, name: &QualifiedName, if_exists: bool) -> SqlResult<bool> {
+        self.update(|s| {
+            let removed = s
+                .schema_mut(&name.database, &name.schema)
+                .ok()
+                .and_then(|schema| schema.indexes.remove(&name.name));
+            match removed {
+                Some(_) => Ok(true),
+                None if if_exists => Ok(false),
+                None => Err(SqlError::new("42704", format!("index \"{}\" does not exist", name.name))),
+            }
+        })
     }
 
     /// Drops a schema; with `cascade`, also what it contains.

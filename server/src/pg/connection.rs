@@ -759,7 +759,10 @@ impl Connection {
 
     /// Parse: parse and describe a statement, and keep it under `name`.
     fn parse(&mut self, name: String, query: &str, param_types: Vec<u32>) -> Step {
-        if !name.is_empty() && self.statements.contains_key(&name) {
+        if name.is_empty() {
+            // Replaced even if this Parse fails.
+            self.statements.remove("");
+        } else if self.statements.contains_key(&name) {
             return Err(SqlError::new("42P05", format!("prepared statement \"{name}\" already exists")).into());
         }
         let mut statements = self.session.parse(query)?;
@@ -793,10 +796,14 @@ impl Connection {
         params: &[Option<bytes::Bytes>],
         result_formats: &[i16],
     ) -> Step {
+        if portal.is_empty() {
+            // Replaced even if this Bind fails.
+            self.portals.remove("");
+        }
         let prepared = self.statements.get(statement).cloned().ok_or_else(|| {
             SqlError::new("26000", format!("prepared statement \"{statement}\" does not exist"))
         })?;
-        if !portal.is_empty() && self.portals.contains_key(&portal) {
+        if self.portals.contains_key(&portal) {
             return Err(SqlError::new("42P03", format!("portal \"{portal}\" already exists")).into());
         }
         let types = prepared.param_types();

@@ -424,6 +424,19 @@ impl Session {
                 Ok(ExecResult::Command("CREATE DATABASE".into()))
             }
             Planned::Drop(plan) => self.drop(plan),
+            Planned::CreateIndex(plan) => {
+                let created = self.state.catalog.create_index(
+                    &plan.table,
+                    plan.name.as_deref(),
+                    &plan.columns,
+                    plan.if_not_exists,
+                )?;
+                if created.is_none() {
+                    let name = plan.name.unwrap_or_default();
+                    self.notices.push(format!("relation \"{name}\" already exists, skipping"));
+                }
+                Ok(ExecResult::Command("CREATE INDEX".into()))
+            }
             Planned::Copy(plan) => {
                 let storage = self.state.catalog.managed_table_by_name(&plan.table.name)?;
                 Ok(ExecResult::CopyIn(CopyIn::new(plan, storage)?))
@@ -518,6 +531,10 @@ impl Session {
                         "schema",
                         schema.clone(),
                     )
+                }
+                DropTarget::Index(n) => {
+                    tag = "DROP INDEX";
+                    (catalog.drop_index(n, plan.if_exists)?, "index", n.name.clone())
                 }
                 DropTarget::Database(name) => {
                     tag = "DROP DATABASE";

@@ -49,7 +49,10 @@ async fn main() -> anyhow::Result<()> {
                 Some(_) => None,
                 None => Some(TestServer::start(args.workers).await?),
             };
-            let port = args.port.or(server.as_ref().map(|s| s.port())).unwrap_or_default();
+            let port = args
+                .port
+                .or(server.as_ref().map(|s| s.port()))
+                .unwrap_or_default();
             let started = std::time::Instant::now();
             let report = run_file(file, port, protocol, args.show).await?;
             println!(

@@ -27,7 +27,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use tidewater_planner::QualifiedName;
 use tidewater_runtime::functions::postgres::{
-    INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE, pg_type_of,
+    INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE, SUPERUSER_NAME, pg_type_of_field,
 };
 
 use super::{CatalogSnapshot, CatalogState, DatabaseDef, RelationKind};
@@ -37,17 +37,21 @@ use builder::{SystemKind, SystemRelation};
 
 pub use lookups::catalog_functions;
 
-/// The rows of a system table, if `name` is one, with the server's default
-/// settings in `pg_settings`.
+/// The rows of a system table, if `name` is one.
+///
+/// `pg_settings` shows the defaults of a new session (with the default
+/// query memory limit): the snapshot does not know the session's settings.
+/// A caller that does should use [`system_table_with_settings`].
 pub fn system_table(
     snapshot: &CatalogSnapshot,
     name: &QualifiedName,
 ) -> Option<(SchemaRef, RecordBatch)> {
-    let defaults = Settings::new(
-        tidewater_runtime::functions::postgres::SUPERUSER_NAME,
-        Config::default().query_memory_limit_mb,
-    );
-    system_table_with_settings(snapshot, name, &defaults.all())
+    let settings = if name.schema == "pg_catalog" && name.name == "pg_settings" {
+        Settings::new(SUPERUSER_NAME, Config::default().query_memory_limit_mb).all()
+    } else {
+        Vec::new()
+    };
+    system_table_with_settings(snapshot, name, &settings)
 }
 
 /// The rows of a system table, if `name` is one, with `settings` (name and
@@ -204,7 +208,7 @@ impl<'a> Model<'a> {
                     .fields()
                     .iter()
                     .map(|f| {
-                        let (type_oid, typmod) = pg_type_of(f.data_type());
+                        let (type_oid, typmod) = pg_type_of_field(f);
                         Column {
                             name: f.name(),
                             type_oid,
@@ -266,6 +270,13 @@ mod tests {
                 "ts",
                 DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
                 true,
+            ),
+            Field::new("note", DataType::Utf8, true).with_metadata(
+                [(
+                    tidewater_runtime::functions::postgres::PG_TYPE_METADATA_KEY.to_string(),
+                    "VARCHAR(10)".to_string(),
+                )]
+                .into(),
             ),
         ]));
         let name = |schema: &str, table: &str| QualifiedName::new("tidewater", schema, table);
@@ -383,7 +394,7 @@ mod tests {
         assert_eq!(
             user,
             vec![
-                format!("orders|{public_oid}|r|4|10"),
+                format!("orders|{public_oid}|r|5|10"),
                 format!("v1|{public_oid}|v|1|10"),
                 format!("events|{s2_oid}|r|1|10"),
             ]
@@ -437,6 +448,7 @@ mod tests {
                 "customer|25|-1|2|false|-1",
                 "amount|1700|655366|3|false|-1",
                 "ts|1114|-1|4|false|8",
+                "note|1043|14|5|false|-1",
             ]
         );
         assert_eq!(
@@ -501,6 +513,7 @@ mod tests {
                 "orders|customer|2|YES|text|NULL|NULL|1073741824|NULL|text",
                 "orders|amount|3|YES|numeric|10|2|NULL|NULL|numeric",
                 "orders|ts|4|YES|timestamp without time zone|NULL|NULL|NULL|6|timestamp",
+                "orders|note|5|YES|character varying|NULL|NULL|40|NULL|varchar",
             ]
         );
         // System columns use information_schema domains, described by their base type.

@@ -1,0 +1,324 @@
+//! Decorrelation of scalar subqueries that DataFusion's own rule leaves in
+//! place: aggregates under correlation predicates that are not equalities,
+//! such as `(SELECT count(*) FROM t AS x WHERE x.b < t.b)`.
+//!
+//! The rewrite follows the "domain" method of Neumann and Kemper
+//! (Unnesting Arbitrary Queries, 2015). For a subquery of the form
+//! `[Projection] <- Aggregate (no GROUP BY) <- Filter(p) <- I` whose outer
+//! references are all columns of the enclosing node's input `P`:
+//!
+//! 1. the domain `D` is the distinct values of the referenced outer columns;
+//! 2. `D LEFT JOIN I ON p[outer := D]` gives every domain value its inner
+//!    rows (or one null-padded row), grouped by `D` to evaluate the
+//!    aggregates once per domain value (constant aggregate arguments, as in
+//!    `count(*)`, only count rows that matched, so an empty group counts 0);
+//! 3. `P LEFT JOIN that ON P.outer IS NOT DISTINCT FROM D` attaches each
+//!    row's value, which replaces the subquery expression.
+//!
+//! The result equals evaluating the subquery once per outer row, including
+//! for NULL outer values. Subqueries of other shapes are left unchanged (and
+//! reported as unsupported when lowered).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use datafusion_common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion_common::{Column, NullEquality, Result};
+use datafusion_expr::expr::AggregateFunction;
+use datafusion_expr::expr_rewriter::NamePreserver;
+use datafusion_expr::logical_plan::{Aggregate, Filter, Projection, Subquery};
+use datafusion_expr::utils::{conjunction, split_conjunction};
+use datafusion_expr::{Expr, JoinType, LogicalPlan, LogicalPlanBuilder, col, lit, when};
+use datafusion_optimizer::optimizer::ApplyOrder;
+use datafusion_optimizer::{OptimizerConfig, OptimizerRule};
+
+/// Names the relations this rule introduces.
+static NEXT_ALIAS: AtomicUsize = AtomicUsize::new(0);
+
+/// The rule (see the module docs).
+#[derive(Debug, Default)]
+pub struct DecorrelateScalarSubqueries;
+
+fn has_outer_reference(e: &Expr) -> bool {
+    e.exists(|e| Ok(matches!(e, Expr::OuterReferenceColumn(..))))
+        .unwrap_or(false)
+}
+
+/// Correlated scalar subqueries directly in `e` (not inside other subqueries).
+fn correlated_subqueries(e: &Expr) -> Vec<Subquery> {
+    let mut found = Vec::new();
+    let _ = e.apply(|e| {
+        if let Expr::ScalarSubquery(s) = e {
+            if !s.outer_ref_columns.is_empty() {
+                found.push(s.clone());
+            }
+            return Ok(TreeNodeRecursion::Jump);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
+/// Whether any expression of `plan` or below refers to an outer column.
+fn plan_has_outer_reference(plan: &LogicalPlan) -> bool {
+    plan.exists(|p| Ok(p.expressions().iter().any(has_outer_reference)))
+        .unwrap_or(true)
+}
+
+/// The decorrelated form of one subquery: the new input of the enclosing
+/// node and the expression that replaces the subquery.
+fn decorrelate(input: &LogicalPlan, subquery: &Subquery) -> Result<Option<(LogicalPlan, Expr)>> {
+    // Outer references must all be columns of this node's input.
+    let mut outer: Vec<Column> = Vec::new();
+    for e in &subquery.outer_ref_columns {
+        let Expr::OuterReferenceColumn(_, c) = e else {
+            return Ok(None);
+        };
+        if !input.schema().has_column(c) {
+            return Ok(None);
+        }
+        if !outer.contains(c) {
+            outer.push(c.clone());
+        }
+    }
+
+    // Match [Projection] <- Aggregate(no group by) <- [Filter] <- I0.
+    let mut plan = subquery.subquery.as_ref();
+    let top = match plan {
+        LogicalPlan::Projection(p) if p.expr.len() == 1 => {
+            plan = p.input.as_ref();
+            Some(p)
+        }
+        _ => None,
+    };
+    let LogicalPlan::Aggregate(Aggregate {
+        input: agg_input,
+        group_expr,
+        aggr_expr,
+        schema: agg_schema,
+        ..
+    }) = plan
+    else {
+        return Ok(None);
+    };
+    if !group_expr.is_empty() || (top.is_none() && aggr_expr.len() != 1) {
+        return Ok(None);
+    }
+    let (correlated, uncorrelated, inner) = match agg_input.as_ref() {
+        LogicalPlan::Filter(Filter {
+            predicate, input, ..
+        }) => {
+            let (c, u): (Vec<Expr>, Vec<Expr>) = split_conjunction(predicate)
+                .into_iter()
+                .cloned()
+                .partition(has_outer_reference);
+            (c, u, input.as_ref())
+        }
+        other => (Vec::new(), Vec::new(), other),
+    };
+    if correlated.is_empty()
+        || plan_has_outer_reference(inner)
+        || aggr_expr.iter().any(has_outer_reference)
+    {
+        return Ok(None);
+    }
+
+    let n = NEXT_ALIAS.fetch_add(1, Ordering::Relaxed);
+    let domain_alias = format!("__tw_domain_{n}");
+    let result_alias = format!("__tw_scalar_{n}");
+    let mark = format!("__tw_mark_{n}");
+    let value = format!("__tw_value_{n}");
+    let domain_names: Vec<String> = (0..outer.len()).map(|k| format!("__tw_d{k}")).collect();
+    let domain_col = |k: usize| {
+        Expr::Column(Column::new(
+            Some(domain_alias.as_str()),
+            domain_names[k].as_str(),
+        ))
+    };
+
+    // 1. The domain: distinct outer values.
+    let domain = LogicalPlanBuilder::from(input.clone())
+        .aggregate(outer.iter().cloned().map(Expr::Column), Vec::<Expr>::new())?
+        .project(
+            outer
+                .iter()
+                .zip(&domain_names)
+                .map(|(c, name)| Expr::Column(c.clone()).alias(name)),
+        )?
+        .alias(domain_alias.as_str())?
+        .build()?;
+
+    // 2. Inner rows per domain value, with a marker of real matches.
+    let mut inner = LogicalPlanBuilder::from(inner.clone());
+    if let Some(p) = conjunction(uncorrelated) {
+        inner = inner.filter(p)?;
+    }
+    let inner_schema = inner.schema().clone();
+    let inner = inner
+        .project(
+            inner_schema
+                .columns()
+                .into_iter()
+                .map(Expr::Column)
+                .chain(std::iter::once(lit(true).alias(mark.as_str()))),
+        )?
+        .build()?;
+    let join_predicate = conjunction(correlated)
+        .expect("correlated conjuncts exist")
+        .transform_up(|e| match e {
+            Expr::OuterReferenceColumn(_, c) => {
+                let k = outer.iter().position(|o| o == &c).unwrap_or(0);
+                Ok(Transformed::yes(domain_col(k)))
+            }
+            other => Ok(Transformed::no(other)),
+        })
+        .data()?;
+    let joined =
+        LogicalPlanBuilder::from(domain).join_on(inner, JoinType::Left, [join_predicate])?;
+
+    // Aggregates whose arguments are all constants count padded rows: make
+    // them see only real matches.
+    let matched = col(mark.as_str()).is_not_null();
+    let aggregates = aggr_expr
+        .iter()
+        .zip(agg_schema.fields().iter().skip(group_expr.len()))
+        .map(|(e, field)| {
+            let rewritten = e
+                .clone()
+                .transform_up(|e| match e {
+                    Expr::AggregateFunction(mut f)
+                        if !f.params.args.is_empty()
+                            && f.params.args.iter().all(|a| matches!(a, Expr::Literal(..))) =>
+                    {
+                        f.params.args = f
+                            .params
+                            .args
+                            .into_iter()
+                            .map(|a| when(matched.clone(), a).end())
+                            .collect::<Result<_>>()?;
+                        Ok(Transformed::yes(Expr::AggregateFunction(
+                            AggregateFunction { ..f },
+                        )))
+                    }
+                    other => Ok(Transformed::no(other)),
+                })
+                .data()?;
+            Ok(rewritten.unalias().alias(field.name()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let grouped = joined.aggregate((0..outer.len()).map(domain_col), aggregates)?;
+    let value_expr = match top {
+        Some(p) => p.expr[0].clone().unalias(),
+        None => col(agg_schema.field(group_expr.len()).name()),
+    };
+    let result = grouped
+        .project(
+            (0..outer.len())
+                .map(domain_col)
+                .map(|c| {
+                    let name = match &c {
+                        Expr::Column(c) => c.name.clone(),
+                        _ => unreachable!("domain columns are columns"),
+                    };
+                    c.alias(name)
+                })
+                .chain(std::iter::once(value_expr.alias(value.as_str()))),
+        )?
+        .alias(result_alias.as_str())?
+        .build()?;
+
+    // 3. Attach each outer row's value.
+    let right_keys: Vec<Column> = domain_names
+        .iter()
+        .map(|name| Column::new(Some(result_alias.as_str()), name.as_str()))
+        .collect();
+    let new_input = LogicalPlanBuilder::from(input.clone())
+        .join_detailed(
+            result,
+            JoinType::Left,
+            (outer.clone(), right_keys),
+            None,
+            NullEquality::NullEqualsNull,
+        )?
+        .build()?;
+    let replacement = Expr::Column(Column::new(Some(result_alias.as_str()), value.as_str()));
+    Ok(Some((new_input, replacement)))
+}
+
+/// Decorrelates the subqueries of `exprs` over `input`; `None` if any of
+/// them cannot be.
+fn rewrite_exprs(input: &LogicalPlan, exprs: &[Expr]) -> Result<Option<(LogicalPlan, Vec<Expr>)>> {
+    let mut input = input.clone();
+    let mut exprs = exprs.to_vec();
+    let subqueries: Vec<Subquery> = exprs.iter().flat_map(correlated_subqueries).collect();
+    for subquery in subqueries {
+        let Some((new_input, replacement)) = decorrelate(&input, &subquery)? else {
+            return Ok(None);
+        };
+        input = new_input;
+        exprs = exprs
+            .into_iter()
+            .map(|e| {
+                e.transform_up(|e| match e {
+                    Expr::ScalarSubquery(s) if s == subquery => {
+                        Ok(Transformed::yes(replacement.clone()))
+                    }
+                    other => Ok(Transformed::no(other)),
+                })
+                .data()
+            })
+            .collect::<Result<_>>()?;
+    }
+    Ok(Some((input, exprs)))
+}
+
+impl OptimizerRule for DecorrelateScalarSubqueries {
+    fn name(&self) -> &str {
+        "tidewater_decorrelate_scalar_subqueries"
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        Some(ApplyOrder::TopDown)
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        _config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        match &plan {
+            LogicalPlan::Filter(f) if !correlated_subqueries(&f.predicate).is_empty() => {
+                let Some((input, exprs)) =
+                    rewrite_exprs(&f.input, std::slice::from_ref(&f.predicate))?
+                else {
+                    return Ok(Transformed::no(plan));
+                };
+                let predicate = exprs.into_iter().next().expect("one predicate");
+                let filtered = LogicalPlanBuilder::from(input).filter(predicate)?;
+                // Keep the original columns for the nodes above.
+                let restored = filtered
+                    .project(f.input.schema().columns().into_iter().map(Expr::Column))?
+                    .build()?;
+                Ok(Transformed::yes(restored))
+            }
+            LogicalPlan::Projection(p)
+                if p.expr.iter().any(|e| !correlated_subqueries(e).is_empty()) =>
+            {
+                let preserver = NamePreserver::new(&plan);
+                let saved: Vec<_> = p.expr.iter().map(|e| preserver.save(e)).collect();
+                let Some((input, exprs)) = rewrite_exprs(&p.input, &p.expr)? else {
+                    return Ok(Transformed::no(plan));
+                };
+                let exprs: Vec<Expr> = exprs
+                    .into_iter()
+                    .zip(saved)
+                    .map(|(e, name)| name.restore(e))
+                    .collect();
+                Ok(Transformed::yes(LogicalPlan::Projection(
+                    Projection::try_new(exprs, Arc::new(input))?,
+                )))
+            }
+            _ => Ok(Transformed::no(plan)),
+        }
+    }
+}

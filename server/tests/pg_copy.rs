@@ -1,0 +1,103 @@
+//! `COPY ... FROM STDIN` over pg wire, in text and CSV, through the
+//! extended protocol (tokio-postgres) and the simple protocol; a failed or
+//! aborted copy stores nothing.
+
+mod pg_support;
+
+use bytes::Bytes;
+use futures::SinkExt;
+use pg_support::{RawClient, TestServer, error_code, error_fields, kinds, query, raw_message, simple_rows, sqlstate};
+
+fn rows(pairs: &[(&str, &str)]) -> Vec<Vec<Option<String>>> {
+    pairs
+        .iter()
+        .map(|(a, b)| vec![Some(a.to_string()), Some(b.to_string())])
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_text_and_csv() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client.batch_execute("CREATE TABLE items (id BIGINT, name TEXT)").await.unwrap();
+
+    let sink = client.copy_in("COPY items FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    sink.send(Bytes::from_static(b"1\tapple\n2\tpe")).await.unwrap();
+    sink.send(Bytes::from_static(b"ar\n3\t\\N\n")).await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 3);
+
+    let sink = client
+        .copy_in("COPY items (name, id) FROM STDIN WITH (FORMAT csv, HEADER true)")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    sink.send(Bytes::from_static(b"name,id\n\"plum, red\",4\n")).await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 1);
+
+    let stored = simple_rows(&client, "SELECT id, name FROM items ORDER BY id").await;
+    let mut expected = rows(&[("1", "apple"), ("2", "pear")]);
+    expected.push(vec![Some("3".into()), None]);
+    expected.extend(rows(&[("4", "plum, red")]));
+    assert_eq!(stored, expected);
+
+    // A bad value fails the copy; nothing of it is stored.
+    let sink = client.copy_in("COPY items FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    sink.send(Bytes::from_static(b"5\tfig\nx\tkiwi\n")).await.unwrap();
+    let err = sink.finish().await.unwrap_err();
+    assert_eq!(sqlstate(&err), "22P02");
+    assert_eq!(simple_rows(&client, "SELECT id, name FROM items ORDER BY id").await, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_in_a_simple_query_and_copy_fail() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client.batch_execute("CREATE TABLE items (id BIGINT, name TEXT)").await.unwrap();
+    let mut raw = RawClient::connect(server.addr).await;
+
+    // CopyInResponse: text format, one text format code per column. (The
+    // COPY is last in the string: sqlparser reads whatever follows
+    // `FROM STDIN;` as inline data.)
+    raw.send(&query("SELECT 'before' AS a; COPY items FROM STDIN")).await;
+    assert_eq!(kinds(&[raw.recv().await.unwrap(), raw.recv().await.unwrap(), raw.recv().await.unwrap()]), "TDC");
+    let (kind, body) = raw.recv().await.unwrap();
+    assert_eq!(kind, b'G');
+    assert_eq!(body, [0, 0, 2, 0, 0, 0, 0]);
+    let mut data = raw_message(b'd', b"1\tapple\n");
+    data.extend(raw_message(b'd', b"2\tpear\n"));
+    data.extend(raw_message(b'c', b""));
+    raw.send(&data).await;
+    let messages = raw.until_ready().await;
+    assert_eq!(kinds(&messages), "CZ");
+    assert_eq!(messages[0].1, b"COPY 2\0");
+
+    // CopyFail aborts the copy: 57014 with the client's message, nothing
+    // stored, and later CopyData is ignored.
+    raw.send(&query("COPY items FROM STDIN")).await;
+    assert_eq!(raw.recv().await.unwrap().0, b'G');
+    let mut data = raw_message(b'd', b"3\tfig\n");
+    data.extend(raw_message(b'f', b"client gave up\0"));
+    data.extend(raw_message(b'd', b"4\tkiwi\n"));
+    data.extend(query("SELECT 1 AS one"));
+    raw.send(&data).await;
+    let messages = raw.until_ready().await;
+    assert_eq!(kinds(&messages), "EZ");
+    let fields = error_fields(&messages[0].1);
+    assert_eq!(fields[&'C'], "57014");
+    assert_eq!(fields[&'M'], "COPY from stdin failed: client gave up");
+    assert_eq!(kinds(&raw.until_ready().await), "TDCZ");
+
+    // Another message than copy messages during the copy is an error.
+    raw.send(&query("COPY items FROM STDIN")).await;
+    assert_eq!(raw.recv().await.unwrap().0, b'G');
+    raw.send(&query("SELECT 1")).await;
+    let messages = raw.until_ready().await;
+    assert_eq!(error_code(&messages).as_deref(), Some("08P01"));
+
+    assert_eq!(
+        simple_rows(&client, "SELECT id, name FROM items ORDER BY id").await,
+        rows(&[("1", "apple"), ("2", "pear")])
+    );
+}
