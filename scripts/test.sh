@@ -24,7 +24,13 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
 fi
 if ! python3 -c 'import psycopg' >/dev/null 2>&1; then
   log "installing psycopg"
-  python3 -m pip install -q 'psycopg[binary]>=3.1'
+  # pip where it may install (a virtualenv, pyenv); Debian's own package
+  # for the system Python, which refuses pip installs (PEP 668).
+  if ! python3 -m pip install -q 'psycopg[binary]>=3.1'; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-psycopg
+  fi
+  python3 -c 'import psycopg' || { echo "psycopg is not importable by $(command -v python3)" >&2; exit 1; }
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"

@@ -86,6 +86,14 @@ pub trait CatalogView: Send + Sync + fmt::Debug {
 
     /// Whether a database exists.
     fn database_exists(&self, database: &str) -> bool;
+
+    /// Functions whose answers depend on this catalog and session for one
+    /// statement (`pg_table_is_visible`, `current_setting`, ...). They fold
+    /// to constants during optimization; they take precedence over the
+    /// shared registry.
+    fn statement_functions(&self, _session: &SessionInfo) -> Vec<Arc<datafusion_expr::ScalarUDF>> {
+        Vec::new()
+    }
 }
 
 /// Per-session settings that affect planning.
@@ -101,6 +109,9 @@ pub struct SessionInfo {
     pub timezone: String,
     /// Server version string reported by `version()`.
     pub server_version: String,
+    /// The session's settings (name and value), for `current_setting()`
+    /// and `pg_settings`.
+    pub settings: Vec<(String, String)>,
 }
 
 impl SessionInfo {

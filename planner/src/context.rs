@@ -158,7 +158,9 @@ impl<'a> PlannerContext<'a> {
         options
             .optimizer
             .enable_physical_uncorrelated_scalar_subquery = false;
-        options.execution.time_zone = None;
+        // Time zone of `timestamptz` values (stored in UTC, shown in the
+        // session's TimeZone by the protocol front ends).
+        options.execution.time_zone = Some("+00:00".to_string());
         let expr_planners: Vec<Arc<dyn ExprPlanner>> = vec![
             Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),
             Arc::new(datafusion_functions_nested::planner::NestedFunctionPlanner),
@@ -172,7 +174,13 @@ impl<'a> PlannerContext<'a> {
             catalog,
             session,
             registry: FunctionRegistry::shared(),
-            session_functions: session_functions(session),
+            session_functions: {
+                let mut fns = session_functions(session);
+                for f in catalog.statement_functions(session) {
+                    fns.insert(f.name().to_string(), f);
+                }
+                fns
+            },
             options,
             expr_planners,
         }
@@ -224,15 +232,25 @@ impl<'a> PlannerContext<'a> {
     }
 
     fn plan_view(&self, sql: &str) -> Result<LogicalPlan> {
-        let statements = crate::parse_sql(sql)?;
-        let [statement] = statements.as_slice() else {
+        let mut statements = crate::parse_sql(sql)?;
+        if statements.len() != 1 {
             return Err(DataFusionError::Plan(format!(
                 "view definition is not one query: {sql}"
             )));
-        };
+        }
+        let mut statement = statements.remove(0);
+        self.prepare_statement(&mut statement)?;
         let planner =
             datafusion_sql::planner::SqlToRel::new_with_options(self, crate::parser_options());
-        planner.sql_statement_to_plan(statement.clone())
+        planner.sql_statement_to_plan(statement)
+    }
+
+    /// Rewrites a statement into the form DataFusion's SQL planner accepts
+    /// (Postgres spellings, duplicate result names).
+    pub(crate) fn prepare_statement(&self, statement: &mut sqlparser::ast::Statement) -> Result<()> {
+        crate::pg_compat::rewrite(statement, self)?;
+        crate::names::distinct_select_names(statement);
+        Ok(())
     }
 }
 

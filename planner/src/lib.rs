@@ -13,6 +13,7 @@ pub mod context;
 pub mod error;
 pub mod lower;
 mod names;
+mod pg_compat;
 pub mod rules;
 pub mod statement;
 

@@ -19,6 +19,7 @@ use sqlparser::ast::{
     CopyOption, CopySource, CopyTarget, CreateTableOptions, Expr as SqlExpr, ObjectType, SqlOption,
     Statement, Value,
 };
+use tidewater_runtime::functions::postgres::PG_TYPE_METADATA_KEY;
 use tidewater_runtime::plan::{DataflowPlan, QueryConfig};
 
 use crate::catalog::{CatalogView, QualifiedName, SessionInfo, TableEntry, TableKind};
@@ -275,8 +276,10 @@ impl<'a> Planner<'a> {
             .collect();
         let mut pctx =
             datafusion_sql::planner::PlannerContext::new().with_prepare_param_data_types(fields);
+        let mut statement = statement.clone();
+        self.ctx.prepare_statement(&mut statement)?;
         self.sql_to_rel()
-            .sql_statement_to_plan_with_context(statement.clone(), &mut pctx)
+            .sql_statement_to_plan_with_context(statement, &mut pctx)
     }
 
     fn prepare_query(
@@ -284,9 +287,7 @@ impl<'a> Planner<'a> {
         statement: &Statement,
         param_types: &[Option<DataType>],
     ) -> Result<PreparedQuery> {
-        let mut rewritten = statement.clone();
-        crate::names::distinct_select_names(&mut rewritten);
-        let logical = self.plan_logical(&rewritten, param_types)?;
+        let logical = self.plan_logical(statement, param_types)?;
         let mut types = logical.get_parameter_types()?;
         let count = types
             .keys()
@@ -394,9 +395,20 @@ impl<'a> Planner<'a> {
                 let columns = if ct.columns.is_empty() {
                     None
                 } else {
-                    Some(Arc::new(
-                        self.sql_to_rel().build_schema(ct.columns.clone())?,
-                    ))
+                    let schema = self.sql_to_rel().build_schema(ct.columns.clone())?;
+                    // Keep each column's declared SQL type (varchar(10),
+                    // numeric(10,2)) for the catalog and clients.
+                    let fields: Vec<Field> = schema
+                        .fields()
+                        .iter()
+                        .zip(&ct.columns)
+                        .map(|(f, c)| {
+                            let mut metadata = f.metadata().clone();
+                            metadata.insert(PG_TYPE_METADATA_KEY.to_string(), c.data_type.to_string());
+                            f.as_ref().clone().with_metadata(metadata)
+                        })
+                        .collect();
+                    Some(Arc::new(Schema::new(fields)))
                 };
                 let query = match &ct.query {
                     Some(q) => Some(self.prepare_query(&Statement::Query(q.clone()), &[])?),
@@ -800,6 +812,8 @@ impl<'a> Planner<'a> {
             plan = plan.with_param_values(values)?;
         }
         let options = Arc::new(self.ctx.options().clone());
+        let plan = crate::rules::array_literal::rewrite_array_literals(plan)?;
+        let plan = crate::rules::decorrelate::decorrelate_row_subqueries(plan)?;
         let analyzed = Analyzer::new().execute_and_check(plan, &options, |_, _| {})?;
         let start = chrono::DateTime::from_timestamp_nanos(config.start_time_nanos);
         let optimizer_ctx = OptimizerContext::new_with_config_options(options)

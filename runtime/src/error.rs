@@ -47,6 +47,8 @@ impl Error {
 pub enum SqlState {
     /// 22012
     DivisionByZero,
+    /// 21000 (a scalar subquery returned more than one row)
+    CardinalityViolation,
     /// 22003
     NumericOutOfRange,
     /// 22P02 (invalid text representation / failed cast)
@@ -76,6 +78,7 @@ impl SqlState {
     pub fn code(self) -> &'static str {
         match self {
             SqlState::DivisionByZero => "22012",
+            SqlState::CardinalityViolation => "21000",
             SqlState::NumericOutOfRange => "22003",
             SqlState::InvalidTextRepresentation => "22P02",
             SqlState::InvalidParameterValue => "22023",

@@ -6,7 +6,10 @@ mod pg_support;
 
 use bytes::Bytes;
 use futures::SinkExt;
-use pg_support::{RawClient, TestServer, error_code, error_fields, kinds, query, raw_message, simple_rows, sqlstate};
+use pg_support::{
+    RawClient, TestServer, error_code, error_fields, kinds, query, raw_message, simple_rows,
+    sqlstate,
+};
 
 fn rows(pairs: &[(&str, &str)]) -> Vec<Vec<Option<String>>> {
     pairs
@@ -19,12 +22,19 @@ fn rows(pairs: &[(&str, &str)]) -> Vec<Vec<Option<String>>> {
 async fn copy_text_and_csv() {
     let server = TestServer::start().await;
     let client = server.connect().await;
-    client.batch_execute("CREATE TABLE items (id BIGINT, name TEXT)").await.unwrap();
+    client
+        .batch_execute("CREATE TABLE items (id BIGINT, name TEXT)")
+        .await
+        .unwrap();
 
     let sink = client.copy_in("COPY items FROM STDIN").await.unwrap();
     futures::pin_mut!(sink);
-    sink.send(Bytes::from_static(b"1\tapple\n2\tpe")).await.unwrap();
-    sink.send(Bytes::from_static(b"ar\n3\t\\N\n")).await.unwrap();
+    sink.send(Bytes::from_static(b"1\tapple\n2\tpe"))
+        .await
+        .unwrap();
+    sink.send(Bytes::from_static(b"ar\n3\t\\N\n"))
+        .await
+        .unwrap();
     assert_eq!(sink.finish().await.unwrap(), 3);
 
     let sink = client
@@ -32,7 +42,9 @@ async fn copy_text_and_csv() {
         .await
         .unwrap();
     futures::pin_mut!(sink);
-    sink.send(Bytes::from_static(b"name,id\n\"plum, red\",4\n")).await.unwrap();
+    sink.send(Bytes::from_static(b"name,id\n\"plum, red\",4\n"))
+        .await
+        .unwrap();
     assert_eq!(sink.finish().await.unwrap(), 1);
 
     let stored = simple_rows(&client, "SELECT id, name FROM items ORDER BY id").await;
@@ -44,24 +56,40 @@ async fn copy_text_and_csv() {
     // A bad value fails the copy; nothing of it is stored.
     let sink = client.copy_in("COPY items FROM STDIN").await.unwrap();
     futures::pin_mut!(sink);
-    sink.send(Bytes::from_static(b"5\tfig\nx\tkiwi\n")).await.unwrap();
+    sink.send(Bytes::from_static(b"5\tfig\nx\tkiwi\n"))
+        .await
+        .unwrap();
     let err = sink.finish().await.unwrap_err();
     assert_eq!(sqlstate(&err), "22P02");
-    assert_eq!(simple_rows(&client, "SELECT id, name FROM items ORDER BY id").await, expected);
+    assert_eq!(
+        simple_rows(&client, "SELECT id, name FROM items ORDER BY id").await,
+        expected
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_in_a_simple_query_and_copy_fail() {
     let server = TestServer::start().await;
     let client = server.connect().await;
-    client.batch_execute("CREATE TABLE items (id BIGINT, name TEXT)").await.unwrap();
+    client
+        .batch_execute("CREATE TABLE items (id BIGINT, name TEXT)")
+        .await
+        .unwrap();
     let mut raw = RawClient::connect(server.addr).await;
 
     // CopyInResponse: text format, one text format code per column. (The
     // COPY is last in the string: sqlparser reads whatever follows
     // `FROM STDIN;` as inline data.)
-    raw.send(&query("SELECT 'before' AS a; COPY items FROM STDIN")).await;
-    assert_eq!(kinds(&[raw.recv().await.unwrap(), raw.recv().await.unwrap(), raw.recv().await.unwrap()]), "TDC");
+    raw.send(&query("SELECT 'before' AS a; COPY items FROM STDIN"))
+        .await;
+    assert_eq!(
+        kinds(&[
+            raw.recv().await.unwrap(),
+            raw.recv().await.unwrap(),
+            raw.recv().await.unwrap()
+        ]),
+        "TDC"
+    );
     let (kind, body) = raw.recv().await.unwrap();
     assert_eq!(kind, b'G');
     assert_eq!(body, [0, 0, 2, 0, 0, 0, 0]);

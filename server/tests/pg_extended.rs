@@ -70,7 +70,11 @@ async fn typed_results_in_binary_format() {
     let server = TestServer::start().await;
     let client = server.connect().await;
     let statement = client.prepare(EVERY_TYPE).await.unwrap();
-    let types: Vec<Type> = statement.columns().iter().map(|c| c.type_().clone()).collect();
+    let types: Vec<Type> = statement
+        .columns()
+        .iter()
+        .map(|c| c.type_().clone())
+        .collect();
     assert_eq!(
         types,
         vec![
@@ -105,18 +109,33 @@ async fn typed_results_in_binary_format() {
     assert_eq!((n, n.scale()), (Decimal::new(1250, 2), 2));
     assert_eq!(row.get::<_, String>("t"), "héllo");
     assert_eq!(row.get::<_, Vec<u8>>("by"), vec![10, 11]);
-    assert_eq!(row.get::<_, NaiveDate>("d"), NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
-    assert_eq!(row.get::<_, NaiveTime>("tm"), NaiveTime::from_hms_milli_opt(10, 0, 0, 500).unwrap());
+    assert_eq!(
+        row.get::<_, NaiveDate>("d"),
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+    );
+    assert_eq!(
+        row.get::<_, NaiveTime>("tm"),
+        NaiveTime::from_hms_milli_opt(10, 0, 0, 500).unwrap()
+    );
     assert_eq!(
         row.get::<_, NaiveDateTime>("ts"),
-        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_milli_opt(10, 0, 0, 500).unwrap()
+        NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_milli_opt(10, 0, 0, 500)
+            .unwrap()
     );
     assert_eq!(
         row.get::<_, DateTime<Utc>>("tz"),
         "2026-01-01T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
     );
-    assert_eq!(row.get::<_, Raw>("iv").0, interval_bytes(7_200_000_000, 1, 0));
-    assert_eq!(row.get::<_, Vec<String>>("at"), vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(
+        row.get::<_, Raw>("iv").0,
+        interval_bytes(7_200_000_000, 1, 0)
+    );
+    assert_eq!(
+        row.get::<_, Vec<String>>("at"),
+        vec!["a".to_string(), "b".to_string()]
+    );
     assert_eq!(row.get::<_, Vec<i64>>("ai"), vec![1, 2]);
     assert_eq!(row.get::<_, Decimal>("u"), Decimal::from(u64::MAX));
     assert_eq!(row.get::<_, Option<i32>>("nul"), None);
@@ -192,7 +211,9 @@ async fn binary_parameters_of_every_type() {
         .await
         .unwrap();
     let insert = client
-        .prepare("INSERT INTO p VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
+        .prepare(
+            "INSERT INTO p VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
         .await
         .unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
@@ -264,14 +285,47 @@ async fn binary_parameters_of_every_type() {
     );
 
     // Parameters in WHERE, with inferred and declared types.
-    let found = client.query("SELECT i4 FROM p WHERE i8 = $1", &[&9_000_000_000i64]).await.unwrap();
+    let found = client
+        .query("SELECT i4 FROM p WHERE i8 = $1", &[&9_000_000_000i64])
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1);
-    let typed = client.prepare_typed("SELECT i8 FROM p WHERE i4 = $1", &[Type::INT8]).await.unwrap();
+    let typed = client
+        .prepare_typed("SELECT i8 FROM p WHERE i4 = $1", &[Type::INT8])
+        .await
+        .unwrap();
     assert_eq!(typed.params(), &[Type::INT8]);
     let found = client.query(&typed, &[&-7i64]).await.unwrap();
     assert_eq!(found[0].get::<_, i64>(0), 9_000_000_000);
-    let before = "2027-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap().naive_utc();
-    let found = client.query("SELECT i4 FROM p WHERE ts < $1", &[&before]).await.unwrap();
+    // timestamptz parameters, binary and text.
+    let when = "2026-01-01T10:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    let echo = client
+        .prepare_typed("SELECT $1 AS v", &[Type::TIMESTAMPTZ])
+        .await
+        .unwrap();
+    assert_eq!(echo.columns()[0].type_(), &Type::TIMESTAMPTZ);
+    let row = client.query_one(&echo, &[&when]).await.unwrap();
+    assert_eq!(row.get::<_, DateTime<Utc>>(0), when);
+    let mut raw = RawClient::connect(server.addr).await;
+    let mut pipeline = parse("", "SELECT $1 AS v", &[1184]);
+    pipeline.extend(bind("", "", &[0], &[Some(b"2026-01-01 12:00:00+02")], &[]));
+    pipeline.extend(execute("", 0));
+    pipeline.extend(sync());
+    raw.send(&pipeline).await;
+    let messages = raw.until_ready().await;
+    assert_eq!(
+        text_rows(&messages),
+        vec![vec![Some("2026-01-01 10:00:00+00".to_string())]]
+    );
+
+    let before = "2027-01-01T00:00:00Z"
+        .parse::<DateTime<Utc>>()
+        .unwrap()
+        .naive_utc();
+    let found = client
+        .query("SELECT i4 FROM p WHERE ts < $1", &[&before])
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].get::<_, i32>(0), -7);
 }
@@ -374,7 +428,9 @@ async fn portals_suspend_at_the_row_limit_and_resume() {
     let server = TestServer::start().await;
     let mut client = server.connect().await;
     client
-        .batch_execute("CREATE TABLE nums (n BIGINT); INSERT INTO nums VALUES (1), (2), (3), (4), (5)")
+        .batch_execute(
+            "CREATE TABLE nums (n BIGINT); INSERT INTO nums VALUES (1), (2), (3), (4), (5)",
+        )
         .await
         .unwrap();
     let tx = client.transaction().await.unwrap();
@@ -407,7 +463,11 @@ async fn portals_suspend_at_the_row_limit_and_resume() {
     raw.send(&pipeline).await;
     let messages = raw.until_ready().await;
     assert_eq!(kinds(&messages), "12DDDsDDCCZ");
-    let tags: Vec<&[u8]> = messages.iter().filter(|(k, _)| *k == b'C').map(|(_, b)| &b[..]).collect();
+    let tags: Vec<&[u8]> = messages
+        .iter()
+        .filter(|(k, _)| *k == b'C')
+        .map(|(_, b)| &b[..])
+        .collect();
     assert_eq!(tags, vec![&b"SELECT 2\0"[..], &b"SELECT 0\0"[..]]);
     let messages = raw.until_ready().await;
     assert_eq!(error_code(&messages).as_deref(), Some("34000"));
@@ -423,11 +483,20 @@ async fn pipelined_messages_and_recovery_at_sync() {
         .unwrap();
 
     // tokio-postgres pipelines concurrent queries on one connection.
-    let statement = client.prepare("SELECT n * 10 AS m FROM nums WHERE n = $1").await.unwrap();
+    let statement = client
+        .prepare("SELECT n * 10 AS m FROM nums WHERE n = $1")
+        .await
+        .unwrap();
     let queries = (1..=3i64).map(|n| {
         let client = &client;
         let statement = &statement;
-        async move { client.query_one(statement, &[&n]).await.unwrap().get::<_, i64>(0) }
+        async move {
+            client
+                .query_one(statement, &[&n])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
     });
     assert_eq!(futures::future::join_all(queries).await, vec![10, 20, 30]);
 
@@ -446,7 +515,10 @@ async fn pipelined_messages_and_recovery_at_sync() {
     let messages = raw.until_ready().await;
     assert_eq!(kinds(&messages), "1tT2DDCEZ");
     assert_eq!(messages[1].1, [0, 1, 0, 0, 0, 20]);
-    assert_eq!(row_description_oids(&messages[2].1), vec![("n".to_string(), 20, 0)]);
+    assert_eq!(
+        row_description_oids(&messages[2].1),
+        vec![("n".to_string(), 20, 0)]
+    );
     assert_eq!(error_code(&messages).as_deref(), Some("42P01"));
 
     // The named statement survives; closing it makes it unknown.
@@ -493,7 +565,17 @@ async fn pipelined_messages_and_recovery_at_sync() {
     assert_eq!(kinds(&messages), "1tn12IZ");
     assert_eq!(messages[1].1, [0, 1, 0, 0, 0, 20]);
 
-    let err = client.query("SELECT * FROM missing", &[]).await.unwrap_err();
+    let err = client
+        .query("SELECT * FROM missing", &[])
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&err), "42P01");
-    assert_eq!(client.query_one("SELECT 1 AS one", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert_eq!(
+        client
+            .query_one("SELECT 1 AS one", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        1
+    );
 }

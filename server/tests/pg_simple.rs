@@ -4,7 +4,9 @@
 
 mod pg_support;
 
-use pg_support::{RawClient, TestServer, error_code, kinds, query, simple_rows, simple_value, sqlstate, text_rows};
+use pg_support::{
+    RawClient, TestServer, error_code, kinds, query, simple_rows, simple_value, sqlstate, text_rows,
+};
 use tokio_postgres::SimpleQueryMessage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,7 +30,11 @@ async fn statements_of_a_query_string_run_in_order() {
         .collect();
     assert_eq!(tags, vec![0, 3, 2]);
     assert_eq!(
-        simple_rows(&client, "SELECT item, sum(qty) AS total FROM orders GROUP BY item ORDER BY item").await,
+        simple_rows(
+            &client,
+            "SELECT item, sum(qty) AS total FROM orders GROUP BY item ORDER BY item"
+        )
+        .await,
         vec![
             vec![Some("apple".to_string()), Some("4".to_string())],
             vec![Some("pear".to_string()), Some("5".to_string())],
@@ -36,19 +42,30 @@ async fn statements_of_a_query_string_run_in_order() {
     );
     assert_eq!(
         simple_rows(&client, "VALUES (1, 'a'), (2, NULL)").await,
-        vec![vec![Some("1".into()), Some("a".into())], vec![Some("2".into()), None]]
+        vec![
+            vec![Some("1".into()), Some("a".into())],
+            vec![Some("2".into()), None]
+        ]
     );
 
     // Each statement gets its own RowDescription, rows and CommandComplete.
     let mut raw = RawClient::connect(server.addr).await;
-    raw.send(&query("SELECT 1 AS a; SELECT 'x' AS b, 'y' AS c")).await;
+    raw.send(&query("SELECT 1 AS a; SELECT 'x' AS b, 'y' AS c"))
+        .await;
     let messages = raw.until_ready().await;
     assert_eq!(kinds(&messages), "TDCTDCZ");
     assert_eq!(
         text_rows(&messages),
-        vec![vec![Some("1".to_string())], vec![Some("x".to_string()), Some("y".to_string())]]
+        vec![
+            vec![Some("1".to_string())],
+            vec![Some("x".to_string()), Some("y".to_string())]
+        ]
     );
-    let tags: Vec<&[u8]> = messages.iter().filter(|(k, _)| *k == b'C').map(|(_, b)| &b[..]).collect();
+    let tags: Vec<&[u8]> = messages
+        .iter()
+        .filter(|(k, _)| *k == b'C')
+        .map(|(_, b)| &b[..])
+        .collect();
     assert_eq!(tags, vec![&b"SELECT 1\0"[..], &b"SELECT 1\0"[..]]);
 
     // An empty query string.
@@ -62,20 +79,35 @@ async fn statements_of_a_query_string_run_in_order() {
 async fn an_error_stops_the_rest_of_the_string_and_the_session_continues() {
     let server = TestServer::start().await;
     let client = server.connect().await;
-    client.batch_execute("CREATE TABLE t (id BIGINT)").await.unwrap();
+    client
+        .batch_execute("CREATE TABLE t (id BIGINT)")
+        .await
+        .unwrap();
     let err = client
         .simple_query("INSERT INTO t VALUES (1); SELECT nope FROM t; INSERT INTO t VALUES (2)")
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&err), "42703");
-    assert_eq!(err.as_db_error().unwrap().message(), "column \"nope\" does not exist");
-    assert_eq!(simple_rows(&client, "SELECT id FROM t").await, vec![vec![Some("1".to_string())]]);
+    assert_eq!(
+        err.as_db_error().unwrap().message(),
+        "column \"nope\" does not exist"
+    );
+    assert_eq!(
+        simple_rows(&client, "SELECT id FROM t").await,
+        vec![vec![Some("1".to_string())]]
+    );
 
     let err = client.simple_query("SELEC 1").await.unwrap_err();
     assert_eq!(sqlstate(&err), "42601");
-    let err = client.simple_query("SELECT * FROM missing").await.unwrap_err();
+    let err = client
+        .simple_query("SELECT * FROM missing")
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&err), "42P01");
-    assert_eq!(simple_value(&client, "SELECT 40 + 2").await.as_deref(), Some("42"));
+    assert_eq!(
+        simple_value(&client, "SELECT 40 + 2").await.as_deref(),
+        Some("42")
+    );
 
     // An error inside a transaction block fails the block until ROLLBACK,
     // and ReadyForQuery says so.
@@ -99,7 +131,10 @@ async fn an_error_stops_the_rest_of_the_string_and_the_session_continues() {
 async fn notices_and_parameter_status() {
     let server = TestServer::start().await;
     let mut raw = RawClient::connect(server.addr).await;
-    raw.send(&query("CREATE TABLE t (id INT); CREATE TABLE IF NOT EXISTS t (id INT)")).await;
+    raw.send(&query(
+        "CREATE TABLE t (id INT); CREATE TABLE IF NOT EXISTS t (id INT)",
+    ))
+    .await;
     let messages = raw.until_ready().await;
     assert_eq!(kinds(&messages), "CNCZ");
     let notice = pg_support::error_fields(&messages[1].1);
@@ -149,7 +184,10 @@ async fn text_format_of_every_type() {
         ("INTERVAL '1.5 seconds'", "00:00:01.5"),
         ("ARRAY['a', 'b c']", "{a,\"b c\"}"),
         ("ARRAY[1, 2]", "{1,2}"),
-        ("arrow_cast(18446744073709551615, 'UInt64')", "18446744073709551615"),
+        (
+            "arrow_cast(18446744073709551615, 'UInt64')",
+            "18446744073709551615",
+        ),
     ];
     for (expr, expected) in cases {
         let value = simple_value(&client, &format!("SELECT {expr} AS v")).await;
@@ -158,15 +196,26 @@ async fn text_format_of_every_type() {
     assert_eq!(simple_value(&client, "SELECT NULL AS v").await, None);
 
     // extra_float_digits <= 0 gives %.15g-style output.
-    client.batch_execute("SET extra_float_digits = 0").await.unwrap();
+    client
+        .batch_execute("SET extra_float_digits = 0")
+        .await
+        .unwrap();
     assert_eq!(
-        simple_value(&client, "SELECT CAST(1 AS DOUBLE PRECISION) / 3 AS v").await.as_deref(),
+        simple_value(&client, "SELECT CAST(1 AS DOUBLE PRECISION) / 3 AS v")
+            .await
+            .as_deref(),
         Some("0.333333333333333")
     );
-    client.batch_execute("SET extra_float_digits = 1").await.unwrap();
+    client
+        .batch_execute("SET extra_float_digits = 1")
+        .await
+        .unwrap();
 
     // timestamptz follows the session time zone.
-    client.batch_execute("SET TimeZone = 'America/New_York'").await.unwrap();
+    client
+        .batch_execute("SET TimeZone = 'America/New_York'")
+        .await
+        .unwrap();
     assert_eq!(
         simple_value(
             &client,

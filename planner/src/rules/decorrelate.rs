@@ -29,6 +29,7 @@ use datafusion_expr::expr_rewriter::NamePreserver;
 use datafusion_expr::logical_plan::{Aggregate, Filter, Projection, Subquery};
 use datafusion_expr::utils::{conjunction, split_conjunction};
 use datafusion_expr::{Expr, JoinType, LogicalPlan, LogicalPlanBuilder, col, lit, when};
+use tidewater_runtime::functions::scalar_subquery::ScalarSubqueryValue;
 use datafusion_optimizer::optimizer::ApplyOrder;
 use datafusion_optimizer::{OptimizerConfig, OptimizerRule};
 
@@ -65,9 +66,79 @@ fn plan_has_outer_reference(plan: &LogicalPlan) -> bool {
         .unwrap_or(true)
 }
 
+/// Which subqueries a pass rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Subqueries that aggregate (`SELECT count(*) FROM ...`); run by the
+    /// optimizer after DataFusion's own rule.
+    Aggregate,
+    /// Subqueries that select a column of at most one row (`SELECT name
+    /// FROM t WHERE t.oid = outer.oid`); run before analysis, which rejects
+    /// them.
+    Rows,
+}
+
+/// The parts of a subquery this rule can decorrelate.
+struct Shape<'a> {
+    /// `[Projection] <- Aggregate`, or `None` for a rows subquery.
+    aggregate: Option<&'a Aggregate>,
+    /// The projection on top (required for a rows subquery).
+    top: Option<&'a Projection>,
+    /// Conjuncts of the filter under it.
+    correlated: Vec<Expr>,
+    uncorrelated: Vec<Expr>,
+    /// The plan under the filter (no outer references).
+    inner: &'a LogicalPlan,
+}
+
+fn match_shape(plan: &LogicalPlan, mode: Mode) -> Option<Shape<'_>> {
+    let mut plan = plan;
+    let top = match plan {
+        LogicalPlan::Projection(p) if p.expr.len() == 1 => {
+            plan = p.input.as_ref();
+            Some(p)
+        }
+        _ => None,
+    };
+    let aggregate = match (mode, plan) {
+        (Mode::Aggregate, LogicalPlan::Aggregate(agg)) => {
+            if !agg.group_expr.is_empty() || (top.is_none() && agg.aggr_expr.len() != 1) {
+                return None;
+            }
+            plan = agg.input.as_ref();
+            Some(agg)
+        }
+        (Mode::Rows, _) if top.is_some() => None,
+        _ => return None,
+    };
+    let (correlated, uncorrelated, inner) = match plan {
+        LogicalPlan::Filter(Filter { predicate, input, .. }) => {
+            let (c, u): (Vec<Expr>, Vec<Expr>) = split_conjunction(predicate)
+                .into_iter()
+                .cloned()
+                .partition(has_outer_reference);
+            (c, u, input.as_ref())
+        }
+        other => (Vec::new(), Vec::new(), other),
+    };
+    if correlated.is_empty()
+        || plan_has_outer_reference(inner)
+        || aggregate.is_some_and(|a| a.aggr_expr.iter().any(has_outer_reference))
+    {
+        return None;
+    }
+    Some(Shape {
+        aggregate,
+        top,
+        correlated,
+        uncorrelated,
+        inner,
+    })
+}
+
 /// The decorrelated form of one subquery: the new input of the enclosing
 /// node and the expression that replaces the subquery.
-fn decorrelate(input: &LogicalPlan, subquery: &Subquery) -> Result<Option<(LogicalPlan, Expr)>> {
+fn decorrelate(input: &LogicalPlan, subquery: &Subquery, mode: Mode) -> Result<Option<(LogicalPlan, Expr)>> {
     // Outer references must all be columns of this node's input.
     let mut outer: Vec<Column> = Vec::new();
     for e in &subquery.outer_ref_columns {
@@ -81,47 +152,9 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery) -> Result<Option<(Logic
             outer.push(c.clone());
         }
     }
-
-    // Match [Projection] <- Aggregate(no group by) <- [Filter] <- I0.
-    let mut plan = subquery.subquery.as_ref();
-    let top = match plan {
-        LogicalPlan::Projection(p) if p.expr.len() == 1 => {
-            plan = p.input.as_ref();
-            Some(p)
-        }
-        _ => None,
-    };
-    let LogicalPlan::Aggregate(Aggregate {
-        input: agg_input,
-        group_expr,
-        aggr_expr,
-        schema: agg_schema,
-        ..
-    }) = plan
-    else {
+    let Some(shape) = match_shape(subquery.subquery.as_ref(), mode) else {
         return Ok(None);
     };
-    if !group_expr.is_empty() || (top.is_none() && aggr_expr.len() != 1) {
-        return Ok(None);
-    }
-    let (correlated, uncorrelated, inner) = match agg_input.as_ref() {
-        LogicalPlan::Filter(Filter {
-            predicate, input, ..
-        }) => {
-            let (c, u): (Vec<Expr>, Vec<Expr>) = split_conjunction(predicate)
-                .into_iter()
-                .cloned()
-                .partition(has_outer_reference);
-            (c, u, input.as_ref())
-        }
-        other => (Vec::new(), Vec::new(), other),
-    };
-    if correlated.is_empty()
-        || plan_has_outer_reference(inner)
-        || aggr_expr.iter().any(has_outer_reference)
-    {
-        return Ok(None);
-    }
 
     let n = NEXT_ALIAS.fetch_add(1, Ordering::Relaxed);
     let domain_alias = format!("__tw_domain_{n}");
@@ -129,11 +162,16 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery) -> Result<Option<(Logic
     let mark = format!("__tw_mark_{n}");
     let value = format!("__tw_value_{n}");
     let domain_names: Vec<String> = (0..outer.len()).map(|k| format!("__tw_d{k}")).collect();
-    let domain_col = |k: usize| {
-        Expr::Column(Column::new(
-            Some(domain_alias.as_str()),
-            domain_names[k].as_str(),
-        ))
+    let domain_col = |k: usize| Expr::Column(Column::new(Some(domain_alias.as_str()), domain_names[k].as_str()));
+    let to_domain = |e: Expr| -> Result<Expr> {
+        e.transform_up(|e| match e {
+            Expr::OuterReferenceColumn(_, c) => {
+                let k = outer.iter().position(|o| o == &c).unwrap_or(0);
+                Ok(Transformed::yes(domain_col(k)))
+            }
+            other => Ok(Transformed::no(other)),
+        })
+        .data()
     };
 
     // 1. The domain: distinct outer values.
@@ -148,80 +186,86 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery) -> Result<Option<(Logic
         .alias(domain_alias.as_str())?
         .build()?;
 
-    // 2. Inner rows per domain value, with a marker of real matches.
-    let mut inner = LogicalPlanBuilder::from(inner.clone());
-    if let Some(p) = conjunction(uncorrelated) {
+    // 2. Inner rows per domain value.
+    let mut inner = LogicalPlanBuilder::from(shape.inner.clone());
+    if let Some(p) = conjunction(shape.uncorrelated) {
         inner = inner.filter(p)?;
     }
-    let inner_schema = inner.schema().clone();
-    let inner = inner
-        .project(
-            inner_schema
-                .columns()
-                .into_iter()
-                .map(Expr::Column)
-                .chain(std::iter::once(lit(true).alias(mark.as_str()))),
-        )?
-        .build()?;
-    let join_predicate = conjunction(correlated)
-        .expect("correlated conjuncts exist")
-        .transform_up(|e| match e {
-            Expr::OuterReferenceColumn(_, c) => {
-                let k = outer.iter().position(|o| o == &c).unwrap_or(0);
-                Ok(Transformed::yes(domain_col(k)))
-            }
-            other => Ok(Transformed::no(other)),
-        })
-        .data()?;
-    let joined =
-        LogicalPlanBuilder::from(domain).join_on(inner, JoinType::Left, [join_predicate])?;
-
-    // Aggregates whose arguments are all constants count padded rows: make
-    // them see only real matches.
-    let matched = col(mark.as_str()).is_not_null();
-    let aggregates = aggr_expr
-        .iter()
-        .zip(agg_schema.fields().iter().skip(group_expr.len()))
-        .map(|(e, field)| {
-            let rewritten = e
-                .clone()
-                .transform_up(|e| match e {
-                    Expr::AggregateFunction(mut f)
-                        if !f.params.args.is_empty()
-                            && f.params.args.iter().all(|a| matches!(a, Expr::Literal(..))) =>
-                    {
-                        f.params.args = f
-                            .params
-                            .args
-                            .into_iter()
-                            .map(|a| when(matched.clone(), a).end())
-                            .collect::<Result<_>>()?;
-                        Ok(Transformed::yes(Expr::AggregateFunction(
-                            AggregateFunction { ..f },
-                        )))
-                    }
-                    other => Ok(Transformed::no(other)),
+    let join_predicate = to_domain(conjunction(shape.correlated).expect("correlated conjuncts exist"))?;
+    let grouped = match shape.aggregate {
+        Some(agg) => {
+            // Left join, with a marker of real matches: aggregates whose
+            // arguments are all constants (count(*)) must not count the
+            // null-padded row of a domain value without matches.
+            let inner_schema = inner.schema().clone();
+            let inner = inner
+                .project(
+                    inner_schema
+                        .columns()
+                        .into_iter()
+                        .map(Expr::Column)
+                        .chain(std::iter::once(lit(true).alias(mark.as_str()))),
+                )?
+                .build()?;
+            let joined = LogicalPlanBuilder::from(domain).join_on(inner, JoinType::Left, [join_predicate])?;
+            let matched = col(mark.as_str()).is_not_null();
+            let aggregates = agg
+                .aggr_expr
+                .iter()
+                .zip(agg.schema.fields().iter().skip(agg.group_expr.len()))
+                .map(|(e, field)| {
+                    let rewritten = e
+                        .clone()
+                        .transform_up(|e| match e {
+                            Expr::AggregateFunction(mut f)
+                                if !f.params.args.is_empty()
+                                    && f.params.args.iter().all(|a| matches!(a, Expr::Literal(..))) =>
+                            {
+                                f.params.args = f
+                                    .params
+                                    .args
+                                    .into_iter()
+                                    .map(|a| when(matched.clone(), a).end())
+                                    .collect::<Result<_>>()?;
+                                Ok(Transformed::yes(Expr::AggregateFunction(AggregateFunction { ..f })))
+                            }
+                            other => Ok(Transformed::no(other)),
+                        })
+                        .data()?;
+                    Ok(rewritten.unalias().alias(field.name()))
                 })
-                .data()?;
-            Ok(rewritten.unalias().alias(field.name()))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let grouped = joined.aggregate((0..outer.len()).map(domain_col), aggregates)?;
-    let value_expr = match top {
-        Some(p) => p.expr[0].clone().unalias(),
-        None => col(agg_schema.field(group_expr.len()).name()),
+                .collect::<Result<Vec<_>>>()?;
+            let value_expr = match shape.top {
+                Some(p) => to_domain(p.expr[0].clone().unalias())?,
+                None => col(agg.schema.field(agg.group_expr.len()).name()),
+            };
+            (joined.aggregate((0..outer.len()).map(domain_col), aggregates)?, value_expr)
+        }
+        None => {
+            // Rows subquery: at most one row per domain value, or an error.
+            let top = shape.top.expect("rows subqueries have a projection");
+            let value_expr = to_domain(top.expr[0].clone().unalias())?;
+            let joined = LogicalPlanBuilder::from(domain).join_on(inner.build()?, JoinType::Inner, [join_predicate])?;
+            let single = Expr::AggregateFunction(AggregateFunction::new_udf(
+                ScalarSubqueryValue::udaf(),
+                vec![value_expr],
+                false,
+                None,
+                vec![],
+                None,
+            ))
+            .alias(value.as_str());
+            (
+                joined.aggregate((0..outer.len()).map(domain_col), vec![single])?,
+                col(value.as_str()),
+            )
+        }
     };
+    let (grouped, value_expr) = grouped;
     let result = grouped
         .project(
             (0..outer.len())
-                .map(domain_col)
-                .map(|c| {
-                    let name = match &c {
-                        Expr::Column(c) => c.name.clone(),
-                        _ => unreachable!("domain columns are columns"),
-                    };
-                    c.alias(name)
-                })
+                .map(|k| domain_col(k).alias(domain_names[k].as_str()))
                 .chain(std::iter::once(value_expr.alias(value.as_str()))),
         )?
         .alias(result_alias.as_str())?
@@ -245,31 +289,74 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery) -> Result<Option<(Logic
     Ok(Some((new_input, replacement)))
 }
 
-/// Decorrelates the subqueries of `exprs` over `input`; `None` if any of
-/// them cannot be.
-fn rewrite_exprs(input: &LogicalPlan, exprs: &[Expr]) -> Result<Option<(LogicalPlan, Vec<Expr>)>> {
+/// Decorrelates the subqueries of `exprs` over `input` that `mode` covers;
+/// `None` when there was none.
+fn rewrite_exprs(input: &LogicalPlan, exprs: &[Expr], mode: Mode) -> Result<Option<(LogicalPlan, Vec<Expr>)>> {
     let mut input = input.clone();
     let mut exprs = exprs.to_vec();
+    let mut changed = false;
     let subqueries: Vec<Subquery> = exprs.iter().flat_map(correlated_subqueries).collect();
     for subquery in subqueries {
-        let Some((new_input, replacement)) = decorrelate(&input, &subquery)? else {
-            return Ok(None);
+        let Some((new_input, replacement)) = decorrelate(&input, &subquery, mode)? else {
+            continue;
         };
+        changed = true;
         input = new_input;
         exprs = exprs
             .into_iter()
             .map(|e| {
                 e.transform_up(|e| match e {
-                    Expr::ScalarSubquery(s) if s == subquery => {
-                        Ok(Transformed::yes(replacement.clone()))
-                    }
+                    Expr::ScalarSubquery(s) if s == subquery => Ok(Transformed::yes(replacement.clone())),
                     other => Ok(Transformed::no(other)),
                 })
                 .data()
             })
             .collect::<Result<_>>()?;
     }
-    Ok(Some((input, exprs)))
+    Ok(changed.then_some((input, exprs)))
+}
+
+/// Rewrites the subqueries of one Filter or Projection node.
+fn rewrite_node(plan: LogicalPlan, mode: Mode) -> Result<Transformed<LogicalPlan>> {
+    match &plan {
+        LogicalPlan::Filter(f) if !correlated_subqueries(&f.predicate).is_empty() => {
+            let Some((input, exprs)) = rewrite_exprs(&f.input, std::slice::from_ref(&f.predicate), mode)? else {
+                return Ok(Transformed::no(plan));
+            };
+            let predicate = exprs.into_iter().next().expect("one predicate");
+            let filtered = LogicalPlanBuilder::from(input).filter(predicate)?;
+            // Keep the original columns for the nodes above.
+            let restored = filtered
+                .project(f.input.schema().columns().into_iter().map(Expr::Column))?
+                .build()?;
+            Ok(Transformed::yes(restored))
+        }
+        LogicalPlan::Projection(p) if p.expr.iter().any(|e| !correlated_subqueries(e).is_empty()) => {
+            let preserver = NamePreserver::new(&plan);
+            let saved: Vec<_> = p.expr.iter().map(|e| preserver.save(e)).collect();
+            let Some((input, exprs)) = rewrite_exprs(&p.input, &p.expr, mode)? else {
+                return Ok(Transformed::no(plan));
+            };
+            let exprs: Vec<Expr> = exprs.into_iter().zip(saved).map(|(e, name)| name.restore(e)).collect();
+            Ok(Transformed::yes(LogicalPlan::Projection(Projection::try_new(
+                exprs,
+                Arc::new(input),
+            )?)))
+        }
+        _ => Ok(Transformed::no(plan)),
+    }
+}
+
+/// Decorrelates the scalar subqueries that select a row rather than
+/// aggregate ([`Mode::Rows`]). Runs before analysis: DataFusion's analyzer
+/// rejects such subqueries.
+///
+/// # Errors
+///
+/// Planning errors while building the joins.
+pub fn decorrelate_row_subqueries(plan: LogicalPlan) -> Result<LogicalPlan> {
+    plan.transform_down_with_subqueries(|p| rewrite_node(p, Mode::Rows))
+        .data()
 }
 
 impl OptimizerRule for DecorrelateScalarSubqueries {
@@ -281,44 +368,7 @@ impl OptimizerRule for DecorrelateScalarSubqueries {
         Some(ApplyOrder::TopDown)
     }
 
-    fn rewrite(
-        &self,
-        plan: LogicalPlan,
-        _config: &dyn OptimizerConfig,
-    ) -> Result<Transformed<LogicalPlan>> {
-        match &plan {
-            LogicalPlan::Filter(f) if !correlated_subqueries(&f.predicate).is_empty() => {
-                let Some((input, exprs)) =
-                    rewrite_exprs(&f.input, std::slice::from_ref(&f.predicate))?
-                else {
-                    return Ok(Transformed::no(plan));
-                };
-                let predicate = exprs.into_iter().next().expect("one predicate");
-                let filtered = LogicalPlanBuilder::from(input).filter(predicate)?;
-                // Keep the original columns for the nodes above.
-                let restored = filtered
-                    .project(f.input.schema().columns().into_iter().map(Expr::Column))?
-                    .build()?;
-                Ok(Transformed::yes(restored))
-            }
-            LogicalPlan::Projection(p)
-                if p.expr.iter().any(|e| !correlated_subqueries(e).is_empty()) =>
-            {
-                let preserver = NamePreserver::new(&plan);
-                let saved: Vec<_> = p.expr.iter().map(|e| preserver.save(e)).collect();
-                let Some((input, exprs)) = rewrite_exprs(&p.input, &p.expr)? else {
-                    return Ok(Transformed::no(plan));
-                };
-                let exprs: Vec<Expr> = exprs
-                    .into_iter()
-                    .zip(saved)
-                    .map(|(e, name)| name.restore(e))
-                    .collect();
-                Ok(Transformed::yes(LogicalPlan::Projection(
-                    Projection::try_new(exprs, Arc::new(input))?,
-                )))
-            }
-            _ => Ok(Transformed::no(plan)),
-        }
+    fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
+        rewrite_node(plan, Mode::Aggregate)
     }
 }

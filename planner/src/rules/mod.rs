@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use datafusion_optimizer::optimizer::Optimizer;
 
+pub mod array_literal;
 pub mod decorrelate;
 
 /// The optimizer used for every query.

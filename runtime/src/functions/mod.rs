@@ -12,6 +12,7 @@ use datafusion_common::{Result as DFResult, plan_err};
 use datafusion_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 pub mod postgres;
+pub mod scalar_subquery;
 
 /// Functions by name (lower case), including aliases.
 #[derive(Debug, Default)]
@@ -40,6 +41,7 @@ impl FunctionRegistry {
         for f in datafusion_functions_aggregate::all_default_aggregate_functions() {
             r.add_aggregate(f);
         }
+        r.add_aggregate(scalar_subquery::ScalarSubqueryValue::udaf());
         for f in datafusion_functions_window::all_default_window_functions() {
             r.add_window(f);
         }

@@ -776,8 +776,8 @@ pub const DEFAULT_SETTINGS: &[(&str, &str)] = &[
     ("max_identifier_length", "63"),
     ("search_path", "\"$user\", public"),
     ("server_encoding", "UTF8"),
-    ("server_version", "15.0"),
-    ("server_version_num", "150000"),
+    ("server_version", "14.0"),
+    ("server_version_num", "140000"),
     ("standard_conforming_strings", "on"),
     ("statement_timeout", "0"),
     ("synchronous_commit", "on"),
@@ -2363,7 +2363,7 @@ mod tests {
             )))],
         )
         .unwrap();
-        assert_eq!(scalar_text(out).as_deref(), Some("150000"));
+        assert_eq!(scalar_text(out).as_deref(), Some("140000"));
     }
 
     /// Simplifies `f(x)` and evaluates the result over a batch, as workers do.

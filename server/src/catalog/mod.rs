@@ -280,6 +280,7 @@ impl Catalog {
         CatalogSnapshot {
             state: self.state(),
             catalog: Arc::clone(self),
+            settings: None,
         }
     }
 
@@ -610,9 +611,17 @@ pub struct CatalogSnapshot {
     /// The catalog state.
     pub state: Arc<CatalogState>,
     catalog: Arc<Catalog>,
+    /// The session's settings, for `pg_settings` (server defaults when unset).
+    settings: Option<Arc<Vec<(String, String)>>>,
 }
 
 impl CatalogSnapshot {
+    /// The same snapshot, showing a session's settings in `pg_settings`.
+    pub fn with_settings(mut self, settings: Vec<(String, String)>) -> Self {
+        self.settings = Some(Arc::new(settings));
+        self
+    }
+
     /// The live catalog.
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
@@ -625,7 +634,11 @@ impl CatalogView for CatalogSnapshot {
             if !self.state.databases.contains_key(&name.database) {
                 return None;
             }
-            return system::system_table(self, name).map(|(schema, batch)| TableEntry {
+            let found = match &self.settings {
+                Some(settings) => system::system_table_with_settings(self, name, settings),
+                None => system::system_table(self, name),
+            };
+            return found.map(|(schema, batch)| TableEntry {
                 name: name.clone(),
                 schema,
                 kind: TableKind::System { batch },
@@ -675,5 +688,13 @@ impl CatalogView for CatalogSnapshot {
 
     fn database_exists(&self, database: &str) -> bool {
         self.state.databases.contains_key(database)
+    }
+
+    fn statement_functions(&self, session: &tidewater_planner::SessionInfo) -> Vec<Arc<datafusion_expr::ScalarUDF>> {
+        let mut functions = system::catalog_functions(self, &session.database, &session.search_path);
+        functions.push(Arc::new(tidewater_runtime::functions::postgres::current_setting_udf(
+            session.settings.iter().cloned(),
+        )));
+        functions
     }
 }

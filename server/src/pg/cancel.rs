@@ -36,7 +36,11 @@ impl CancelRegistry {
         let mut sessions = self.sessions.lock();
         let pid = loop {
             let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
-            let pid = if pid <= 0 { pid.wrapping_neg().max(1) } else { pid };
+            let pid = if pid <= 0 {
+                pid.wrapping_neg().max(1)
+            } else {
+                pid
+            };
             if !sessions.contains_key(&pid) {
                 break pid;
             }

@@ -28,10 +28,18 @@ use bytes::BytesMut;
 use datafusion_common::ScalarValue;
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::CopyInResponse;
-use pgwire::messages::data::{DataRow, FieldDescription, NoData, ParameterDescription, RowDescription};
-use pgwire::messages::extendedquery::{BindComplete, CloseComplete, ParseComplete, PortalSuspended};
-use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus as WireStatus};
-use pgwire::messages::startup::{Authentication, BackendKeyData, NegotiateProtocolVersion, ParameterStatus, SecretKey};
+use pgwire::messages::data::{
+    DataRow, FieldDescription, NoData, ParameterDescription, RowDescription,
+};
+use pgwire::messages::extendedquery::{
+    BindComplete, CloseComplete, ParseComplete, PortalSuspended,
+};
+use pgwire::messages::response::{
+    CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus as WireStatus,
+};
+use pgwire::messages::startup::{
+    Authentication, BackendKeyData, NegotiateProtocolVersion, ParameterStatus, SecretKey,
+};
 use sqlparser::ast::Statement;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -40,11 +48,15 @@ use super::cancel::{CancelRegistry, Registration};
 use super::encode::{EncodeContext, Format, encode_row, normalize_column};
 use super::error::{Severity, error_response, notice_response};
 use super::params::{decode_param, expand_formats};
-use super::protocol::{FrontendMessage, MessageReader, MessageWriter, ReadError, StartupPacket, Target};
+use super::protocol::{
+    FrontendMessage, MessageReader, MessageWriter, ReadError, StartupPacket, Target,
+};
 use super::types::{data_type_for_oid, pg_type, type_size};
 use crate::error::{SqlError, SqlResult};
-use crate::session::{ExecResult, RowStream, ServerState, Session, StatementDescription, TransactionStatus};
 use crate::session::copy::CopyIn;
+use crate::session::{
+    ExecResult, RowStream, ServerState, Session, StatementDescription, TransactionStatus,
+};
 
 /// A client must finish the startup handshake within this time.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -102,7 +114,10 @@ pub(crate) async fn run(
     let mut writer = MessageWriter::new(write);
     let started = tokio::select! {
         _ = shutdown.cancelled() => return,
-        r = tokio::time::timeout(STARTUP_TIMEOUT, startup(&mut reader, &mut writer, state, &registry)) => r,
+        r = tokio::time::timeout(
+            STARTUP_TIMEOUT,
+            startup(&mut reader, &mut writer, state, &registry),
+        ) => r,
     };
     let (session, registration) = match started {
         Ok(Ok(Some(s))) => s,
@@ -112,7 +127,13 @@ pub(crate) async fn run(
             return;
         }
     };
-    tracing::debug!(%peer, pid = registration.pid, user = session.user(), database = session.database(), "pg session started");
+    tracing::debug!(
+        %peer,
+        pid = registration.pid,
+        user = session.user(),
+        database = session.database(),
+        "pg session started"
+    );
     let mut connection = Connection {
         reader,
         writer,
@@ -181,7 +202,11 @@ async fn startup(
                 tracing::debug!(pid, found, "pg cancel request");
                 return Ok(None);
             }
-            Ok(StartupPacket::Startup { major, minor, params }) => break (major, minor, params),
+            Ok(StartupPacket::Startup {
+                major,
+                minor,
+                params,
+            }) => break (major, minor, params),
         }
     };
     if major != 3 {
@@ -200,7 +225,10 @@ async fn startup(
             "database" => database = value,
             "options" => options = value,
             "replication" => {
-                if !matches!(value.to_ascii_lowercase().as_str(), "false" | "off" | "no" | "0") {
+                if !matches!(
+                    value.to_ascii_lowercase().as_str(),
+                    "false" | "off" | "no" | "0"
+                ) {
                     return Err(Failure::Sql(SqlError::not_supported(
                         "replication connections are not supported",
                     )));
@@ -211,10 +239,9 @@ async fn startup(
         }
     }
     if minor > 0 || !unsupported.is_empty() {
-        writer.send(PgWireBackendMessage::NegotiateProtocolVersion(NegotiateProtocolVersion::new(
-            PROTOCOL_3_0,
-            unsupported,
-        )))?;
+        writer.send(PgWireBackendMessage::NegotiateProtocolVersion(
+            NegotiateProtocolVersion::new(PROTOCOL_3_0, unsupported),
+        ))?;
     }
     if user.is_empty() {
         user = DEFAULT_USER.to_string();
@@ -236,7 +263,9 @@ async fn startup(
     let registration = registry.register(session.cancel_handle());
     writer.send(PgWireBackendMessage::Authentication(Authentication::Ok))?;
     for (name, value) in session.settings().startup_parameters() {
-        writer.send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(name, value)))?;
+        writer.send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+            name, value,
+        )))?;
     }
     writer.send(PgWireBackendMessage::BackendKeyData(BackendKeyData::new(
         registration.pid,
@@ -279,8 +308,10 @@ fn parse_options(options: &str) -> SqlResult<Vec<(String, String)>> {
         words.push(word);
     }
     let bad = |w: &str| {
-        SqlError::syntax(format!("invalid command-line argument for server process: {w}"))
-            .with_hint("Use \"-c name=value\".")
+        SqlError::syntax(format!(
+            "invalid command-line argument for server process: {w}"
+        ))
+        .with_hint("Use \"-c name=value\".")
     };
     let mut settings = Vec::new();
     let mut words = words.into_iter();
@@ -456,7 +487,11 @@ impl RowCursor {
                 let c = normalize_column(c)?;
                 match self.described.as_ref().map(|s| s.field(i).data_type()) {
                     Some(t) if pg_type(t) != pg_type(c.data_type()) => arrow::compute::cast(&c, t)
-                        .map_err(|e| SqlError::internal(format!("result column {i} has an unexpected type: {e}"))),
+                        .map_err(|e| {
+                            SqlError::internal(format!(
+                                "result column {i} has an unexpected type: {e}"
+                            ))
+                        }),
                     _ => Ok(c),
                 }
             })
@@ -551,7 +586,9 @@ impl Connection {
                         self.portals.remove(&name);
                     }
                 }
-                Ok(self.writer.send(PgWireBackendMessage::CloseComplete(CloseComplete::new()))?)
+                Ok(self
+                    .writer
+                    .send(PgWireBackendMessage::CloseComplete(CloseComplete::new()))?)
             }
         }
     }
@@ -583,7 +620,9 @@ impl Connection {
         self.send_notices()?;
         for (name, value) in self.session.take_parameter_changes() {
             self.writer
-                .send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(name, value)))?;
+                .send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                    name, value,
+                )))?;
         }
         self.writer.send(ready_for_query(status))?;
         self.writer.flush().await?;
@@ -592,7 +631,11 @@ impl Connection {
 
     /// Runs `execute` on the session, giving up if the client disconnects
     /// or the server shuts down (dropping the future cancels the query).
-    async fn execute_statement(&mut self, statement: &Statement, params: &[ScalarValue]) -> Step<ExecResult> {
+    async fn execute_statement(
+        &mut self,
+        statement: &Statement,
+        params: &[ScalarValue],
+    ) -> Step<ExecResult> {
         let result = tokio::select! {
             r = self.session.execute(statement, params) => r,
             _ = self.reader.closed() => return Err(Failure::Closed),
@@ -613,8 +656,9 @@ impl Connection {
             Err(e) => return self.report(&e),
         };
         if statements.is_empty() {
-            self.writer
-                .send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))?;
+            self.writer.send(PgWireBackendMessage::EmptyQueryResponse(
+                EmptyQueryResponse::new(),
+            ))?;
             return Ok(());
         }
         for statement in &statements {
@@ -631,7 +675,8 @@ impl Connection {
         match self.execute_statement(statement, &[]).await? {
             ExecResult::Rows(stream) => {
                 let formats = vec![Format::Text; stream.schema.fields().len()];
-                self.writer.send(row_description(&stream.schema, &formats))?;
+                self.writer
+                    .send(row_description(&stream.schema, &formats))?;
                 let mut cursor = RowCursor {
                     stream,
                     formats,
@@ -639,17 +684,21 @@ impl Connection {
                     pending: None,
                 };
                 match self.send_rows(&mut cursor, None).await? {
-                    Outcome::Done(rows) => self.writer.send(command_complete(rows_tag(statement, rows)))?,
+                    Outcome::Done(rows) => self
+                        .writer
+                        .send(command_complete(rows_tag(statement, rows)))?,
                     // Without a row limit the rows are never suspended.
-                    Outcome::Suspended => self.writer.send(command_complete(rows_tag(statement, 0)))?,
+                    Outcome::Suspended => {
+                        self.writer.send(command_complete(rows_tag(statement, 0)))?
+                    }
                     Outcome::Failed(e) => return Err(Failure::Sql(e)),
                 }
             }
             ExecResult::Command(tag) => self.writer.send(command_complete(tag))?,
             ExecResult::CopyIn(copy) => self.copy_in(copy).await?,
-            ExecResult::Empty => self
-                .writer
-                .send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))?,
+            ExecResult::Empty => self.writer.send(PgWireBackendMessage::EmptyQueryResponse(
+                EmptyQueryResponse::new(),
+            ))?,
         }
         Ok(())
     }
@@ -696,7 +745,9 @@ impl Connection {
                 continue;
             };
             let end = match limit {
-                Some(l) => rows.min(row + usize::try_from(l - sent).unwrap_or(usize::MAX)),
+                Some(l) => {
+                    rows.min(row.saturating_add(usize::try_from(l - sent).unwrap_or(usize::MAX)))
+                }
                 None => rows,
             };
             while row < end {
@@ -720,12 +771,14 @@ impl Connection {
     /// (store and report the row count) or CopyFail (store nothing).
     async fn copy_in(&mut self, mut copy: CopyIn) -> Step {
         let columns = copy.columns();
-        let count = i16::try_from(columns).map_err(|_| SqlError::new("54011", "too many columns"))?;
-        self.writer.send(PgWireBackendMessage::CopyInResponse(CopyInResponse::new(
-            0,
-            count,
-            vec![0; columns],
-        )))?;
+        let count =
+            i16::try_from(columns).map_err(|_| SqlError::new("54011", "too many columns"))?;
+        self.writer
+            .send(PgWireBackendMessage::CopyInResponse(CopyInResponse::new(
+                0,
+                count,
+                vec![0; columns],
+            )))?;
         self.writer.flush().await?;
         loop {
             let message = tokio::select! {
@@ -750,7 +803,10 @@ impl Connection {
                 other => {
                     return Err(Failure::Sql(SqlError::new(
                         "08P01",
-                        format!("unexpected message type 0x{:02X} during COPY from stdin", other.type_byte()),
+                        format!(
+                            "unexpected message type 0x{:02X} during COPY from stdin",
+                            other.type_byte()
+                        ),
                     )));
                 }
             }
@@ -763,14 +819,24 @@ impl Connection {
             // Replaced even if this Parse fails.
             self.statements.remove("");
         } else if self.statements.contains_key(&name) {
-            return Err(SqlError::new("42P05", format!("prepared statement \"{name}\" already exists")).into());
+            return Err(SqlError::new(
+                "42P05",
+                format!("prepared statement \"{name}\" already exists"),
+            )
+            .into());
         }
         let mut statements = self.session.parse(query)?;
         if statements.len() > 1 {
-            return Err(SqlError::syntax("cannot insert multiple commands into a prepared statement").into());
+            return Err(SqlError::syntax(
+                "cannot insert multiple commands into a prepared statement",
+            )
+            .into());
         }
         let statement = statements.pop();
-        let declared: Vec<Option<DataType>> = param_types.iter().map(|oid| data_type_for_oid(*oid)).collect();
+        let declared: Vec<Option<DataType>> = param_types
+            .iter()
+            .map(|oid| data_type_for_oid(*oid))
+            .collect();
         let description = match &statement {
             Some(s) => Some(self.session.describe(s, &declared)?),
             None => None,
@@ -784,7 +850,9 @@ impl Connection {
                 description,
             }),
         );
-        Ok(self.writer.send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))?)
+        Ok(self
+            .writer
+            .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))?)
     }
 
     /// Bind: convert parameter values and create a portal.
@@ -801,10 +869,15 @@ impl Connection {
             self.portals.remove("");
         }
         let prepared = self.statements.get(statement).cloned().ok_or_else(|| {
-            SqlError::new("26000", format!("prepared statement \"{statement}\" does not exist"))
+            SqlError::new(
+                "26000",
+                format!("prepared statement \"{statement}\" does not exist"),
+            )
         })?;
         if self.portals.contains_key(&portal) {
-            return Err(SqlError::new("42P03", format!("portal \"{portal}\" already exists")).into());
+            return Err(
+                SqlError::new("42P03", format!("portal \"{portal}\" already exists")).into(),
+            );
         }
         let types = prepared.param_types();
         if params.len() != types.len() {
@@ -819,7 +892,10 @@ impl Connection {
             .into());
         }
         let formats = expand_formats(param_formats, params.len(), |n| {
-            format!("bind message has {n} parameter formats but {} parameters", params.len())
+            format!(
+                "bind message has {n} parameter formats but {} parameters",
+                params.len()
+            )
         })?;
         let values = params
             .iter()
@@ -843,7 +919,9 @@ impl Connection {
                 state: PortalState::Ready,
             },
         );
-        Ok(self.writer.send(PgWireBackendMessage::BindComplete(BindComplete::new()))?)
+        Ok(self
+            .writer
+            .send(PgWireBackendMessage::BindComplete(BindComplete::new()))?)
     }
 
     /// Describe: parameter and row descriptions of a statement, or the row
@@ -852,25 +930,29 @@ impl Connection {
         let (columns, formats) = match target {
             Target::Statement => {
                 let prepared = self.statements.get(name).ok_or_else(|| {
-                    SqlError::new("26000", format!("prepared statement \"{name}\" does not exist"))
+                    SqlError::new(
+                        "26000",
+                        format!("prepared statement \"{name}\" does not exist"),
+                    )
                 })?;
                 self.writer
-                    .send(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(
-                        prepared.param_oids(),
-                    )))?;
+                    .send(PgWireBackendMessage::ParameterDescription(
+                        ParameterDescription::new(prepared.param_oids()),
+                    ))?;
                 (prepared.columns().cloned(), Vec::new())
             }
             Target::Portal => {
-                let portal = self
-                    .portals
-                    .get(name)
-                    .ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))?;
+                let portal = self.portals.get(name).ok_or_else(|| {
+                    SqlError::new("34000", format!("portal \"{name}\" does not exist"))
+                })?;
                 (portal.prepared.columns().cloned(), portal.formats.clone())
             }
         };
         match columns {
             Some(schema) => self.writer.send(row_description(&schema, &formats))?,
-            None => self.writer.send(PgWireBackendMessage::NoData(NoData::new()))?,
+            None => self
+                .writer
+                .send(PgWireBackendMessage::NoData(NoData::new()))?,
         }
         Ok(())
     }
@@ -892,34 +974,52 @@ impl Connection {
         let mut cursor = match std::mem::replace(&mut portal.state, PortalState::Done) {
             PortalState::Ready => {
                 let Some(statement) = portal.prepared.statement.as_ref() else {
-                    self.writer
-                        .send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))?;
+                    self.writer.send(PgWireBackendMessage::EmptyQueryResponse(
+                        EmptyQueryResponse::new(),
+                    ))?;
                     return Ok(());
                 };
                 match self.execute_statement(statement, &portal.params).await? {
-                    ExecResult::Rows(stream) => RowCursor {
-                        stream,
-                        formats: portal.formats.clone(),
-                        described: portal.prepared.columns().cloned(),
-                        pending: None,
-                    },
-                    ExecResult::Command(tag) => return Ok(self.writer.send(command_complete(tag))?),
+                    ExecResult::Rows(stream) => {
+                        let described = portal.prepared.columns().cloned();
+                        // Rows from a statement described as returning none
+                        // are sent in text.
+                        let formats = match &described {
+                            Some(_) => portal.formats.clone(),
+                            None => vec![Format::Text; stream.schema.fields().len()],
+                        };
+                        RowCursor {
+                            stream,
+                            formats,
+                            described,
+                            pending: None,
+                        }
+                    }
+                    ExecResult::Command(tag) => {
+                        return Ok(self.writer.send(command_complete(tag))?);
+                    }
                     ExecResult::CopyIn(copy) => return self.copy_in(copy).await,
                     ExecResult::Empty => {
-                        return Ok(self
-                            .writer
-                            .send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))?);
+                        return Ok(self.writer.send(PgWireBackendMessage::EmptyQueryResponse(
+                            EmptyQueryResponse::new(),
+                        ))?);
                     }
                 }
             }
             PortalState::Running(cursor) => cursor,
             PortalState::Exhausted => {
                 portal.state = PortalState::Exhausted;
-                let tag = portal.prepared.statement.as_ref().map_or_else(|| "SELECT 0".into(), |s| rows_tag(s, 0));
+                let tag = portal
+                    .prepared
+                    .statement
+                    .as_ref()
+                    .map_or_else(|| "SELECT 0".into(), |s| rows_tag(s, 0));
                 return Ok(self.writer.send(command_complete(tag))?);
             }
             PortalState::Done => {
-                return Err(SqlError::new("55000", format!("portal \"{name}\" cannot be run")).into());
+                return Err(
+                    SqlError::new("55000", format!("portal \"{name}\" cannot be run")).into(),
+                );
             }
         };
         match self.send_rows(&mut cursor, limit).await? {

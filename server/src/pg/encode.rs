@@ -15,11 +15,12 @@ use std::fmt::Write as _;
 use arrow::array::timezone::Tz;
 use arrow::array::{Array, ArrayRef, AsArray, GenericListArray, OffsetSizeTrait};
 use arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Date32Type, Date64Type, Decimal32Type, Decimal64Type, Decimal128Type,
-    Decimal256Type, DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType, DurationSecondType,
-    Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, IntervalDayTimeType,
-    IntervalMonthDayNanoType, IntervalUnit, IntervalYearMonthType, Time32MillisecondType, Time32SecondType,
-    Time64MicrosecondType, Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    ArrowPrimitiveType, DataType, Date32Type, Date64Type, Decimal32Type, Decimal64Type,
+    Decimal128Type, Decimal256Type, DurationMicrosecondType, DurationMillisecondType,
+    DurationNanosecondType, DurationSecondType, Float16Type, Float32Type, Float64Type, Int8Type,
+    Int16Type, Int32Type, Int64Type, IntervalDayTimeType, IntervalMonthDayNanoType, IntervalUnit,
+    IntervalYearMonthType, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
+    Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -57,7 +58,10 @@ impl Format {
         match code {
             0 => Ok(Self::Text),
             1 => Ok(Self::Binary),
-            other => Err(SqlError::new("22023", format!("unsupported format code: {other}"))),
+            other => Err(SqlError::new(
+                "22023",
+                format!("unsupported format code: {other}"),
+            )),
         }
     }
 
@@ -94,7 +98,10 @@ impl EncodeContext {
 /// zones we do not know).
 pub(crate) fn parse_timezone(name: &str) -> Option<Tz> {
     let name = name.trim();
-    if name.eq_ignore_ascii_case("utc") || name.eq_ignore_ascii_case("gmt") || name.eq_ignore_ascii_case("z") {
+    if name.eq_ignore_ascii_case("utc")
+        || name.eq_ignore_ascii_case("gmt")
+        || name.eq_ignore_ascii_case("z")
+    {
         return None;
     }
     match short_offset(name) {
@@ -119,9 +126,8 @@ fn short_offset(name: &str) -> Option<u32> {
 /// A cast failure (internal).
 pub(crate) fn normalize_column(column: &ArrayRef) -> SqlResult<ArrayRef> {
     match column.data_type() {
-        DataType::Dictionary(_, value) => {
-            arrow::compute::cast(column, value).map_err(|e| SqlError::internal(format!("cannot unpack column: {e}")))
-        }
+        DataType::Dictionary(_, value) => arrow::compute::cast(column, value)
+            .map_err(|e| SqlError::internal(format!("cannot unpack column: {e}"))),
         _ => Ok(std::sync::Arc::clone(column)),
     }
 }
@@ -147,7 +153,13 @@ pub(crate) fn encode_row(
 }
 
 /// Appends one length-prefixed field (-1 for NULL).
-fn write_field(array: &dyn Array, row: usize, format: Format, ctx: &EncodeContext, buf: &mut BytesMut) -> SqlResult<()> {
+fn write_field(
+    array: &dyn Array,
+    row: usize,
+    format: Format,
+    ctx: &EncodeContext,
+    buf: &mut BytesMut,
+) -> SqlResult<()> {
     if is_null(array, row) {
         buf.put_i32(-1);
         return Ok(());
@@ -158,7 +170,8 @@ fn write_field(array: &dyn Array, row: usize, format: Format, ctx: &EncodeContex
         Format::Text => write_text(array, row, ctx, buf)?,
         Format::Binary => write_binary(array, row, ctx, buf)?,
     }
-    let len = i32::try_from(buf.len() - start - 4).map_err(|_| SqlError::new("54000", "value too large to send"))?;
+    let len = i32::try_from(buf.len() - start - 4)
+        .map_err(|_| SqlError::new("54000", "value too large to send"))?;
     buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
     Ok(())
 }
@@ -183,7 +196,12 @@ fn fmt_err(_: std::fmt::Error) -> SqlError {
 }
 
 /// Writes the text form of a non-null value.
-fn write_text(array: &dyn Array, row: usize, ctx: &EncodeContext, buf: &mut BytesMut) -> SqlResult<()> {
+fn write_text(
+    array: &dyn Array,
+    row: usize,
+    ctx: &EncodeContext,
+    buf: &mut BytesMut,
+) -> SqlResult<()> {
     macro_rules! display {
         ($t:ty) => {
             write!(buf, "{}", prim::<$t>(array, row)?).map_err(fmt_err)?
@@ -191,7 +209,10 @@ fn write_text(array: &dyn Array, row: usize, ctx: &EncodeContext, buf: &mut Byte
     }
     match array.data_type() {
         DataType::Boolean => {
-            let v = array.as_boolean_opt().ok_or_else(|| wrong_type(array))?.value(row);
+            let v = array
+                .as_boolean_opt()
+                .ok_or_else(|| wrong_type(array))?
+                .value(row);
             buf.put_u8(if v { b't' } else { b'f' });
         }
         DataType::Int8 => display!(Int8Type),
@@ -224,7 +245,10 @@ fn write_text(array: &dyn Array, row: usize, ctx: &EncodeContext, buf: &mut Byte
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             buf.put_slice(string_value(array, row)?.as_bytes());
         }
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => {
             let bytes = binary_value(array, row)?;
             buf.put_slice(b"\\x");
             for b in bytes {
@@ -237,7 +261,8 @@ fn write_text(array: &dyn Array, row: usize, ctx: &EncodeContext, buf: &mut Byte
             let micros = timestamp_micros(array, row)?;
             if tz.is_some() {
                 let offset = utc_offset(ctx.tz.as_ref(), micros);
-                write_timestamp(buf, micros + i64::from(offset) * MICROS_PER_SECOND, Some(offset));
+                let local = micros.saturating_add(i64::from(offset) * MICROS_PER_SECOND);
+                write_timestamp(buf, local, Some(offset));
             } else {
                 write_timestamp(buf, micros, None);
             }
@@ -246,17 +271,35 @@ fn write_text(array: &dyn Array, row: usize, ctx: &EncodeContext, buf: &mut Byte
             let (months, days, micros) = interval_parts(array, row)?;
             write_interval(buf, months, days, micros);
         }
-        DataType::List(_) => write_text_list(array.as_list_opt::<i32>().ok_or_else(|| wrong_type(array))?, row, ctx, buf)?,
+        DataType::List(_) => write_text_list(
+            array
+                .as_list_opt::<i32>()
+                .ok_or_else(|| wrong_type(array))?,
+            row,
+            ctx,
+            buf,
+        )?,
         DataType::LargeList(_) => {
-            write_text_list(array.as_list_opt::<i64>().ok_or_else(|| wrong_type(array))?, row, ctx, buf)?;
+            write_text_list(
+                array
+                    .as_list_opt::<i64>()
+                    .ok_or_else(|| wrong_type(array))?,
+                row,
+                ctx,
+                buf,
+            )?;
         }
         DataType::FixedSizeList(_, _) => {
-            let list = array.as_fixed_size_list_opt().ok_or_else(|| wrong_type(array))?;
+            let list = array
+                .as_fixed_size_list_opt()
+                .ok_or_else(|| wrong_type(array))?;
             write_text_elements(list.value(row).as_ref(), ctx, buf)?;
         }
         _ => {
-            let formatter = ArrayFormatter::try_new(array, &FormatOptions::default())
-                .map_err(|e| SqlError::internal(format!("cannot format {}: {e}", array.data_type())))?;
+            let formatter =
+                ArrayFormatter::try_new(array, &FormatOptions::default()).map_err(|e| {
+                    SqlError::internal(format!("cannot format {}: {e}", array.data_type()))
+                })?;
             write!(buf, "{}", formatter.value(row)).map_err(fmt_err)?;
         }
     }
@@ -273,7 +316,11 @@ fn write_text_list<O: OffsetSizeTrait>(
 }
 
 /// `{a,b,NULL}` with Postgres's quoting of elements.
-fn write_text_elements(values: &dyn Array, ctx: &EncodeContext, buf: &mut BytesMut) -> SqlResult<()> {
+fn write_text_elements(
+    values: &dyn Array,
+    ctx: &EncodeContext,
+    buf: &mut BytesMut,
+) -> SqlResult<()> {
     let nested = matches!(
         values.data_type(),
         DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _)
@@ -316,10 +363,18 @@ fn needs_quotes(element: &[u8]) -> bool {
 }
 
 /// Writes the binary form of a non-null value.
-fn write_binary(array: &dyn Array, row: usize, ctx: &EncodeContext, buf: &mut BytesMut) -> SqlResult<()> {
+fn write_binary(
+    array: &dyn Array,
+    row: usize,
+    ctx: &EncodeContext,
+    buf: &mut BytesMut,
+) -> SqlResult<()> {
     match array.data_type() {
         DataType::Boolean => {
-            let v = array.as_boolean_opt().ok_or_else(|| wrong_type(array))?.value(row);
+            let v = array
+                .as_boolean_opt()
+                .ok_or_else(|| wrong_type(array))?
+                .value(row);
             buf.put_u8(u8::from(v));
         }
         DataType::Int8 => buf.put_i16(i16::from(prim::<Int8Type>(array, row)?)),
@@ -329,7 +384,9 @@ fn write_binary(array: &dyn Array, row: usize, ctx: &EncodeContext, buf: &mut By
         DataType::UInt16 => buf.put_i32(i32::from(prim::<UInt16Type>(array, row)?)),
         DataType::Int64 => buf.put_i64(prim::<Int64Type>(array, row)?),
         DataType::UInt32 => buf.put_i64(i64::from(prim::<UInt32Type>(array, row)?)),
-        DataType::UInt64 => write_numeric_binary(buf, &prim::<UInt64Type>(array, row)?.to_string(), 0),
+        DataType::UInt64 => {
+            write_numeric_binary(buf, &prim::<UInt64Type>(array, row)?.to_string(), 0)
+        }
         DataType::Float16 => buf.put_f32(prim::<Float16Type>(array, row)?.to_f32()),
         DataType::Float32 => buf.put_f32(prim::<Float32Type>(array, row)?),
         DataType::Float64 => buf.put_f64(prim::<Float64Type>(array, row)?),
@@ -343,12 +400,17 @@ fn write_binary(array: &dyn Array, row: usize, ctx: &EncodeContext, buf: &mut By
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             buf.put_slice(string_value(array, row)?.as_bytes());
         }
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => {
             buf.put_slice(binary_value(array, row)?);
         }
         DataType::Date32 | DataType::Date64 => {
             let days = date_days(array, row)? - PG_EPOCH_DAYS;
-            buf.put_i32(i32::try_from(days).map_err(|_| SqlError::new("22008", "date out of range"))?);
+            buf.put_i32(
+                i32::try_from(days).map_err(|_| SqlError::new("22008", "date out of range"))?,
+            );
         }
         DataType::Time32(_) | DataType::Time64(_) => buf.put_i64(time_micros(array, row)?),
         DataType::Timestamp(_, _) => {
@@ -378,9 +440,14 @@ fn write_binary(array: &dyn Array, row: usize, ctx: &EncodeContext, buf: &mut By
 }
 
 /// A one-dimensional array in `array_send` form.
-fn write_binary_array(values: &dyn Array, ctx: &EncodeContext, buf: &mut BytesMut) -> SqlResult<()> {
+fn write_binary_array(
+    values: &dyn Array,
+    ctx: &EncodeContext,
+    buf: &mut BytesMut,
+) -> SqlResult<()> {
     let element = pg_type(values.data_type());
-    let len = i32::try_from(values.len()).map_err(|_| SqlError::new("54000", "array too large to send"))?;
+    let len = i32::try_from(values.len())
+        .map_err(|_| SqlError::new("54000", "array too large to send"))?;
     let has_nulls = (0..values.len()).any(|i| is_null(values, i));
     buf.put_i32(i32::from(len > 0));
     buf.put_i32(i32::from(has_nulls));
@@ -419,10 +486,22 @@ fn binary_value(array: &dyn Array, row: usize) -> SqlResult<&[u8]> {
 /// The unscaled integer (decimal digits, maybe `-`) and scale of a decimal.
 fn decimal_parts(array: &dyn Array, row: usize) -> SqlResult<(String, i32)> {
     Ok(match array.data_type() {
-        DataType::Decimal32(_, s) => (prim::<Decimal32Type>(array, row)?.to_string(), i32::from(*s)),
-        DataType::Decimal64(_, s) => (prim::<Decimal64Type>(array, row)?.to_string(), i32::from(*s)),
-        DataType::Decimal128(_, s) => (prim::<Decimal128Type>(array, row)?.to_string(), i32::from(*s)),
-        DataType::Decimal256(_, s) => (prim::<Decimal256Type>(array, row)?.to_string(), i32::from(*s)),
+        DataType::Decimal32(_, s) => (
+            prim::<Decimal32Type>(array, row)?.to_string(),
+            i32::from(*s),
+        ),
+        DataType::Decimal64(_, s) => (
+            prim::<Decimal64Type>(array, row)?.to_string(),
+            i32::from(*s),
+        ),
+        DataType::Decimal128(_, s) => (
+            prim::<Decimal128Type>(array, row)?.to_string(),
+            i32::from(*s),
+        ),
+        DataType::Decimal256(_, s) => (
+            prim::<Decimal256Type>(array, row)?.to_string(),
+            i32::from(*s),
+        ),
         _ => return Err(wrong_type(array)),
     })
 }
@@ -439,7 +518,9 @@ fn date_days(array: &dyn Array, row: usize) -> SqlResult<i64> {
 /// Microseconds since midnight.
 fn time_micros(array: &dyn Array, row: usize) -> SqlResult<i64> {
     match array.data_type() {
-        DataType::Time32(TimeUnit::Second) => Ok(i64::from(prim::<Time32SecondType>(array, row)?) * MICROS_PER_SECOND),
+        DataType::Time32(TimeUnit::Second) => {
+            Ok(i64::from(prim::<Time32SecondType>(array, row)?) * MICROS_PER_SECOND)
+        }
         DataType::Time32(_) => Ok(i64::from(prim::<Time32MillisecondType>(array, row)?) * 1000),
         DataType::Time64(TimeUnit::Microsecond) => prim::<Time64MicrosecondType>(array, row),
         DataType::Time64(_) => Ok(prim::<Time64NanosecondType>(array, row)?.div_euclid(1000)),
@@ -456,7 +537,9 @@ fn timestamp_micros(array: &dyn Array, row: usize) -> SqlResult<i64> {
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
             Ok(prim::<TimestampMillisecondType>(array, row)?.saturating_mul(1000))
         }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => prim::<TimestampMicrosecondType>(array, row),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            prim::<TimestampMicrosecondType>(array, row)
+        }
         DataType::Timestamp(TimeUnit::Nanosecond, _) => {
             Ok(prim::<TimestampNanosecondType>(array, row)?.div_euclid(1000))
         }
@@ -470,10 +553,16 @@ fn timestamp_micros(array: &dyn Array, row: usize) -> SqlResult<i64> {
 fn interval_parts(array: &dyn Array, row: usize) -> SqlResult<(i32, i32, i64)> {
     let duration = |micros: i64| {
         let days = micros / MICROS_PER_DAY;
-        (0, i32::try_from(days).unwrap_or(if days < 0 { i32::MIN } else { i32::MAX }), micros % MICROS_PER_DAY)
+        (
+            0,
+            i32::try_from(days).unwrap_or(if days < 0 { i32::MIN } else { i32::MAX }),
+            micros % MICROS_PER_DAY,
+        )
     };
     Ok(match array.data_type() {
-        DataType::Interval(IntervalUnit::YearMonth) => (prim::<IntervalYearMonthType>(array, row)?, 0, 0),
+        DataType::Interval(IntervalUnit::YearMonth) => {
+            (prim::<IntervalYearMonthType>(array, row)?, 0, 0)
+        }
         DataType::Interval(IntervalUnit::DayTime) => {
             let v = prim::<IntervalDayTimeType>(array, row)?;
             (0, v.days, i64::from(v.milliseconds) * 1000)
@@ -488,8 +577,12 @@ fn interval_parts(array: &dyn Array, row: usize) -> SqlResult<(i32, i32, i64)> {
         DataType::Duration(TimeUnit::Millisecond) => {
             duration(prim::<DurationMillisecondType>(array, row)?.saturating_mul(1000))
         }
-        DataType::Duration(TimeUnit::Microsecond) => duration(prim::<DurationMicrosecondType>(array, row)?),
-        DataType::Duration(TimeUnit::Nanosecond) => duration(prim::<DurationNanosecondType>(array, row)? / 1000),
+        DataType::Duration(TimeUnit::Microsecond) => {
+            duration(prim::<DurationMicrosecondType>(array, row)?)
+        }
+        DataType::Duration(TimeUnit::Nanosecond) => {
+            duration(prim::<DurationNanosecondType>(array, row)? / 1000)
+        }
         _ => return Err(wrong_type(array)),
     })
 }
@@ -497,7 +590,10 @@ fn interval_parts(array: &dyn Array, row: usize) -> SqlResult<(i32, i32, i64)> {
 /// The UTC offset of `tz` (UTC when `None`), in seconds, at the instant `micros` (UTC).
 fn utc_offset(tz: Option<&Tz>, micros: i64) -> i32 {
     match (tz, chrono::DateTime::from_timestamp_micros(micros)) {
-        (Some(tz), Some(t)) => tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc(),
+        (Some(tz), Some(t)) => tz
+            .offset_from_utc_datetime(&t.naive_utc())
+            .fix()
+            .local_minus_utc(),
         _ => 0,
     }
 }
@@ -621,7 +717,11 @@ pub(crate) fn format_decimal(unscaled: &str, scale: i32) -> String {
     };
     let sign = if negative { "-" } else { "" };
     if scale <= 0 {
-        let zeros = if digits == "0" { 0 } else { scale.unsigned_abs() as usize };
+        let zeros = if digits == "0" {
+            0
+        } else {
+            scale.unsigned_abs() as usize
+        };
         return format!("{sign}{digits}{}", "0".repeat(zeros));
     }
     let scale = scale as usize;
@@ -643,9 +743,15 @@ fn write_numeric_binary(buf: &mut BytesMut, unscaled: &str, scale: i32) {
     };
     let dscale = scale.max(0) as usize;
     let (int, frac) = if scale <= 0 {
-        (format!("{digits}{}", "0".repeat(scale.unsigned_abs() as usize)), String::new())
+        (
+            format!("{digits}{}", "0".repeat(scale.unsigned_abs() as usize)),
+            String::new(),
+        )
     } else if digits.len() <= dscale {
-        (String::new(), format!("{}{digits}", "0".repeat(dscale - digits.len())))
+        (
+            String::new(),
+            format!("{}{digits}", "0".repeat(dscale - digits.len())),
+        )
     } else {
         let (i, f) = digits.split_at(digits.len() - dscale);
         (i.to_string(), f.to_string())
@@ -673,7 +779,11 @@ fn write_numeric_binary(buf: &mut BytesMut, unscaled: &str, scale: i32) {
     }
     buf.put_i16(groups.len() as i16);
     buf.put_i16(weight as i16);
-    buf.put_u16(if negative && !groups.is_empty() { 0x4000 } else { 0 });
+    buf.put_u16(if negative && !groups.is_empty() {
+        0x4000
+    } else {
+        0
+    });
     buf.put_u16(dscale as u16);
     for g in groups {
         buf.put_i16(g);
@@ -688,7 +798,10 @@ pub(crate) fn format_float8(v: f64, extra_float_digits: i32) -> String {
     if extra_float_digits > 0 {
         shortest(&format!("{v:e}"), 15)
     } else {
-        precision_g(&format!("{:.*e}", (15 + extra_float_digits - 1).max(0) as usize, v), 15 + extra_float_digits)
+        precision_g(
+            &format!("{:.*e}", (15 + extra_float_digits - 1).max(0) as usize, v),
+            15 + extra_float_digits,
+        )
     }
 }
 
@@ -700,7 +813,10 @@ pub(crate) fn format_float4(v: f32, extra_float_digits: i32) -> String {
     if extra_float_digits > 0 {
         shortest(&format!("{v:e}"), 6)
     } else {
-        precision_g(&format!("{:.*e}", (6 + extra_float_digits - 1).max(0) as usize, v), 6 + extra_float_digits)
+        precision_g(
+            &format!("{:.*e}", (6 + extra_float_digits - 1).max(0) as usize, v),
+            6 + extra_float_digits,
+        )
     }
 }
 
@@ -751,9 +867,15 @@ fn fixed(negative: bool, digits: &str, exp: i32) -> String {
     let sign = if negative { "-" } else { "" };
     let point = exp + 1;
     if point <= 0 {
-        format!("{sign}0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+        format!(
+            "{sign}0.{}{digits}",
+            "0".repeat(point.unsigned_abs() as usize)
+        )
     } else if point as usize >= digits.len() {
-        format!("{sign}{digits}{}", "0".repeat(point as usize - digits.len()))
+        format!(
+            "{sign}{digits}{}",
+            "0".repeat(point as usize - digits.len())
+        )
     } else {
         let (int, frac) = digits.split_at(point as usize);
         format!("{sign}{int}.{frac}")
@@ -778,9 +900,9 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{
-        BinaryArray, BooleanArray, Date32Array, Decimal128Array, DurationMicrosecondArray, Float32Array,
-        Float64Array, Int32Array, IntervalMonthDayNanoArray, ListArray, StringArray, Time64MicrosecondArray,
-        TimestampMicrosecondArray, UInt64Array,
+        BinaryArray, BooleanArray, Date32Array, Decimal128Array, DurationMicrosecondArray,
+        Float32Array, Float64Array, Int32Array, IntervalMonthDayNanoArray, ListArray, StringArray,
+        Time64MicrosecondArray, TimestampMicrosecondArray, UInt64Array,
     };
     use arrow::datatypes::IntervalMonthDayNano;
 
@@ -798,12 +920,21 @@ mod tests {
     }
 
     fn one(array: ArrayRef) -> String {
-        text(array, &EncodeContext::new("UTC", 1)).remove(0).unwrap()
+        text(array, &EncodeContext::new("UTC", 1))
+            .remove(0)
+            .unwrap()
     }
 
     fn binary(array: ArrayRef) -> Vec<u8> {
         let mut buf = BytesMut::new();
-        write_field(array.as_ref(), 0, Format::Binary, &EncodeContext::new("UTC", 1), &mut buf).unwrap();
+        write_field(
+            array.as_ref(),
+            0,
+            Format::Binary,
+            &EncodeContext::new("UTC", 1),
+            &mut buf,
+        )
+        .unwrap();
         buf[4..].to_vec()
     }
 
@@ -842,49 +973,78 @@ mod tests {
 
     #[test]
     fn scalars_in_text() {
-        assert_eq!(text(Arc::new(BooleanArray::from(vec![Some(true), Some(false), None])), &EncodeContext::new("UTC", 1)), vec![
-            Some("t".into()),
-            Some("f".into()),
-            None
-        ]);
-        let d = Decimal128Array::from(vec![1250, -5, 0]).with_precision_and_scale(10, 2).unwrap();
-        assert_eq!(text(Arc::new(d), &EncodeContext::new("UTC", 1)), vec![
-            Some("12.50".into()),
-            Some("-0.05".into()),
-            Some("0.00".into())
-        ]);
-        assert_eq!(one(Arc::new(BinaryArray::from(vec![&[10u8, 11][..]]))), "\\x0a0b");
-        assert_eq!(one(Arc::new(UInt64Array::from(vec![u64::MAX]))), "18446744073709551615");
-        assert_eq!(one(Arc::new(Date32Array::from(vec![20454]))), "2026-01-01");
-        assert_eq!(one(Arc::new(Date32Array::from(vec![-719_163]))), "0001-12-31 BC");
-        assert_eq!(one(Arc::new(Time64MicrosecondArray::from(vec![36_000_500_000]))), "10:00:00.5");
-        let ts = 1_767_261_600_000_000i64; // 2026-01-01 10:00:00 UTC
-        assert_eq!(one(Arc::new(TimestampMicrosecondArray::from(vec![ts]))), "2026-01-01 10:00:00");
         assert_eq!(
-            one(Arc::new(TimestampMicrosecondArray::from(vec![ts + 500_000]))),
+            text(
+                Arc::new(BooleanArray::from(vec![Some(true), Some(false), None])),
+                &EncodeContext::new("UTC", 1)
+            ),
+            vec![Some("t".into()), Some("f".into()), None]
+        );
+        let d = Decimal128Array::from(vec![1250, -5, 0])
+            .with_precision_and_scale(10, 2)
+            .unwrap();
+        assert_eq!(
+            text(Arc::new(d), &EncodeContext::new("UTC", 1)),
+            vec![
+                Some("12.50".into()),
+                Some("-0.05".into()),
+                Some("0.00".into())
+            ]
+        );
+        assert_eq!(
+            one(Arc::new(BinaryArray::from(vec![&[10u8, 11][..]]))),
+            "\\x0a0b"
+        );
+        assert_eq!(
+            one(Arc::new(UInt64Array::from(vec![u64::MAX]))),
+            "18446744073709551615"
+        );
+        assert_eq!(one(Arc::new(Date32Array::from(vec![20454]))), "2026-01-01");
+        assert_eq!(
+            one(Arc::new(Date32Array::from(vec![-719_163]))),
+            "0001-12-31 BC"
+        );
+        assert_eq!(
+            one(Arc::new(Time64MicrosecondArray::from(vec![36_000_500_000]))),
+            "10:00:00.5"
+        );
+        let ts = 1_767_261_600_000_000i64; // 2026-01-01 10:00:00 UTC
+        assert_eq!(
+            one(Arc::new(TimestampMicrosecondArray::from(vec![ts]))),
+            "2026-01-01 10:00:00"
+        );
+        assert_eq!(
+            one(Arc::new(TimestampMicrosecondArray::from(vec![
+                ts + 500_000
+            ]))),
             "2026-01-01 10:00:00.5"
         );
-        let tstz = Arc::new(TimestampMicrosecondArray::from(vec![ts]).with_timezone("+00:00")) as ArrayRef;
+        let tstz =
+            Arc::new(TimestampMicrosecondArray::from(vec![ts]).with_timezone("+00:00")) as ArrayRef;
         assert_eq!(one(Arc::clone(&tstz)), "2026-01-01 10:00:00+00");
         assert_eq!(
             text(Arc::clone(&tstz), &EncodeContext::new("+05:30", 1)),
             vec![Some("2026-01-01 15:30:00+05:30".into())]
         );
         assert_eq!(
-            text(Arc::clone(&tstz), &EncodeContext::new("America/New_York", 1)),
+            text(
+                Arc::clone(&tstz),
+                &EncodeContext::new("America/New_York", 1)
+            ),
             vec![Some("2026-01-01 05:00:00-05".into())]
         );
-        assert_eq!(text(tstz, &EncodeContext::new("-8", 1)), vec![Some("2026-01-01 02:00:00-08".into())]);
+        assert_eq!(
+            text(tstz, &EncodeContext::new("-8", 1)),
+            vec![Some("2026-01-01 02:00:00-08".into())]
+        );
     }
 
     #[test]
     fn intervals_in_postgres_style() {
         let iv = |months, days, micros: i64| {
-            one(Arc::new(IntervalMonthDayNanoArray::from(vec![IntervalMonthDayNano::new(
-                months,
-                days,
-                micros * 1000,
-            )])))
+            one(Arc::new(IntervalMonthDayNanoArray::from(vec![
+                IntervalMonthDayNano::new(months, days, micros * 1000),
+            ])))
         };
         assert_eq!(iv(0, 1, 7_200_000_000), "1 day 02:00:00");
         assert_eq!(iv(3, 0, 0), "3 mons");
@@ -894,12 +1054,21 @@ mod tests {
         assert_eq!(iv(1, 0, 0), "1 mon");
         assert_eq!(iv(0, -1, 7_200_000_000), "-1 days +02:00:00");
         assert_eq!(iv(0, 0, -3_600_000_000), "-01:00:00");
-        assert_eq!(one(Arc::new(DurationMicrosecondArray::from(vec![93_600_000_000]))), "1 day 02:00:00");
+        assert_eq!(
+            one(Arc::new(DurationMicrosecondArray::from(vec![
+                93_600_000_000
+            ]))),
+            "1 day 02:00:00"
+        );
     }
 
     #[test]
     fn arrays_in_text_and_binary() {
-        let list = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![Some(vec![Some(1), None, Some(3)])]);
+        let list = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![Some(vec![
+            Some(1),
+            None,
+            Some(3),
+        ])]);
         assert_eq!(one(Arc::new(list.clone())), "{1,NULL,3}");
         let bin = binary(Arc::new(list));
         let mut expected = BytesMut::new();
@@ -915,7 +1084,13 @@ mod tests {
         expected.put_i32(3);
         assert_eq!(bin, expected.to_vec());
 
-        let values = StringArray::from(vec![Some("a"), Some("b c"), Some(""), Some("x\"y"), Some("NULL")]);
+        let values = StringArray::from(vec![
+            Some("a"),
+            Some("b c"),
+            Some(""),
+            Some("x\"y"),
+            Some("NULL"),
+        ]);
         let offsets = arrow::buffer::OffsetBuffer::new(vec![0, 5].into());
         let field = Arc::new(arrow::datatypes::Field::new("item", DataType::Utf8, true));
         let list = ListArray::new(field, offsets, Arc::new(values), None);
@@ -924,18 +1099,34 @@ mod tests {
 
     #[test]
     fn binary_scalars() {
-        assert_eq!(binary(Arc::new(Int32Array::from(vec![7]))), 7i32.to_be_bytes());
-        assert_eq!(binary(Arc::new(Float64Array::from(vec![0.5]))), 0.5f64.to_be_bytes());
-        assert_eq!(binary(Arc::new(Float32Array::from(vec![0.5]))), 0.5f32.to_be_bytes());
-        assert_eq!(binary(Arc::new(Date32Array::from(vec![10_958]))), 1i32.to_be_bytes());
-        let d = Decimal128Array::from(vec![1_234_500]).with_precision_and_scale(10, 2).unwrap();
+        assert_eq!(
+            binary(Arc::new(Int32Array::from(vec![7]))),
+            7i32.to_be_bytes()
+        );
+        assert_eq!(
+            binary(Arc::new(Float64Array::from(vec![0.5]))),
+            0.5f64.to_be_bytes()
+        );
+        assert_eq!(
+            binary(Arc::new(Float32Array::from(vec![0.5]))),
+            0.5f32.to_be_bytes()
+        );
+        assert_eq!(
+            binary(Arc::new(Date32Array::from(vec![10_958]))),
+            1i32.to_be_bytes()
+        );
+        let d = Decimal128Array::from(vec![1_234_500])
+            .with_precision_and_scale(10, 2)
+            .unwrap();
         // 12345.00: digits [1, 2345], weight 1, scale 2.
         let mut expected = BytesMut::new();
         for v in [2i16, 1, 0, 2, 1, 2345] {
             expected.put_i16(v);
         }
         assert_eq!(binary(Arc::new(d)), expected.to_vec());
-        let d = Decimal128Array::from(vec![-5]).with_precision_and_scale(10, 3).unwrap();
+        let d = Decimal128Array::from(vec![-5])
+            .with_precision_and_scale(10, 3)
+            .unwrap();
         // -0.005: digits [50], weight -1, negative, scale 3.
         let mut expected = BytesMut::new();
         for v in [1i16, -1, 0x4000, 3, 50] {

@@ -85,7 +85,9 @@ mod tests {
                 (b'H', "create it".to_string()),
             ]
         );
-        let PgWireBackendMessage::NoticeResponse(n) = notice_response("relation \"t\" already exists, skipping") else {
+        let PgWireBackendMessage::NoticeResponse(n) =
+            notice_response("relation \"t\" already exists, skipping")
+        else {
             panic!("not a notice");
         };
         assert_eq!(n.fields[0], (b'S', "NOTICE".to_string()));

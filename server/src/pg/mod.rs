@@ -76,7 +76,10 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: Can
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(remaining = connections.len(), "pg connections did not end in time; aborting them");
+        tracing::warn!(
+            remaining = connections.len(),
+            "pg connections did not end in time; aborting them"
+        );
         connections.abort_all();
     }
 }

@@ -47,8 +47,9 @@ pub(crate) fn decode_param(
     };
     let array = match format {
         Format::Text => {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\""))?;
+            let text = std::str::from_utf8(bytes).map_err(|_| {
+                SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\"")
+            })?;
             parse_text_values(&[Some(text)], &wire).map_err(|(_, e)| e)?
         }
         Format::Binary => decode_binary(index, bytes, &wire)?,
@@ -77,7 +78,10 @@ fn cast_value(array: &ArrayRef, to: &DataType) -> SqlResult<ArrayRef> {
 fn bad_binary(index: usize) -> SqlError {
     SqlError::new(
         "22P03",
-        format!("incorrect binary data format in bind parameter {}", index + 1),
+        format!(
+            "incorrect binary data format in bind parameter {}",
+            index + 1
+        ),
     )
 }
 
@@ -99,7 +103,10 @@ fn decode_binary(index: usize, bytes: &[u8], wire: &DataType) -> SqlResult<Array
             let text = numeric_from_binary(bytes).ok_or_else(|| bad_binary(index))?;
             let strings: ArrayRef = Arc::new(StringArray::from(vec![text.as_str()]));
             return match wire {
-                DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => {
+                DataType::Decimal32(..)
+                | DataType::Decimal64(..)
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..) => {
                     parse_text_values(&[Some(text.as_str())], wire).map_err(|(_, e)| e)
                 }
                 _ => Ok(strings),
@@ -108,9 +115,13 @@ fn decode_binary(index: usize, bytes: &[u8], wire: &DataType) -> SqlResult<Array
         Type::BYTEA => ScalarValue::Binary(Some(bytes.to_vec())),
         Type::DATE => {
             let days = i64::from(i32::from_be_bytes(fixed(index, bytes)?)) + PG_EPOCH_DAYS;
-            ScalarValue::Date32(Some(i32::try_from(days).map_err(|_| SqlError::new("22008", "date out of range"))?))
+            ScalarValue::Date32(Some(
+                i32::try_from(days).map_err(|_| SqlError::new("22008", "date out of range"))?,
+            ))
         }
-        Type::TIME => ScalarValue::Time64Microsecond(Some(i64::from_be_bytes(fixed(index, bytes)?))),
+        Type::TIME => {
+            ScalarValue::Time64Microsecond(Some(i64::from_be_bytes(fixed(index, bytes)?)))
+        }
         Type::TIMESTAMP | Type::TIMESTAMPTZ => {
             let micros = i64::from_be_bytes(fixed(index, bytes)?)
                 .checked_add(PG_EPOCH_MICROS)
@@ -120,7 +131,9 @@ fn decode_binary(index: usize, bytes: &[u8], wire: &DataType) -> SqlResult<Array
         }
         Type::INTERVAL => {
             let raw: [u8; 16] = fixed(index, bytes)?;
-            let micros = i64::from_be_bytes([raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]]);
+            let micros = i64::from_be_bytes([
+                raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
+            ]);
             let days = i32::from_be_bytes([raw[8], raw[9], raw[10], raw[11]]);
             let months = i32::from_be_bytes([raw[12], raw[13], raw[14], raw[15]]);
             let nanos = micros
@@ -129,8 +142,9 @@ fn decode_binary(index: usize, bytes: &[u8], wire: &DataType) -> SqlResult<Array
             ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(months, days, nanos)))
         }
         ref t if is_text(t) => {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\""))?;
+            let text = std::str::from_utf8(bytes).map_err(|_| {
+                SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\"")
+            })?;
             ScalarValue::Utf8(Some(text.to_string()))
         }
         _ => {
@@ -145,7 +159,9 @@ fn decode_binary(index: usize, bytes: &[u8], wire: &DataType) -> SqlResult<Array
 
 /// `numeric_recv` into decimal text (`-12.50`, `NaN`, `Infinity`).
 fn numeric_from_binary(bytes: &[u8]) -> Option<String> {
-    let word = |i: usize| -> Option<i16> { Some(i16::from_be_bytes([*bytes.get(i)?, *bytes.get(i + 1)?])) };
+    let word = |i: usize| -> Option<i16> {
+        Some(i16::from_be_bytes([*bytes.get(i)?, *bytes.get(i + 1)?]))
+    };
     let ndigits = usize::try_from(word(0)?).ok()?;
     let weight = i32::from(word(2)?);
     let sign = word(4)? as u16;
@@ -160,7 +176,9 @@ fn numeric_from_binary(bytes: &[u8]) -> Option<String> {
         0x0000 | 0x4000 => {}
         _ => return None,
     }
-    let digits: Vec<i16> = (0..ndigits).map(|i| word(8 + 2 * i)).collect::<Option<_>>()?;
+    let digits: Vec<i16> = (0..ndigits)
+        .map(|i| word(8 + 2 * i))
+        .collect::<Option<_>>()?;
     if digits.iter().any(|d| !(0..10_000).contains(d)) {
         return None;
     }
@@ -206,7 +224,11 @@ fn numeric_from_binary(bytes: &[u8]) -> Option<String> {
 ///
 /// 08P01 with `mismatch(number of codes)` when the counts do not match,
 /// 22023 for an unknown code.
-pub(crate) fn expand_formats(codes: &[i16], n: usize, mismatch: impl FnOnce(usize) -> String) -> SqlResult<Vec<Format>> {
+pub(crate) fn expand_formats(
+    codes: &[i16],
+    n: usize,
+    mismatch: impl FnOnce(usize) -> String,
+) -> SqlResult<Vec<Format>> {
     match codes.len() {
         0 => Ok(vec![Format::Text; n]),
         1 => Ok(vec![Format::from_code(codes[0])?; n]),
@@ -233,7 +255,14 @@ mod tests {
     fn text_and_binary_params() {
         let v = decode_param(0, Some(b"42"), Format::Text, 0, &DataType::Int64).unwrap();
         assert_eq!(v, ScalarValue::Int64(Some(42)));
-        let v = decode_param(0, Some(&7i32.to_be_bytes()), Format::Binary, 23, &DataType::Int64).unwrap();
+        let v = decode_param(
+            0,
+            Some(&7i32.to_be_bytes()),
+            Format::Binary,
+            23,
+            &DataType::Int64,
+        )
+        .unwrap();
         assert_eq!(v, ScalarValue::Int64(Some(7)));
         let v = decode_param(0, None, Format::Binary, 23, &DataType::Int64).unwrap();
         assert_eq!(v, ScalarValue::Int64(None));
@@ -241,10 +270,20 @@ mod tests {
         assert_eq!(e.code, "22P02");
         let e = decode_param(1, Some(&[1, 2]), Format::Binary, 23, &DataType::Int32).unwrap_err();
         assert_eq!(e.code, "22P03");
-        assert_eq!(e.message, "incorrect binary data format in bind parameter 2");
+        assert_eq!(
+            e.message,
+            "incorrect binary data format in bind parameter 2"
+        );
         let v = decode_param(0, Some(b"hi"), Format::Binary, 25, &DataType::Utf8).unwrap();
         assert_eq!(v, ScalarValue::Utf8(Some("hi".into())));
-        let v = decode_param(0, Some(&1i32.to_be_bytes()), Format::Binary, 1082, &DataType::Date32).unwrap();
+        let v = decode_param(
+            0,
+            Some(&1i32.to_be_bytes()),
+            Format::Binary,
+            1082,
+            &DataType::Date32,
+        )
+        .unwrap();
         assert_eq!(v, ScalarValue::Date32(Some(10_958)));
         let mut iv = Vec::new();
         iv.extend_from_slice(&1_500_000i64.to_be_bytes());
@@ -255,7 +294,14 @@ mod tests {
             v,
             ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(3, 2, 1_500_000_000)))
         );
-        let v = decode_param(0, Some(&5_000_000i64.to_be_bytes()), Format::Binary, 0, &time_type()).unwrap();
+        let v = decode_param(
+            0,
+            Some(&5_000_000i64.to_be_bytes()),
+            Format::Binary,
+            0,
+            &time_type(),
+        )
+        .unwrap();
         assert_eq!(v, ScalarValue::Time64Microsecond(Some(5_000_000)));
     }
 
@@ -273,7 +319,14 @@ mod tests {
         }
         assert_eq!(numeric_from_binary(&b).as_deref(), Some("-0.005"));
         assert_eq!(numeric_from_binary(&[0, 5]), None);
-        let v = decode_param(0, Some(&b), Format::Binary, 1700, &DataType::Decimal128(10, 3)).unwrap();
+        let v = decode_param(
+            0,
+            Some(&b),
+            Format::Binary,
+            1700,
+            &DataType::Decimal128(10, 3),
+        )
+        .unwrap();
         assert_eq!(v, ScalarValue::Decimal128(Some(-5), 10, 3));
         let v = decode_param(0, Some(&b), Format::Binary, 1700, &DataType::Float64).unwrap();
         assert_eq!(v, ScalarValue::Float64(Some(-0.005)));
@@ -283,7 +336,10 @@ mod tests {
     fn format_codes() {
         let msg = |n| format!("{n} formats");
         assert_eq!(expand_formats(&[], 2, msg).unwrap(), vec![Format::Text; 2]);
-        assert_eq!(expand_formats(&[1], 2, msg).unwrap(), vec![Format::Binary; 2]);
+        assert_eq!(
+            expand_formats(&[1], 2, msg).unwrap(),
+            vec![Format::Binary; 2]
+        );
         assert_eq!(expand_formats(&[1, 2], 2, msg).unwrap_err().code, "22023");
         let e = expand_formats(&[1, 0, 1], 2, msg).unwrap_err();
         assert_eq!((e.code, e.message.as_str()), ("08P01", "3 formats"));

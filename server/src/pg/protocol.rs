@@ -183,7 +183,8 @@ impl MessageReader {
     /// Reads until at least `n` bytes are buffered.
     async fn fill(&mut self, n: usize) -> Result<(), ReadError> {
         while self.buf.len() < n {
-            self.buf.reserve(n.saturating_sub(self.buf.len()).clamp(1, 64 * 1024));
+            self.buf
+                .reserve(n.saturating_sub(self.buf.len()).clamp(1, 64 * 1024));
             if self.socket.read_buf(&mut self.buf).await? == 0 {
                 return Err(ReadError::Closed);
             }
@@ -198,7 +199,9 @@ impl MessageReader {
         let len = i32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
         let len = usize::try_from(len).unwrap_or(0);
         if !(8..=MAX_STARTUP_PACKET).contains(&len) {
-            return Err(ReadError::Protocol("invalid length of startup packet".into()));
+            return Err(ReadError::Protocol(
+                "invalid length of startup packet".into(),
+            ));
         }
         self.fill(len).await?;
         let mut packet = self.buf.split_to(len).freeze();
@@ -214,7 +217,9 @@ impl MessageReader {
             b'Q' | b'P' | b'B' | b'd' | b'p' => MAX_LARGE_MESSAGE,
             b'D' | b'E' | b'C' | b'S' | b'H' | b'X' | b'c' | b'f' => MAX_SMALL_MESSAGE,
             other => {
-                return Err(ReadError::Protocol(format!("invalid frontend message type {other}")));
+                return Err(ReadError::Protocol(format!(
+                    "invalid frontend message type {other}"
+                )));
             }
         };
         self.fill(5).await?;
@@ -274,7 +279,8 @@ impl Body {
     /// elements of at least `min_size` bytes each.
     fn count(&mut self, min_size: usize) -> Result<usize, ReadError> {
         let n = self.i16()?;
-        let n = usize::try_from(n).map_err(|_| ReadError::Protocol("invalid count in message".into()))?;
+        let n = usize::try_from(n)
+            .map_err(|_| ReadError::Protocol("invalid count in message".into()))?;
         if n.saturating_mul(min_size) > self.0.remaining() {
             return Err(short());
         }
@@ -328,7 +334,9 @@ fn decode_startup(mut body: Body) -> Result<StartupPacket, ReadError> {
             let pid = body.i32()?;
             let secret = body.rest();
             if secret.is_empty() || secret.len() > 256 {
-                return Err(ReadError::Protocol("invalid length of cancel request packet".into()));
+                return Err(ReadError::Protocol(
+                    "invalid length of cancel request packet".into(),
+                ));
             }
             Ok(StartupPacket::Cancel { pid, secret })
         }
@@ -345,7 +353,11 @@ fn decode_startup(mut body: Body) -> Result<StartupPacket, ReadError> {
                 params.push((name, value));
             }
             body.end()?;
-            Ok(StartupPacket::Startup { major, minor, params })
+            Ok(StartupPacket::Startup {
+                major,
+                minor,
+                params,
+            })
         }
     }
 }
@@ -354,7 +366,9 @@ fn target(byte: u8, what: &str) -> Result<Target, ReadError> {
     match byte {
         b'S' => Ok(Target::Statement),
         b'P' => Ok(Target::Portal),
-        other => Err(ReadError::Protocol(format!("invalid {what} message subtype {other}"))),
+        other => Err(ReadError::Protocol(format!(
+            "invalid {what} message subtype {other}"
+        ))),
     }
 }
 
@@ -390,7 +404,11 @@ fn decode_message(kind: u8, mut body: Body) -> Result<FrontendMessage, ReadError
                 params.push(match usize::try_from(len) {
                     Ok(len) => Some(body.bytes(len)?),
                     Err(_) if len == -1 => None,
-                    Err(_) => return Err(ReadError::Protocol(format!("invalid parameter length {len}"))),
+                    Err(_) => {
+                        return Err(ReadError::Protocol(format!(
+                            "invalid parameter length {len}"
+                        )));
+                    }
                 });
             }
             let n = body.count(2)?;
@@ -434,7 +452,11 @@ fn decode_message(kind: u8, mut body: Body) -> Result<FrontendMessage, ReadError
             body.rest();
             FrontendMessage::Password
         }
-        other => return Err(ReadError::Protocol(format!("invalid frontend message type {other}"))),
+        other => {
+            return Err(ReadError::Protocol(format!(
+                "invalid frontend message type {other}"
+            )));
+        }
     };
     body.end()?;
     Ok(message)
@@ -524,7 +546,10 @@ mod tests {
             StartupPacket::Startup {
                 major: 3,
                 minor: 0,
-                params: vec![("user".into(), "ann".into()), ("database".into(), "db".into())],
+                params: vec![
+                    ("user".into(), "ann".into()),
+                    ("database".into(), "db".into())
+                ],
             }
         );
         let mut b = BytesMut::new();
@@ -542,7 +567,10 @@ mod tests {
         let mut b = BytesMut::new();
         b.put_i32(196_608);
         b.put_slice(b"user\0ann");
-        assert!(matches!(decode_startup(Body(b.freeze())), Err(ReadError::Protocol(_))));
+        assert!(matches!(
+            decode_startup(Body(b.freeze())),
+            Err(ReadError::Protocol(_))
+        ));
     }
 
     #[test]
@@ -554,22 +582,76 @@ mod tests {
         b.put_i16(1);
         b.put_i32(1000);
         b.put_slice(b"ab");
-        assert!(matches!(decode_message(b'B', body(&b)), Err(ReadError::Protocol(_))));
+        assert!(matches!(
+            decode_message(b'B', body(&b)),
+            Err(ReadError::Protocol(_))
+        ));
         // Negative counts.
         let mut b = BytesMut::new();
         b.put_slice(b"\0\0");
         b.put_i16(-3);
-        assert!(matches!(decode_message(b'B', body(&b)), Err(ReadError::Protocol(_))));
+        assert!(matches!(
+            decode_message(b'B', body(&b)),
+            Err(ReadError::Protocol(_))
+        ));
         // Empty bodies where fields are needed.
         for kind in [b'Q', b'P', b'B', b'D', b'C', b'E', b'f'] {
-            assert!(matches!(decode_message(kind, body(&[])), Err(ReadError::Protocol(_))));
+            assert!(matches!(
+                decode_message(kind, body(&[])),
+                Err(ReadError::Protocol(_))
+            ));
         }
         // Trailing bytes.
-        assert!(matches!(decode_message(b'S', body(&[1])), Err(ReadError::Protocol(_))));
+        assert!(matches!(
+            decode_message(b'S', body(&[1])),
+            Err(ReadError::Protocol(_))
+        ));
         // Bad describe subtype.
-        assert!(matches!(decode_message(b'D', body(b"Z\0")), Err(ReadError::Protocol(_))));
+        assert!(matches!(
+            decode_message(b'D', body(b"Z\0")),
+            Err(ReadError::Protocol(_))
+        ));
         // Invalid UTF-8.
-        assert!(matches!(decode_message(b'Q', body(b"\xff\0")), Err(ReadError::Protocol(_))));
+        assert!(matches!(
+            decode_message(b'Q', body(b"\xff\0")),
+            Err(ReadError::Protocol(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn closed_resolves_only_when_the_client_leaves() {
+        use tokio::io::AsyncWriteExt;
+        use tokio::time::{Duration, timeout};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let (read, _write) = server.into_split();
+        let mut reader = MessageReader::new(read);
+        // Connected and silent, then connected with pending input.
+        assert!(
+            timeout(Duration::from_millis(50), reader.closed())
+                .await
+                .is_err()
+        );
+        client.write_all(b"S\0\0\0\x04").await.unwrap();
+        assert!(
+            timeout(Duration::from_millis(50), reader.closed())
+                .await
+                .is_err()
+        );
+        assert_eq!(reader.read_message().await.unwrap(), FrontendMessage::Sync);
+        // Gone.
+        drop(client);
+        timeout(Duration::from_secs(5), reader.closed())
+            .await
+            .unwrap();
+        assert!(matches!(
+            reader.read_message().await,
+            Err(ReadError::Closed)
+        ));
     }
 
     #[test]

@@ -29,9 +29,10 @@ pub(crate) fn pg_type(ty: &DataType) -> Type {
         DataType::Float16 | DataType::Float32 => Type::FLOAT4,
         DataType::Float64 => Type::FLOAT8,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Type::TEXT,
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
-            Type::BYTEA
-        }
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => Type::BYTEA,
         DataType::Date32 | DataType::Date64 => Type::DATE,
         DataType::Time32(_) | DataType::Time64(_) => Type::TIME,
         DataType::Timestamp(_, None) => Type::TIMESTAMP,
@@ -81,7 +82,10 @@ pub(crate) fn type_size(ty: &Type) -> i16 {
 /// Whether values of `ty` are sent as text (a text type, or the fallback
 /// for types without a Postgres counterpart).
 pub(crate) fn is_text(ty: &Type) -> bool {
-    matches!(*ty, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN)
+    matches!(
+        *ty,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN
+    )
 }
 
 /// The Arrow type a client's declared parameter type stands for; `None`
@@ -143,14 +147,20 @@ mod tests {
             (DataType::Date32, 1082),
             (DataType::Time64(TimeUnit::Nanosecond), 1083),
             (DataType::Timestamp(TimeUnit::Nanosecond, None), 1114),
-            (DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), 1184),
+            (
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                1184,
+            ),
             (DataType::Interval(IntervalUnit::DayTime), 1186),
             (DataType::Duration(TimeUnit::Second), 1186),
             (DataType::Null, 25),
             (DataType::new_list(DataType::Utf8, true), 1009),
             (DataType::new_list(DataType::Int32, true), 1007),
             (DataType::new_list(DataType::Int64, true), 1016),
-            (DataType::new_list(DataType::new_list(DataType::Int64, true), true), 25),
+            (
+                DataType::new_list(DataType::new_list(DataType::Int64, true), true),
+                25,
+            ),
         ];
         for (ty, oid) in cases {
             assert_eq!(pg_type(&ty).oid(), oid, "{ty}");

@@ -235,9 +235,21 @@ impl Session {
     }
 
     fn session_info(&self) -> SessionInfo {
+        // Like Postgres, schemas of the search path that do not exist are skipped.
+        let state = self.state.catalog.state();
+        let schemas = state.databases.get(&self.database);
+        let search_path = self
+            .settings
+            .search_path(&self.user)
+            .into_iter()
+            .filter(|s| {
+                crate::catalog::SYSTEM_SCHEMAS.contains(&s.as_str()) || schemas.is_some_and(|db| db.schemas.contains_key(s))
+            })
+            .collect();
         SessionInfo {
             database: self.database.clone(),
-            search_path: self.settings.search_path(&self.user),
+            search_path,
+            settings: self.settings.all(),
             user: self.user.clone(),
             timezone: self.settings.timezone().to_string(),
             server_version: format!(
@@ -250,7 +262,7 @@ impl Session {
     }
 
     fn snapshot(&self) -> CatalogSnapshot {
-        self.state.catalog.snapshot()
+        self.state.catalog.snapshot().with_settings(self.settings.all())
     }
 
     /// Describes a statement: its parameter types (given ones take
@@ -724,12 +736,23 @@ fn display_schema(schema: &SchemaRef) -> SchemaRef {
     ))
 }
 
+/// A table schema without planner metadata, keeping only each column's
+/// declared SQL type.
 fn strip_metadata(schema: &SchemaRef) -> SchemaRef {
+    use tidewater_runtime::functions::postgres::PG_TYPE_METADATA_KEY;
     Arc::new(Schema::new(
         schema
             .fields()
             .iter()
-            .map(|f| Field::new(f.name(), f.data_type().clone(), f.is_nullable()))
+            .map(|f| {
+                let field = Field::new(f.name(), f.data_type().clone(), f.is_nullable());
+                match f.metadata().get(PG_TYPE_METADATA_KEY) {
+                    Some(t) => field.with_metadata(
+                        [(PG_TYPE_METADATA_KEY.to_string(), t.clone())].into_iter().collect(),
+                    ),
+                    None => field,
+                }
+            })
             .collect::<Vec<_>>(),
     ))
 }

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use crate::error::{SqlError, SqlResult};
 
-/// The Postgres version Tidewater reports to clients.
-pub const SERVER_VERSION: &str = "15.0";
+/// The Postgres version Tidewater reports to clients. Clients such as psql
+/// choose their catalog queries by server version; those of Postgres 14
+/// are the ones Tidewater's `pg_catalog` answers completely.
+pub const SERVER_VERSION: &str = "14.0";
 /// `server_version_num` matching [`SERVER_VERSION`].
-pub const SERVER_VERSION_NUM: &str = "150000";
+pub const SERVER_VERSION_NUM: &str = "140000";
 
 /// A known parameter.
 #[derive(Debug, Clone, Copy)]

@@ -28,12 +28,20 @@ impl TestServer {
         };
         let server = Server::start(config).await.expect("server starts");
         let addr = server.pg_addr().expect("pg listener");
-        Self { server, addr, _dir: dir }
+        Self {
+            server,
+            addr,
+            _dir: dir,
+        }
     }
 
     /// A libpq-style connection string with extra settings.
     pub fn conn_str(&self, extra: &str) -> String {
-        format!("host={} port={} user=tidewater {extra}", self.addr.ip(), self.addr.port())
+        format!(
+            "host={} port={} user=tidewater {extra}",
+            self.addr.ip(),
+            self.addr.port()
+        )
     }
 
     /// Connects a client (its connection task is spawned).
@@ -61,9 +69,11 @@ pub async fn simple_rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>>
         .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
         .into_iter()
         .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => {
-                Some((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect())
-            }
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
             _ => None,
         })
         .collect()
@@ -98,14 +108,23 @@ pub type Message = (u8, Vec<u8>);
 impl RawClient {
     /// Opens a TCP connection without starting up.
     pub async fn open(addr: SocketAddr) -> Self {
-        let stream = tokio::net::TcpStream::connect(addr).await.expect("tcp connect");
-        Self { stream, buf: Vec::new() }
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("tcp connect");
+        Self {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     /// Opens a connection and completes startup as `user` on `database`.
     pub async fn connect(addr: SocketAddr) -> Self {
         let mut c = Self::open(addr).await;
-        c.send(&startup(&[("user", "tidewater"), ("database", "tidewater")])).await;
+        c.send(&startup(&[
+            ("user", "tidewater"),
+            ("database", "tidewater"),
+        ]))
+        .await;
         let messages = c.until_ready().await;
         assert!(messages.iter().any(|(t, _)| *t == b'R'), "{messages:?}");
         c
@@ -127,9 +146,12 @@ impl RawClient {
         use tokio::io::AsyncReadExt;
         while self.buf.len() < n {
             let mut chunk = [0u8; 8192];
-            let read = tokio::time::timeout(std::time::Duration::from_secs(30), self.stream.read(&mut chunk))
-                .await
-                .expect("server answers within 30s");
+            let read = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                self.stream.read(&mut chunk),
+            )
+            .await
+            .expect("server answers within 30s");
             match read {
                 Ok(0) | Err(_) => return None,
                 Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
@@ -153,7 +175,10 @@ impl RawClient {
     pub async fn until_ready(&mut self) -> Vec<Message> {
         let mut out = Vec::new();
         loop {
-            let m = self.recv().await.unwrap_or_else(|| panic!("connection closed after {out:?}"));
+            let m = self
+                .recv()
+                .await
+                .unwrap_or_else(|| panic!("connection closed after {out:?}"));
             let done = m.0 == b'Z';
             out.push(m);
             if done {
@@ -231,7 +256,13 @@ pub fn parse(name: &str, sql: &str, oids: &[u32]) -> Vec<u8> {
 }
 
 /// Bind.
-pub fn bind(portal: &str, statement: &str, formats: &[i16], params: &[Option<&[u8]>], results: &[i16]) -> Vec<u8> {
+pub fn bind(
+    portal: &str,
+    statement: &str,
+    formats: &[i16],
+    params: &[Option<&[u8]>],
+    results: &[i16],
+) -> Vec<u8> {
     let mut body = Vec::new();
     cstr(&mut body, portal);
     cstr(&mut body, statement);
@@ -302,7 +333,10 @@ pub fn error_fields(body: &[u8]) -> std::collections::HashMap<char, String> {
             break;
         }
         let end = tail.iter().position(|b| *b == 0).expect("terminated field");
-        fields.insert(code as char, String::from_utf8_lossy(&tail[..end]).into_owned());
+        fields.insert(
+            code as char,
+            String::from_utf8_lossy(&tail[..end]).into_owned(),
+        );
         rest = &tail[end + 1..];
     }
     fields
@@ -369,7 +403,9 @@ pub fn row_description_oids(body: &[u8]) -> Vec<(String, u32, i16)> {
 /// joins: `slow(n)` joins it with itself.
 pub async fn create_slow_table(client: &Client, name: &str, doublings: usize) {
     client
-        .batch_execute(&format!("CREATE TABLE {name} (k INT, v BIGINT); INSERT INTO {name} VALUES (1, 1)"))
+        .batch_execute(&format!(
+            "CREATE TABLE {name} (k INT, v BIGINT); INSERT INTO {name} VALUES (1, 1)"
+        ))
         .await
         .expect("create slow table");
     for _ in 0..doublings {

@@ -1,0 +1,439 @@
+//! Postgres spellings that DataFusion's SQL planner does not know, rewritten
+//! in the syntax tree before planning. Clients (psql, pgjdbc, BI tools)
+//! send these in their catalog queries:
+//!
+//! - `COLLATE "C"` / `COLLATE pg_catalog.default` (Tidewater compares
+//!   strings bytewise, which is the `C` collation) is dropped;
+//! - `a OPERATOR(pg_catalog.~) b` becomes `a ~ b`;
+//! - type names qualified with `pg_catalog.` lose the qualifier, and the
+//!   Postgres-internal names (`int4`, `name`, `"char"`, `oid`, ...) map to
+//!   SQL types;
+//! - object identifier types: `'orders'::regclass` becomes the table's OID
+//!   (an error 42P01 when there is no such relation, as in Postgres),
+//!   `oid::regclass` its name as text, likewise `regtype` (via
+//!   `format_type`), `regnamespace` and `regproc`;
+//! - `ARRAY(subquery)` becomes `(SELECT array_agg(v) FROM (subquery) AS
+//!   s(v))`.
+
+use std::ops::ControlFlow;
+
+use datafusion_common::{DataFusionError, Result, TableReference};
+use sqlparser::ast::{
+    BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, ObjectNamePart, Query, Statement, Value, VisitMut, VisitorMut,
+};
+
+use crate::context::PlannerContext;
+use crate::error::PlanError;
+
+/// Applies every rewrite of this module to `statement`.
+///
+/// # Errors
+///
+/// A `'name'::regclass` naming no relation (42P01), an unsupported
+/// collation (0A000).
+pub(crate) fn rewrite(statement: &mut Statement, ctx: &PlannerContext<'_>) -> Result<()> {
+    let mut rewriter = Rewriter { ctx, error: None };
+    let _ = statement.visit(&mut rewriter);
+    match rewriter.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+struct Rewriter<'a, 'b> {
+    ctx: &'a PlannerContext<'b>,
+    error: Option<DataFusionError>,
+}
+
+fn ident_text(i: &Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+fn name_parts(name: &ObjectName) -> Vec<String> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) => ident_text(i),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// The last part of a possibly `pg_catalog`-qualified name.
+fn unqualified(name: &ObjectName) -> Option<String> {
+    let parts = name_parts(name);
+    match parts.as_slice() {
+        [n] => Some(n.clone()),
+        [schema, n] if schema == "pg_catalog" => Some(n.clone()),
+        _ => None,
+    }
+}
+
+fn function(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+fn string_literal(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Object identifier types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OidType {
+    Regclass,
+    Regtype,
+    Regnamespace,
+    Regproc,
+}
+
+/// What a type name in a cast means.
+enum TypeTarget {
+    Sql(DataType),
+    Oid(OidType),
+}
+
+/// Maps a Postgres type spelling to a type DataFusion knows.
+fn map_type(t: &DataType) -> Option<TypeTarget> {
+    match t {
+        DataType::Regclass => Some(TypeTarget::Oid(OidType::Regclass)),
+        DataType::Custom(name, modifiers) => {
+            let n = unqualified(name)?;
+            let sql = match n.as_str() {
+                "regclass" => return Some(TypeTarget::Oid(OidType::Regclass)),
+                "regtype" => return Some(TypeTarget::Oid(OidType::Regtype)),
+                "regnamespace" => return Some(TypeTarget::Oid(OidType::Regnamespace)),
+                "regproc" | "regprocedure" => return Some(TypeTarget::Oid(OidType::Regproc)),
+                "oid" | "regoper" | "regoperator" | "regrole" | "regconfig" | "xid" | "cid" => DataType::Int(None),
+                "int2" | "smallint" => DataType::SmallInt(None),
+                "int4" | "integer" | "int" => DataType::Int(None),
+                "int8" | "bigint" => DataType::BigInt(None),
+                "float4" | "real" => DataType::Real,
+                "float8" => DataType::DoublePrecision,
+                "bool" | "boolean" => DataType::Boolean,
+                "text" | "name" | "char" | "bpchar" | "unknown" => DataType::Text,
+                "varchar" => DataType::Varchar(None),
+                "numeric" | "decimal" if modifiers.is_empty() => DataType::Numeric(sqlparser::ast::ExactNumberInfo::None),
+                "bytea" => DataType::Bytea,
+                "date" => DataType::Date,
+                "timestamp" => DataType::Timestamp(None, sqlparser::ast::TimezoneInfo::None),
+                "timestamptz" => DataType::Timestamp(None, sqlparser::ast::TimezoneInfo::WithTimeZone),
+                "interval" => DataType::Interval {
+                    fields: None,
+                    precision: None,
+                },
+                "int2vector" | "oidvector" => DataType::Text,
+                _ => return None,
+            };
+            Some(TypeTarget::Sql(sql))
+        }
+        DataType::Array(sqlparser::ast::ArrayElemTypeDef::SquareBracket(inner, size)) => match map_type(inner)? {
+            TypeTarget::Sql(inner) => Some(TypeTarget::Sql(DataType::Array(
+                sqlparser::ast::ArrayElemTypeDef::SquareBracket(Box::new(inner), *size),
+            ))),
+            TypeTarget::Oid(_) => Some(TypeTarget::Sql(DataType::Array(
+                sqlparser::ast::ArrayElemTypeDef::SquareBracket(Box::new(DataType::Int(None)), *size),
+            ))),
+        },
+        _ => None,
+    }
+}
+
+impl Rewriter<'_, '_> {
+    fn fail(&mut self, e: DataFusionError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    /// `expr::<oid type>`.
+    fn oid_cast(&mut self, expr: Expr, target: OidType) -> Expr {
+        match (target, string_literal(&expr)) {
+            (OidType::Regclass, Some(name)) => {
+                // Resolve now: Postgres raises an error for an unknown name.
+                let reference = TableReference::from(name.to_lowercase().as_str());
+                if let Err(e) = self.ctx.resolve(&reference) {
+                    self.fail(e);
+                }
+                function("to_regclass", vec![expr])
+            }
+            (OidType::Regclass, None) => function("regclass_name", vec![expr]),
+            (OidType::Regtype, Some(_)) => function("to_regtype", vec![expr]),
+            (OidType::Regtype, None) => function("format_type", vec![expr, Expr::value(Value::Null)]),
+            (OidType::Regnamespace, Some(_)) => function("to_regnamespace", vec![expr]),
+            (OidType::Regnamespace, None) => function("regnamespace_name", vec![expr]),
+            (OidType::Regproc, Some(name)) => {
+                let bare = name.strip_prefix("pg_catalog.").unwrap_or(name).to_string();
+                Expr::value(Value::SingleQuotedString(bare))
+            }
+            (OidType::Regproc, None) => expr,
+        }
+    }
+}
+
+/// The operator a `OPERATOR(schema.op)` names, if it is a standard one.
+fn standard_operator(parts: &[String]) -> Option<BinaryOperator> {
+    let op = match parts {
+        [op] => op.as_str(),
+        [schema, op] if schema == "pg_catalog" => op.as_str(),
+        _ => return None,
+    };
+    Some(match op {
+        "~" => BinaryOperator::PGRegexMatch,
+        "~*" => BinaryOperator::PGRegexIMatch,
+        "!~" => BinaryOperator::PGRegexNotMatch,
+        "!~*" => BinaryOperator::PGRegexNotIMatch,
+        "~~" => BinaryOperator::PGLikeMatch,
+        "~~*" => BinaryOperator::PGILikeMatch,
+        "!~~" => BinaryOperator::PGNotLikeMatch,
+        "!~~*" => BinaryOperator::PGNotILikeMatch,
+        "=" => BinaryOperator::Eq,
+        "<>" | "!=" => BinaryOperator::NotEq,
+        "<" => BinaryOperator::Lt,
+        "<=" => BinaryOperator::LtEq,
+        ">" => BinaryOperator::Gt,
+        ">=" => BinaryOperator::GtEq,
+        "+" => BinaryOperator::Plus,
+        "-" => BinaryOperator::Minus,
+        "*" => BinaryOperator::Multiply,
+        "/" => BinaryOperator::Divide,
+        "%" => BinaryOperator::Modulo,
+        "||" => BinaryOperator::StringConcat,
+        _ => return None,
+    })
+}
+
+/// `ARRAY(SELECT e FROM ... [ORDER BY o])` as an aggregate subquery:
+/// `(SELECT array_agg(e ORDER BY o) FROM ...)`, which also works when the
+/// subquery is correlated; other shapes go through a derived table.
+fn array_subquery(query: Query) -> Result<Expr> {
+    if let Some(e) = array_agg_subquery(&query) {
+        return Ok(e);
+    }
+    let sql = format!("SELECT array_agg(__tw_array_value) FROM ({query}) AS __tw_array(__tw_array_value)");
+    let statements = crate::parse_sql(&sql)?;
+    match statements.into_iter().next() {
+        Some(Statement::Query(q)) => Ok(Expr::Subquery(q)),
+        _ => Err(DataFusionError::Internal("ARRAY(subquery) rewrite did not parse".into())),
+    }
+}
+
+fn array_agg_subquery(query: &Query) -> Option<Expr> {
+    use sqlparser::ast::{GroupByExpr, OrderByKind, SelectItem, SetExpr};
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let simple = query.limit_clause.is_none()
+        && query.fetch.is_none()
+        && select.distinct.is_none()
+        && select.having.is_none()
+        && matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+    let [SelectItem::UnnamedExpr(item) | SelectItem::ExprWithAlias { expr: item, .. }] = select.projection.as_slice()
+    else {
+        return None;
+    };
+    if !simple {
+        return None;
+    }
+    let mut order = Vec::new();
+    if let Some(order_by) = &query.order_by {
+        let OrderByKind::Expressions(exprs) = &order_by.kind else {
+            return None;
+        };
+        for o in exprs {
+            let mut o = o.clone();
+            if let Expr::Value(v) = &o.expr
+                && let Value::Number(n, _) = &v.value
+            {
+                if n != "1" {
+                    return None;
+                }
+                o.expr = item.clone();
+            }
+            order.push(o);
+        }
+    }
+    let order_sql = if order.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ORDER BY {}",
+            order.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        )
+    };
+    let mut select = select.as_ref().clone();
+    let aggregate = crate::parse_sql(&format!("SELECT array_agg({item}{order_sql})")).ok()?;
+    let Some(Statement::Query(q)) = aggregate.into_iter().next() else {
+        return None;
+    };
+    let SetExpr::Select(s) = *q.body else { return None };
+    select.projection = s.projection;
+    let mut query = query.clone();
+    query.order_by = None;
+    query.body = Box::new(SetExpr::Select(Box::new(select)));
+    Some(Expr::Subquery(Box::new(query)))
+}
+
+impl VisitorMut for Rewriter<'_, '_> {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        let taken = std::mem::replace(expr, Expr::value(Value::Null));
+        *expr = match taken {
+            Expr::Collate { expr: inner, collation } => {
+                let parts = name_parts(&collation);
+                let name = parts.last().map(String::as_str).unwrap_or_default();
+                if !matches!(name, "default" | "C" | "c" | "POSIX" | "posix" | "ucs_basic") {
+                    self.fail(
+                        PlanError::feature_not_supported(format!(
+                            "collation \"{collation}\" is not supported: strings compare bytewise (the \"C\" collation)"
+                        ))
+                        .into(),
+                    );
+                }
+                *inner
+            }
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::PGCustomBinaryOperator(parts),
+                right,
+            } => {
+                let parts: Vec<String> = parts.iter().map(|p| p.to_lowercase()).collect();
+                match standard_operator(&parts) {
+                    Some(op) => Expr::BinaryOp { left, op, right },
+                    None => Expr::BinaryOp {
+                        left,
+                        op: BinaryOperator::PGCustomBinaryOperator(parts),
+                        right,
+                    },
+                }
+            }
+            Expr::Cast {
+                kind,
+                expr: inner,
+                data_type,
+                array,
+                format,
+            } => match map_type(&data_type) {
+                Some(TypeTarget::Sql(t)) => Expr::Cast {
+                    kind,
+                    expr: inner,
+                    data_type: t,
+                    array,
+                    format,
+                },
+                Some(TypeTarget::Oid(oid)) if kind != CastKind::TryCast => self.oid_cast(*inner, oid),
+                _ => Expr::Cast {
+                    kind,
+                    expr: inner,
+                    data_type,
+                    array,
+                    format,
+                },
+            },
+            Expr::Function(f)
+                if matches!(f.args, FunctionArguments::Subquery(_))
+                    && unqualified(&f.name).as_deref() == Some("array") =>
+            {
+                let FunctionArguments::Subquery(q) = f.args else {
+                    unreachable!("matched above")
+                };
+                match array_subquery(*q) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        self.fail(e);
+                        Expr::value(Value::Null)
+                    }
+                }
+            }
+            other => other,
+        };
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{CatalogView, QualifiedName, SessionInfo, TableEntry};
+
+    #[derive(Debug)]
+    struct Empty;
+
+    impl CatalogView for Empty {
+        fn table(&self, _name: &QualifiedName) -> Option<TableEntry> {
+            None
+        }
+        fn schema_exists(&self, _database: &str, schema: &str) -> bool {
+            schema == "public"
+        }
+        fn database_exists(&self, _database: &str) -> bool {
+            true
+        }
+    }
+
+    fn rewritten(sql: &str) -> Result<String> {
+        let session = SessionInfo {
+            database: "db".into(),
+            search_path: vec!["public".into()],
+            user: "u".into(),
+            timezone: "UTC".into(),
+            server_version: "x".into(),
+            settings: vec![],
+        };
+        let catalog = Empty;
+        let ctx = PlannerContext::new(&catalog, &session);
+        let mut statement = crate::parse_sql(sql)?.remove(0);
+        rewrite(&mut statement, &ctx)?;
+        Ok(statement.to_string())
+    }
+
+    #[test]
+    fn rewrites_postgres_spellings() {
+        assert_eq!(
+            rewritten("SELECT a FROM t WHERE a OPERATOR(pg_catalog.~) '^x$' COLLATE pg_catalog.default").unwrap(),
+            "SELECT a FROM t WHERE a ~ '^x$'"
+        );
+        assert_eq!(
+            rewritten("SELECT c.oid::pg_catalog.regclass::pg_catalog.text, 1::oid, 'x'::pg_catalog.text").unwrap(),
+            "SELECT regclass_name(c.oid)::TEXT, 1::INT, 'x'::TEXT"
+        );
+        assert_eq!(
+            rewritten("SELECT ARRAY(SELECT a FROM t WHERE b = x.c ORDER BY 1 DESC)").unwrap(),
+            "SELECT (SELECT array_agg(a ORDER BY a DESC) FROM t WHERE b = x.c)"
+        );
+        assert_eq!(
+            rewritten("SELECT ARRAY(SELECT DISTINCT a FROM t)").unwrap(),
+            "SELECT (SELECT array_agg(__tw_array_value) FROM (SELECT DISTINCT a FROM t) AS __tw_array (__tw_array_value))"
+        );
+        let err = rewritten("SELECT 'nope'::regclass").unwrap_err();
+        assert_eq!(crate::find_plan_error(&err).map(|e| e.code), Some("42P01"));
+        assert!(rewritten("SELECT a COLLATE \"de_DE\" FROM t").is_err());
+    }
+}
