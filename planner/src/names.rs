@@ -138,6 +138,24 @@ impl VisitorMut for DistinctSelectNames {
         for k in keys.iter().flatten() {
             *counts.entry(k.as_str()).or_default() += 1;
         }
+        // Next to a wildcard, a plain column reference may name a column the
+        // wildcard also produces (`SELECT c.oid, c.* ...`): give it an
+        // internal alias, turned back into its name in the result.
+        let has_wildcard = select
+            .projection
+            .iter()
+            .any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
+        if has_wildcard {
+            for (k, item) in select.projection.iter_mut().enumerate() {
+                if let SelectItem::UnnamedExpr(e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_))) = item {
+                    let name = figure_colname(e).unwrap_or_default();
+                    *item = SelectItem::ExprWithAlias {
+                        expr: e.clone(),
+                        alias: Ident::with_quote('"', format!("{INTERNAL_ALIAS_PREFIX}{k}_{name}")),
+                    };
+                }
+            }
+        }
         let mut used: HashMap<String, usize> = HashMap::new();
         for (item, key) in select.projection.iter_mut().zip(&keys) {
             let Some(key) = key else { continue };
@@ -158,6 +176,18 @@ impl VisitorMut for DistinctSelectNames {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// Prefix of the internal aliases given to columns next to a wildcard.
+const INTERNAL_ALIAS_PREFIX: &str = "__tw_as";
+
+/// The name a result column shows: internal aliases (see
+/// [`DistinctSelectNames`]) become the column's own name again.
+pub(crate) fn shown_name(name: &str) -> &str {
+    name.strip_prefix(INTERNAL_ALIAS_PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+        .filter(|(k, _)| k.chars().all(|c| c.is_ascii_digit()))
+        .map_or(name, |(_, n)| n)
 }
 
 /// Rewrites a statement so that DataFusion accepts duplicate result column

@@ -319,6 +319,15 @@ impl<'a> Planner<'a> {
                 .collect();
             output = Arc::new(Schema::new(fields));
         }
+        if output.fields().iter().any(|f| crate::names::shown_name(f.name()) != f.name()) {
+            output = Arc::new(Schema::new(
+                output
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone().with_name(crate::names::shown_name(f.name())))
+                    .collect::<Vec<_>>(),
+            ));
+        }
         Ok(PreparedQuery {
             logical,
             param_types,
@@ -815,6 +824,7 @@ impl<'a> Planner<'a> {
         let plan = crate::rules::array_literal::rewrite_array_literals(plan)?;
         let plan = crate::rules::decorrelate::decorrelate_row_subqueries(plan)?;
         let analyzed = Analyzer::new().execute_and_check(plan, &options, |_, _| {})?;
+        let analyzed = crate::rules::pg_casts::rewrite_pg_casts(analyzed)?;
         let start = chrono::DateTime::from_timestamp_nanos(config.start_time_nanos);
         let optimizer_ctx = OptimizerContext::new_with_config_options(options)
             .with_query_execution_start_time(start);

@@ -100,7 +100,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .thread_name("tidewater-io")
         .build()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let server = Server::start(config).await?;
         if server.is_leader() {
             wait_for_signal().await;
@@ -110,10 +110,16 @@ fn main() -> anyhow::Result<()> {
             tracing::info!("cluster follower running; stops when process 0 shuts down");
             tokio::select! {
                 _ = server.wait_follower() => {}
-                _ = wait_for_signal() => {}
+                _ = wait_for_signal() => {
+                    tracing::warn!("stopping a cluster follower: process 0 loses its workers");
+                }
             }
         }
         tracing::info!("stopped");
         Ok::<_, anyhow::Error>(())
-    })
+    });
+    // A follower stopped by a signal still has a blocking task joining its
+    // workers; do not wait for it.
+    rt.shutdown_background();
+    result
 }

@@ -32,7 +32,13 @@ async fn run_jdbc_smoke(group: &str) {
         .arg("JdbcSmoke")
         .arg(server.jdbc_url())
         .arg(group);
-    run_client(java, &format!("JdbcSmoke {group}"), &server, Duration::from_secs(180)).await;
+    run_client(
+        java,
+        &format!("JdbcSmoke {group}"),
+        &server,
+        Duration::from_secs(180),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

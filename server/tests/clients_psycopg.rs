@@ -30,7 +30,13 @@ async fn run_psycopg_smoke(group: &str) {
         .arg(group)
         // Python's own encoding of stdout, whatever the locale.
         .env("PYTHONIOENCODING", "utf-8");
-    run_client(python, &format!("psycopg_smoke.py {group}"), &server, Duration::from_secs(180)).await;
+    run_client(
+        python,
+        &format!("psycopg_smoke.py {group}"),
+        &server,
+        Duration::from_secs(180),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

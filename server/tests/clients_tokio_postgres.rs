@@ -36,12 +36,19 @@ impl Item {
         Self {
             id: i,
             big: Some(10_000_000_000 + i64::from(i)),
-            name: Some(if i == 3 { "it's \"é\" ✓".to_string() } else { format!("item-{i}") }),
+            name: Some(if i == 3 {
+                "it's \"é\" ✓".to_string()
+            } else {
+                format!("item-{i}")
+            }),
             price: Some(Decimal::new(1234, 2) + Decimal::from(i)),
             weight: Some(f64::from(i) * 0.5),
             active: Some(i % 2 == 0),
             born: Some(day + chrono::Days::new(i as u64)),
-            seen: Some(leap + chrono::TimeDelta::seconds(i64::from(i)) + chrono::TimeDelta::microseconds(i64::from(i))),
+            seen: Some(
+                leap + chrono::TimeDelta::seconds(i64::from(i))
+                    + chrono::TimeDelta::microseconds(i64::from(i)),
+            ),
         }
     }
 
@@ -91,7 +98,9 @@ async fn create_fixture(client: &Client) {
     )
     .await;
     let insert = client
-        .prepare(&format!("INSERT INTO tp_items ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+        .prepare(&format!(
+            "INSERT INTO tp_items ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
         .await
         .expect("prepare the insert");
     assert_eq!(
@@ -129,12 +138,18 @@ async fn create_fixture(client: &Client) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokio_postgres_parameterized_query_with_typed_results() {
+/// A server with the fixture, its data directory and a client.
+async fn start_with_fixture() -> (ServerProcess, Client, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let server = ServerProcess::start(&dir.path().join("data")).await;
     let client = server.connect().await;
     create_fixture(&client).await;
+    (server, client, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_postgres_parameterized_query_with_typed_results() {
+    let (_server, client, _dir) = start_with_fixture().await;
 
     // One prepared statement, run with different parameters of each type.
     let select = client
@@ -157,7 +172,11 @@ async fn tokio_postgres_parameterized_query_with_typed_results() {
         ],
         "parameter types"
     );
-    let columns: Vec<(&str, &Type)> = select.columns().iter().map(|c| (c.name(), c.type_())).collect();
+    let columns: Vec<(&str, &Type)> = select
+        .columns()
+        .iter()
+        .map(|c| (c.name(), c.type_()))
+        .collect();
     assert_eq!(
         columns,
         [
@@ -214,16 +233,55 @@ async fn tokio_postgres_parameterized_query_with_typed_results() {
         .expect("query by every column");
     assert_eq!(Item::from_row(&row), item);
     let row = client
-        .query_one(&format!("SELECT {COLUMNS} FROM tp_items WHERE id = $1"), &[&100i32])
+        .query_one(
+            &format!("SELECT {COLUMNS} FROM tp_items WHERE id = $1"),
+            &[&100i32],
+        )
         .await
         .expect("query the row of NULLs");
     assert_eq!(Item::from_row(&row), Item::nulls(100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_postgres_parameters_in_expressions() {
+    let (_server, client, _dir) = start_with_fixture().await;
 
     // Parameters in expressions, typed by their casts.
-    let row = client
-        .query_one(
+    let statement = client
+        .prepare(
             "SELECT $1::int4 + 1 AS a, $2::text || '!' AS b, $3::int8 IS NULL AS c, $4::numeric * 2 AS d, \
              $5::date + 1 AS e, $6::float8 / 4 AS f",
+        )
+        .await
+        .expect("prepare expressions over parameters");
+    assert_eq!(
+        statement.params(),
+        [
+            Type::INT4,
+            Type::TEXT,
+            Type::INT8,
+            Type::NUMERIC,
+            Type::DATE,
+            Type::FLOAT8
+        ],
+        "parameter types given by casts"
+    );
+    let types: Vec<&Type> = statement.columns().iter().map(|c| c.type_()).collect();
+    assert_eq!(
+        types,
+        [
+            &Type::INT4,
+            &Type::TEXT,
+            &Type::BOOL,
+            &Type::NUMERIC,
+            &Type::DATE,
+            &Type::FLOAT8
+        ],
+        "result types"
+    );
+    let row = client
+        .query_one(
+            &statement,
             &[
                 &41i32,
                 &"hi",
@@ -239,29 +297,58 @@ async fn tokio_postgres_parameterized_query_with_typed_results() {
     assert_eq!(row.get::<_, String>("b"), "hi!");
     assert!(row.get::<_, bool>("c"));
     assert_eq!(row.get::<_, Decimal>("d"), Decimal::new(250, 2));
-    assert_eq!(row.get::<_, NaiveDate>("e"), NaiveDate::from_ymd_opt(2024, 2, 29).expect("date"));
+    assert_eq!(
+        row.get::<_, NaiveDate>("e"),
+        NaiveDate::from_ymd_opt(2024, 2, 29).expect("date")
+    );
     assert_eq!(row.get::<_, f64>("f"), 0.25);
+}
 
-    // Aggregates, typed as Postgres types them.
-    let row = client
-        .query_one(
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_postgres_aggregates_errors_and_array_parameters() {
+    let (_server, client, _dir) = start_with_fixture().await;
+
+    // Aggregates, typed as Postgres types them (sum of bigint is numeric).
+    let statement = client
+        .prepare(
             "SELECT count(*) AS n, sum(big) AS total, sum(price) AS prices, max(seen) AS last \
              FROM tp_items WHERE id < $1",
-            &[&100i32],
         )
+        .await
+        .expect("prepare aggregates");
+    let types: Vec<&Type> = statement.columns().iter().map(|c| c.type_()).collect();
+    assert_eq!(
+        types,
+        [
+            &Type::INT8,
+            &Type::NUMERIC,
+            &Type::NUMERIC,
+            &Type::TIMESTAMP
+        ],
+        "types of count(*), sum(bigint), sum(numeric), max(timestamp)"
+    );
+    let row = client
+        .query_one(&statement, &[&100i32])
         .await
         .expect("aggregates");
     let items: Vec<Item> = (0..ROWS).map(Item::new).collect();
     assert_eq!(row.get::<_, i64>("n"), i64::from(ROWS));
     assert_eq!(
         row.get::<_, Decimal>("total"),
-        items.iter().filter_map(|i| i.big).map(Decimal::from).sum::<Decimal>()
+        items
+            .iter()
+            .filter_map(|i| i.big)
+            .map(Decimal::from)
+            .sum::<Decimal>()
     );
     assert_eq!(
         row.get::<_, Decimal>("prices"),
         items.iter().filter_map(|i| i.price).sum::<Decimal>()
     );
-    assert_eq!(row.get::<_, NaiveDateTime>("last"), items[items.len() - 1].seen.expect("seen"));
+    assert_eq!(
+        row.get::<_, NaiveDateTime>("last"),
+        items[items.len() - 1].seen.expect("seen")
+    );
 
     // A runtime error over a parameter comes back with its SQLSTATE and
     // the session goes on, here with an array parameter.
@@ -271,18 +358,18 @@ async fn tokio_postgres_parameterized_query_with_typed_results() {
         .expect_err("division by zero");
     assert_eq!(err.code().map(|c| c.code()), Some("22012"), "{err:?}");
     let row = client
-        .query_one("SELECT count(*) FROM tp_items WHERE id = ANY($1)", &[&vec![1i32, 4, 99]])
+        .query_one(
+            "SELECT count(*) FROM tp_items WHERE id = ANY($1)",
+            &[&vec![1i32, 4, 99]],
+        )
         .await
         .expect("an array parameter");
     assert_eq!(row.get::<_, i64>(0), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokio_postgres_lists_tables_through_the_catalog() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let server = ServerProcess::start(&dir.path().join("data")).await;
-    let client = server.connect().await;
-    create_fixture(&client).await;
+async fn tokio_postgres_lists_tables_through_information_schema() {
+    let (_server, client, _dir) = start_with_fixture().await;
 
     let tables: Vec<(String, String, String)> = client
         .query(
@@ -327,21 +414,39 @@ async fn tokio_postgres_lists_tables_through_the_catalog() {
     ]
     .map(|(c, t, n, p, s)| (c.to_string(), t.to_string(), n.to_string(), p, s));
     assert_eq!(columns, expected);
+}
 
-    let relations: Vec<(String, String, i8)> = client
-        .query(
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_postgres_lists_tables_through_pg_catalog() {
+    let (_server, client, _dir) = start_with_fixture().await;
+
+    // relkind is of type "char", which tokio-postgres reads as i8.
+    let statement = client
+        .prepare(
             "SELECT n.nspname::text, c.relname::text, c.relkind FROM pg_catalog.pg_class c \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname IN ($1, $2) AND c.relkind IN ('r', 'v') ORDER BY 1, 2",
-            &[&"public", &"tp_s"],
         )
+        .await
+        .expect("prepare pg_class");
+    assert_eq!(
+        statement.columns()[2].type_(),
+        &Type::CHAR,
+        "type of pg_class.relkind"
+    );
+    let relations: Vec<(String, String, i8)> = client
+        .query(&statement, &[&"public", &"tp_s"])
         .await
         .expect("pg_class")
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
-    let expected = [("public", "tp_items", b'r'), ("public", "tp_view", b'v'), ("tp_s", "other", b'r')]
-        .map(|(s, t, k)| (s.to_string(), t.to_string(), k as i8));
+    let expected = [
+        ("public", "tp_items", b'r'),
+        ("public", "tp_view", b'v'),
+        ("tp_s", "other", b'r'),
+    ]
+    .map(|(s, t, k)| (s.to_string(), t.to_string(), k as i8));
     assert_eq!(relations, expected);
 
     let attributes: Vec<(String, String, bool)> = client

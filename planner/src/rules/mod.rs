@@ -7,6 +7,7 @@ use datafusion_optimizer::optimizer::Optimizer;
 
 pub mod array_literal;
 pub mod decorrelate;
+pub mod pg_casts;
 
 /// The optimizer used for every query.
 pub fn optimizer() -> Optimizer {

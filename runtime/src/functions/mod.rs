@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 use datafusion_common::{Result as DFResult, plan_err};
 use datafusion_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
+pub mod bytea;
 pub mod postgres;
 pub mod scalar_subquery;
 
@@ -35,6 +36,7 @@ impl FunctionRegistry {
             .into_iter()
             .chain(datafusion_functions_nested::all_default_nested_functions())
             .chain(postgres::scalar_functions())
+            .chain(std::iter::once(bytea::ByteaIn::udf()))
         {
             r.add_scalar(f);
         }

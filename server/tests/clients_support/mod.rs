@@ -48,7 +48,9 @@ impl ServerProcess {
         // A port found free may be taken before the server binds it: retry.
         for _ in 0..3 {
             let log_path = next_log_path(data_dir);
-            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
+            let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
+                .parse()
+                .expect("address");
             let log = File::create(&log_path).expect("create the server log file");
             let child = Command::new(env!("CARGO_BIN_EXE_tidewater"))
                 .arg("--data-dir")
@@ -57,7 +59,10 @@ impl ServerProcess {
                 .arg(addr.to_string())
                 .arg("--workers")
                 .arg("2")
-                .env("TIDEWATER_LOG", std::env::var("TIDEWATER_LOG").unwrap_or_else(|_| "info".into()))
+                .env(
+                    "TIDEWATER_LOG",
+                    std::env::var("TIDEWATER_LOG").unwrap_or_else(|_| "info".into()),
+                )
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::from(log))
@@ -77,7 +82,10 @@ impl ServerProcess {
                 }
             }
         }
-        panic!("the server did not start on {}: {last_error}", data_dir.display());
+        panic!(
+            "the server did not start on {}: {last_error}",
+            data_dir.display()
+        );
     }
 
     /// Waits until a client can connect and run `SELECT 1`, or the process
@@ -85,7 +93,11 @@ impl ServerProcess {
     async fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().expect("poll the child")) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().expect("poll the child"))
+            {
                 return Err(format!("the server exited with {status}"));
             }
             if let Ok(client) = self.try_connect("tidewater").await
@@ -116,7 +128,10 @@ impl ServerProcess {
 
     /// The pgjdbc URL of database `tidewater`.
     pub fn jdbc_url(&self) -> String {
-        format!("jdbc:postgresql://{}/tidewater?user=tidewater&connectTimeout=10", self.addr)
+        format!(
+            "jdbc:postgresql://{}/tidewater?user=tidewater&connectTimeout=10",
+            self.addr
+        )
     }
 
     async fn try_connect(&self, database: &str) -> Result<Client, tokio_postgres::Error> {
@@ -129,9 +144,13 @@ impl ServerProcess {
 
     /// Connects a tokio-postgres client to database `tidewater`.
     pub async fn connect(&self) -> Client {
-        self.try_connect("tidewater")
-            .await
-            .unwrap_or_else(|e| panic!("connect to {}: {e}\n--- server log ---\n{}", self.addr, self.log()))
+        self.try_connect("tidewater").await.unwrap_or_else(|e| {
+            panic!(
+                "connect to {}: {e}\n--- server log ---\n{}",
+                self.addr,
+                self.log()
+            )
+        })
     }
 
     /// Kills the process with SIGKILL and reaps it.
@@ -158,13 +177,20 @@ impl ServerProcess {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().expect("poll the child") {
-                assert!(status.success(), "the server exited with {status} on SIGTERM\n{}", self.log());
+                assert!(
+                    status.success(),
+                    "the server exited with {status} on SIGTERM\n{}",
+                    self.log()
+                );
                 return;
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("the server did not stop within 30s of SIGTERM\n{}", self.log());
+                panic!(
+                    "the server did not stop within 30s of SIGTERM\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -191,7 +217,11 @@ impl Drop for ServerProcess {
 
 /// `<data_dir>.<n>.log` for the first `n` not used yet.
 fn next_log_path(data_dir: &Path) -> PathBuf {
-    let name = data_dir.file_name().expect("data dir has a name").to_string_lossy().to_string();
+    let name = data_dir
+        .file_name()
+        .expect("data dir has a name")
+        .to_string_lossy()
+        .to_string();
     (0..)
         .map(|n| data_dir.with_file_name(format!("{name}.{n}.log")))
         .find(|p| !p.exists())
@@ -246,14 +276,17 @@ pub fn random_in(lo: u64, hi: u64) -> u64 {
 }
 
 /// What to run when a client tool is missing.
-const INSTALL_HINT: &str = "run scripts/test.sh (it installs the Debian and PyPI packages the client tests need)";
+const INSTALL_HINT: &str =
+    "run scripts/test.sh (it installs the Debian and PyPI packages the client tests need)";
 
 /// pgjdbc as Debian's `libpostgresql-jdbc-java` installs it.
 pub const PGJDBC_JAR: &str = "/usr/share/java/postgresql.jar";
 
 /// The directory of the client programs.
 pub fn clients_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("clients")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("clients")
 }
 
 /// Runs a command to completion; `None` when it cannot be started.
@@ -264,8 +297,12 @@ fn try_output(command: &mut Command) -> Option<Output> {
 /// Panics unless `javac`, `java` and pgjdbc are installed.
 pub fn require_java() {
     for tool in ["javac", "java"] {
-        let found = try_output(Command::new(tool).arg("-version")).is_some_and(|o| o.status.success());
-        assert!(found, "`{tool}` is not installed (Debian package default-jdk-headless): {INSTALL_HINT}");
+        let found =
+            try_output(Command::new(tool).arg("-version")).is_some_and(|o| o.status.success());
+        assert!(
+            found,
+            "`{tool}` is not installed (Debian package default-jdk-headless): {INSTALL_HINT}"
+        );
     }
     assert!(
         Path::new(PGJDBC_JAR).is_file(),
@@ -302,7 +339,8 @@ pub const PYTHON: &str = "python3";
 
 /// Panics unless psycopg 3 imports in [`PYTHON`].
 pub fn require_psycopg() {
-    let output = try_output(Command::new(PYTHON).args(["-c", "import psycopg; print(psycopg.__version__)"]));
+    let output =
+        try_output(Command::new(PYTHON).args(["-c", "import psycopg; print(psycopg.__version__)"]));
     match output {
         None => panic!("`{PYTHON}` is not installed: {INSTALL_HINT}"),
         Some(o) if !o.status.success() => panic!(
