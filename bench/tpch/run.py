@@ -159,10 +159,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def declared_columns(path: Path) -> str:
+    """The columns of a Parquet file as a SQL column list, strings as TEXT.
+
+    tpchgen-cli writes strings as Arrow `Utf8View`, which Tidewater keeps
+    when it infers a file table's schema; declaring TEXT makes the reader
+    cast them to plain `Utf8` (see --declare-text).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = []
+    for f in pq.read_schema(path):
+        t = f.type
+        if pa.types.is_int64(t):
+            sql = "BIGINT"
+        elif pa.types.is_int32(t):
+            sql = "INTEGER"
+        elif pa.types.is_decimal(t):
+            sql = f"NUMERIC({t.precision}, {t.scale})"
+        elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            sql = "TEXT"
+        elif pa.types.is_date32(t):
+            sql = "DATE"
+        elif pa.types.is_float64(t):
+            sql = "DOUBLE PRECISION"
+        else:
+            raise ValueError(f"{path}: no SQL type for column {f.name} of type {t}")
+        cols.append(f"{f.name} {sql}" + (" NOT NULL" if not f.nullable else ""))
+    return ", ".join(cols)
+
+
 class Tidewater:
     """A release `tidewater` server process with file tables over the data."""
 
-    def __init__(self, binary: Path, workers: int, data: Path, timeout: float, keep_log: Path | None):
+    def __init__(
+        self, binary: Path, workers: int, data: Path, timeout: float, keep_log: Path | None,
+        declare_text: bool = False,
+    ):
         import psycopg
 
         self.psycopg = psycopg
@@ -185,8 +219,9 @@ class Tidewater:
         self.conn = self._connect()
         for t in TABLES:
             path = data / f"{t}.parquet"
+            columns = f"({declared_columns(path)}) " if declare_text else ""
             self.conn.execute(
-                f"CREATE TABLE {t} WITH (connector = 'file', path = '{path}', format = 'parquet')"
+                f"CREATE TABLE {t} {columns}WITH (connector = 'file', path = '{path}', format = 'parquet')"
             )
 
     def _connect(self):
@@ -390,6 +425,8 @@ def main() -> int:
     p.add_argument("--binary", type=Path, default=REPO / "target" / "release" / "tidewater")
     p.add_argument("--data-root", type=Path, default=BENCH_DIR / "data")
     p.add_argument("--timeout", type=float, default=600, help="per Tidewater query, seconds (default 600)")
+    p.add_argument("--declare-text", action="store_true",
+                   help="create Tidewater's tables with declared columns, strings as TEXT (Utf8) instead of the inferred Utf8View")
     p.add_argument("--explain", action="store_true", help="print Tidewater's EXPLAIN of each query")
     p.add_argument("--server-log", type=Path, help="keep the Tidewater server log here")
     p.add_argument("--json", type=Path, help="write all timings and checks to this file")
@@ -408,7 +445,7 @@ def main() -> int:
     queries = load_queries(names)
     data = ensure_data(args.sf, args.data_root)
     info = machine_info()
-    info.update(sf=args.sf, workers=args.workers, runs=args.runs)
+    info.update(sf=args.sf, workers=args.workers, runs=args.runs, declare_text=args.declare_text)
 
     # results[engine][query] = {"first", "runs", "min", "median", "rows"} or {"error"}
     results: dict[str, dict[str, dict]] = {}
@@ -421,7 +458,7 @@ def main() -> int:
         if engine == "tidewater":
             if not args.binary.exists():
                 sys.exit(f"{args.binary} not found: cargo build --release --bin tidewater")
-            runner = Tidewater(args.binary, args.workers, data, args.timeout, args.server_log)
+            runner = Tidewater(args.binary, args.workers, data, args.timeout, args.server_log, args.declare_text)
             to_rows = normalize_rows
         elif engine == "datafusion":
             runner = DataFusion(args.workers, data)
@@ -448,7 +485,7 @@ def main() -> int:
                     results[engine][name] = {"error": msg}
                     if engine == "tidewater" and runner.proc.poll() is not None:
                         log(f"tidewater died ({runner.proc.returncode}); log tail:\n{runner.log_tail()}")
-                        runner = Tidewater(args.binary, args.workers, data, args.timeout, args.server_log)
+                        runner = Tidewater(args.binary, args.workers, data, args.timeout, args.server_log, args.declare_text)
                     continue
                 r["rows"] = to_rows(r.pop("result"))
                 log(
@@ -486,6 +523,7 @@ def main() -> int:
         f"TPC-H SF{sf_label(args.sf)}, {args.workers} workers/threads, median of {args.runs} runs after 1 warmup"
         f" — {info['date']}, {info['cpu']}, {info['cores']} cores, {info['mem_gib']} GiB,"
         f" tidewater {info['tidewater_commit']}, datafusion {info['datafusion']}, duckdb {info['duckdb']}"
+        + (" — Tidewater tables declared with TEXT columns (--declare-text)" if args.declare_text else "")
     )
     out.append("")
     out.append("| query | tidewater s | datafusion s | duckdb s | tidewater/datafusion |")

@@ -501,6 +501,10 @@ impl Lowering {
                 vec![Edge::forward(left), Edge::forward(right)],
                 Dist::Single,
             )
+        } else if j.null_aware {
+            // NOT IN depends on whole-input facts (is the subquery empty,
+            // does it hold a NULL): join on one worker.
+            (vec![self.gather(left), self.gather(right)], Dist::Single)
         } else {
             (
                 vec![

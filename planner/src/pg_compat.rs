@@ -300,8 +300,89 @@ fn array_agg_subquery(query: &Query) -> Option<Expr> {
     Some(Expr::Subquery(Box::new(query)))
 }
 
+/// `x op ANY (subquery)` / `x op ALL (subquery)` with Postgres's
+/// three-valued logic. `= ANY` is `IN` and `<> ALL` is `NOT IN`; the other
+/// operators compare with the subquery's minimum or maximum:
+/// `x > ANY (S)` is true when `x > min(S)`, false when `S` is empty or all
+/// comparisons are false, and NULL when `x` or an element of `S` is NULL
+/// and no comparison is true.
+fn quantified_comparison(left: Expr, op: &BinaryOperator, query: Query, all: bool) -> Result<Expr> {
+    use BinaryOperator::{Eq, Gt, GtEq, Lt, LtEq, NotEq};
+    match (op, all) {
+        (Eq, false) => {
+            return Ok(Expr::InSubquery {
+                expr: Box::new(left),
+                subquery: Box::new(query),
+                negated: false,
+            });
+        }
+        (NotEq, true) => {
+            return Ok(Expr::InSubquery {
+                expr: Box::new(left),
+                subquery: Box::new(query),
+                negated: true,
+            });
+        }
+        _ => {}
+    }
+    let x = format!("({left})");
+    // The condition that makes one comparison true (ANY) or false (ALL).
+    let decisive = match (op, all) {
+        (Gt, false) => format!("{x} > min(__tw_v)"),
+        (GtEq, false) => format!("{x} >= min(__tw_v)"),
+        (Lt, false) => format!("{x} < max(__tw_v)"),
+        (LtEq, false) => format!("{x} <= max(__tw_v)"),
+        (NotEq, false) | (Eq, true) => format!("({x} <> min(__tw_v) OR {x} <> max(__tw_v))"),
+        (Gt, true) => format!("NOT ({x} > max(__tw_v))"),
+        (GtEq, true) => format!("NOT ({x} >= max(__tw_v))"),
+        (Lt, true) => format!("NOT ({x} < min(__tw_v))"),
+        (LtEq, true) => format!("NOT ({x} <= min(__tw_v))"),
+        _ => {
+            return Err(PlanError::feature_not_supported(format!(
+                "{op} {} (subquery) is not supported",
+                if all { "ALL" } else { "ANY" }
+            ))
+            .into());
+        }
+    };
+    let (empty, hit) = if all { ("true", "false") } else { ("false", "true") };
+    let sql = format!(
+        "SELECT CASE WHEN count(*) = 0 THEN {empty} WHEN {decisive} THEN {hit} \
+         WHEN {x} IS NULL OR count(__tw_v) < count(*) THEN NULL ELSE {empty} END \
+         FROM ({query}) AS __tw_s(__tw_v)"
+    );
+    match crate::parse_sql(&sql)?.into_iter().next() {
+        Some(Statement::Query(q)) => Ok(Expr::Subquery(q)),
+        _ => Err(DataFusionError::Internal("quantified comparison rewrite did not parse".into())),
+    }
+}
+
 impl VisitorMut for Rewriter<'_, '_> {
     type Break = ();
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        fn has_except_all(set: &sqlparser::ast::SetExpr) -> bool {
+            use sqlparser::ast::{SetExpr, SetOperator, SetQuantifier};
+            match set {
+                SetExpr::SetOperation {
+                    op,
+                    set_quantifier,
+                    left,
+                    right,
+                } => {
+                    (matches!(op, SetOperator::Except | SetOperator::Minus)
+                        && matches!(set_quantifier, SetQuantifier::All | SetQuantifier::AllByName))
+                        || has_except_all(left)
+                        || has_except_all(right)
+                }
+                _ => false,
+            }
+        }
+        if has_except_all(&query.body) {
+            self.fail(PlanError::feature_not_supported("EXCEPT ALL is not supported yet (EXCEPT is)").into());
+        }
+        ControlFlow::Continue(())
+    }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         let taken = std::mem::replace(expr, Expr::value(Value::Null));
@@ -357,6 +438,31 @@ impl VisitorMut for Rewriter<'_, '_> {
                     format,
                 },
             },
+            Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            } if matches!(right.as_ref(), Expr::Subquery(_)) => {
+                let Expr::Subquery(q) = *right else { unreachable!("matched above") };
+                match quantified_comparison(*left, &compare_op, *q, false) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        self.fail(e);
+                        Expr::value(Value::Null)
+                    }
+                }
+            }
+            Expr::AllOp { left, compare_op, right } if matches!(right.as_ref(), Expr::Subquery(_)) => {
+                let Expr::Subquery(q) = *right else { unreachable!("matched above") };
+                match quantified_comparison(*left, &compare_op, *q, true) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        self.fail(e);
+                        Expr::value(Value::Null)
+                    }
+                }
+            }
             Expr::Function(f)
                 if matches!(f.args, FunctionArguments::Subquery(_))
                     && unqualified(&f.name).as_deref() == Some("array") =>

@@ -822,6 +822,7 @@ impl<'a> Planner<'a> {
         }
         let options = Arc::new(self.ctx.options().clone());
         let plan = crate::rules::array_literal::rewrite_array_literals(plan)?;
+        let plan = crate::rules::pg_semantics::apply_pg_semantics(plan)?;
         let plan = crate::rules::decorrelate::decorrelate_row_subqueries(plan)?;
         let analyzed = Analyzer::new().execute_and_check(plan, &options, |_, _| {})?;
         let analyzed = crate::rules::pg_casts::rewrite_pg_casts(analyzed)?;

@@ -782,8 +782,19 @@ impl<'a> ExprContext<'a> {
     }
 
     /// The Arrow schema of the input batches.
+    ///
+    /// Every field is nullable: operators keep rows in this schema, and a
+    /// column may hold nulls within a query whatever its declaration.
     pub fn arrow_schema(&self) -> SchemaRef {
-        Arc::clone(self.schema.inner())
+        let schema = self.schema.inner();
+        Arc::new(Schema::new_with_metadata(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+            schema.metadata().clone(),
+        ))
     }
 
     /// Builds one physical expression.

@@ -85,7 +85,9 @@ impl QueryShared {
 /// A node ready to be wired into timely.
 enum Prepared {
     Source(SourceSpec),
-    Values(Option<RecordBatch>),
+    /// Rows produced on worker 0 (`None` elsewhere); evaluating them may
+    /// have failed, which fails the query rather than its construction.
+    Values(Option<Result<RecordBatch, QueryError>>),
     Unary(Box<dyn UnaryOperator>),
     Binary(Box<dyn BinaryOperator>),
     Union,
@@ -133,7 +135,9 @@ fn prepare(
             });
         }
         let input_schema = |i: usize| &plan.nodes[node.inputs[i].from].schema;
-        let output_schema = node.schema.arrow_schema();
+        // Nullability is checked where it is a constraint (inserts into NOT
+        // NULL columns); within a query every column may hold nulls.
+        let output_schema = nullable_schema(&node.schema.arrow_schema());
         let op = match &node.kind {
             NodeKind::Scan(spec) => Prepared::Source(spec.clone()),
             NodeKind::Values { rows } => {
@@ -147,14 +151,18 @@ fn prepare(
                         &ctx,
                         rows,
                         output_schema,
-                    )?))
+                    )))
                 } else {
                     Prepared::Values(None)
                 }
             }
             NodeKind::Rows { ipc } => {
                 if q.place.worker_index == 0 {
-                    Prepared::Values(Some(crate::expr::decode_batch(ipc)?))
+                    Prepared::Values(Some(
+                        crate::expr::decode_batch(ipc)
+                            .and_then(|b| Ok(b.with_schema(Arc::clone(&output_schema))?))
+                            .map_err(|e| QueryError::from_datafusion(&e)),
+                    ))
                 } else {
                     Prepared::Values(None)
                 }
@@ -660,20 +668,40 @@ fn render_source<'s>(
 
 fn render_values<'s>(
     scope: Scope<'s, Epoch>,
-    batch: Option<RecordBatch>,
+    batch: Option<Result<RecordBatch, QueryError>>,
 ) -> Stream<'s, Epoch, Chunk> {
     source::<_, Out, _, _>(scope, "Values", move |cap, _info| {
         let mut cap = Some(cap);
         let mut batch = batch;
         move |output| {
-            if let Some(c) = cap.take()
-                && let Some(b) = batch.take()
-                && b.num_rows() > 0
-            {
-                output.session(&c).give_container(&mut Chunk::from_batch(b));
+            if let Some(c) = cap.take() {
+                match batch.take() {
+                    Some(Ok(b)) if b.num_rows() > 0 => {
+                        output.session(&c).give_container(&mut Chunk::from_batch(b));
+                    }
+                    Some(Err(e)) => {
+                        output.session(&c).give_container(&mut Chunk::from_error(e, 1));
+                    }
+                    _ => {}
+                }
             }
         }
     })
+}
+
+/// The same schema with every field nullable.
+fn nullable_schema(schema: &arrow::datatypes::SchemaRef) -> arrow::datatypes::SchemaRef {
+    if schema.fields().iter().all(|f| f.is_nullable()) {
+        return Arc::clone(schema);
+    }
+    Arc::new(arrow::datatypes::Schema::new_with_metadata(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+        schema.metadata().clone(),
+    ))
 }
 
 fn render_error<'s>(

@@ -367,6 +367,9 @@ async fn tokio_postgres_aggregates_errors_and_array_parameters() {
     assert_eq!(row.get::<_, i64>(0), 2);
 }
 
+/// Name, data type, nullability, numeric precision and scale.
+type ColumnInfo = (String, String, String, Option<i32>, Option<i32>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokio_postgres_lists_tables_through_information_schema() {
     let (_server, client, _dir) = start_with_fixture().await;
@@ -390,7 +393,7 @@ async fn tokio_postgres_lists_tables_through_information_schema() {
     .map(|(s, t, k)| (s.to_string(), t.to_string(), k.to_string()));
     assert_eq!(tables, expected);
 
-    let columns: Vec<(String, String, String, Option<i32>, Option<i32>)> = client
+    let columns: Vec<ColumnInfo> = client
         .query(
             "SELECT column_name, data_type, is_nullable, numeric_precision::int4, numeric_scale::int4 \
              FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 \

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::NaiveDateTime;
-use clients_support::{ServerProcess, execute_all, random_in, rows};
+use clients_support::{ServerProcess, TestDir, execute_all, random_in, rows};
 use futures::SinkExt;
 use tokio_postgres::Client;
 
@@ -307,7 +307,7 @@ async fn insert_until_killed(server: &mut ServerProcess, first_id: i64, context:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_during_inserts_loses_no_acknowledged_row() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = TestDir::new();
     let data = dir.path().join("data");
     let mut server = ServerProcess::start(&data).await;
     let client = server.connect().await;
@@ -322,6 +322,11 @@ async fn sigkill_during_inserts_loses_no_acknowledged_row() {
     for round in 0..3i64 {
         let context = format!("round {round}");
         let log = insert_until_killed(&mut server, round * 1_000_000, &context).await;
+        let in_flight: BTreeSet<i64> = log.sent.difference(&log.acked).copied().collect();
+        println!(
+            "{context}: killed after {} acknowledged inserts, in flight: {in_flight:?}",
+            log.acked.len()
+        );
         sent.extend(log.sent);
         acked.extend(log.acked);
 
@@ -332,6 +337,8 @@ async fn sigkill_during_inserts_loses_no_acknowledged_row() {
             server.log_path.display()
         );
         let found = check_events(&client, &sent, &acked, &context).await;
+        let survived: Vec<&i64> = in_flight.intersection(&found).collect();
+        println!("{context}: in-flight inserts stored: {survived:?}");
         check_other_objects(&client, &context).await;
         // Whatever survived is as good as acknowledged from now on.
         acked.extend(&found);
@@ -404,7 +411,7 @@ async fn copy_all(client: &Client, ids: std::ops::Range<i64>) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_during_copy_keeps_copy_atomic() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = TestDir::new();
     let data = dir.path().join("data");
     let mut server = ServerProcess::start(&data).await;
     let client = server.connect().await;
@@ -513,6 +520,11 @@ async fn sigkill_during_copy_keeps_copy_atomic() {
         );
         let found = check_events(&client, &sent, &acked, &context).await;
         let copied = found.iter().filter(|id| copy_ids.contains(id)).count();
+        println!(
+            "{context}: COPY acknowledged: {copy_finished}, its rows visible: {copied}, \
+             inserts acknowledged meanwhile: {}",
+            log.acked.len()
+        );
         if round == 0 {
             assert_eq!(
                 copied, 0,
@@ -570,16 +582,16 @@ fn ddl_step(i: u64) -> Vec<(String, Ddl)> {
             Ddl::Insert(i),
         ),
     ];
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         steps.push((
             format!("CREATE VIEW v_{i} AS SELECT name FROM t_{i}"),
             Ddl::CreateView(i),
         ));
     }
-    if i % 5 == 0 && i > 0 && (i - 1) % 4 != 0 {
+    if i.is_multiple_of(5) && i > 0 && !(i - 1).is_multiple_of(4) {
         steps.push((format!("DROP TABLE t_{}", i - 1), Ddl::DropTable(i - 1)));
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         steps.push((format!("CREATE SCHEMA s_{i}"), Ddl::CreateSchema(i)));
     }
     steps
@@ -686,10 +698,10 @@ async fn check_ddl(client: &Client, expected: &Expected, in_flight: Option<Ddl>,
         let row = format!("{i}|row of t_{i}");
         let inserted = expected.tables.get(&i).copied().unwrap_or(false);
         if inserted {
-            assert_eq!(contents, [row.clone()], "{context}: t_{i}");
+            assert_eq!(contents, [row], "{context}: t_{i}");
         } else if in_flight == Some(Ddl::Insert(i)) {
             assert!(
-                contents.is_empty() || contents == [row.clone()],
+                contents.is_empty() || contents == [row],
                 "{context}: t_{i} (insert in flight): {contents:?}"
             );
         } else {
@@ -728,7 +740,7 @@ async fn ddl_loop(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_during_create_table_loop_keeps_the_catalog_consistent() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = TestDir::new();
     let data = dir.path().join("data");
     let mut server = ServerProcess::start(&data).await;
     let mut expected = Expected::default();
@@ -771,6 +783,10 @@ async fn sigkill_during_create_table_loop_keeps_the_catalog_consistent() {
         let context = format!(
             "{context}, after restart (log {})",
             server.log_path.display()
+        );
+        println!(
+            "{context}: killed after {} acknowledged statements, in flight: {in_flight:?}",
+            acked.len()
         );
         check_ddl(&client, &expected, in_flight, &context).await;
 

@@ -121,7 +121,10 @@ fn match_shape(plan: &LogicalPlan, mode: Mode) -> Option<Shape<'_>> {
         }
         other => (Vec::new(), Vec::new(), other),
     };
-    if correlated.is_empty()
+    // Without correlated conjuncts, only an aggregate whose projection
+    // refers to the outer row qualifies (`x > ALL (...)` rewrites to such).
+    let outer_in_top = top.is_some_and(|p| has_outer_reference(&p.expr[0]));
+    if (correlated.is_empty() && !(aggregate.is_some() && outer_in_top))
         || plan_has_outer_reference(inner)
         || aggregate.is_some_and(|a| a.aggr_expr.iter().any(has_outer_reference))
     {
@@ -155,6 +158,9 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery, mode: Mode) -> Result<O
     let Some(shape) = match_shape(subquery.subquery.as_ref(), mode) else {
         return Ok(None);
     };
+    if shape.correlated.is_empty() {
+        return attach_uncorrelated_aggregate(input, &shape).map(Some);
+    }
 
     let n = NEXT_ALIAS.fetch_add(1, Ordering::Relaxed);
     let domain_alias = format!("__tw_domain_{n}");
@@ -287,6 +293,41 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery, mode: Mode) -> Result<O
         .build()?;
     let replacement = Expr::Column(Column::new(Some(result_alias.as_str()), value.as_str()));
     Ok(Some((new_input, replacement)))
+}
+
+/// An aggregate subquery whose rows do not depend on the outer row, but
+/// whose projection does (`SELECT CASE WHEN x > max(v) ... FROM s`): the
+/// aggregate is computed once and joined to every outer row, and the
+/// projection is evaluated in the outer row's context.
+fn attach_uncorrelated_aggregate(input: &LogicalPlan, shape: &Shape<'_>) -> Result<(LogicalPlan, Expr)> {
+    let agg = shape.aggregate.expect("checked by match_shape");
+    let top = shape.top.expect("checked by match_shape");
+    let n = NEXT_ALIAS.fetch_add(1, Ordering::Relaxed);
+    let alias = format!("__tw_aggregate_{n}");
+    let mut inner = LogicalPlanBuilder::from(shape.inner.clone());
+    if let Some(p) = conjunction(shape.uncorrelated.clone()) {
+        inner = inner.filter(p)?;
+    }
+    let aggregated = inner
+        .aggregate(Vec::<Expr>::new(), agg.aggr_expr.clone())?
+        .alias(alias.as_str())?
+        .build()?;
+    let new_input = LogicalPlanBuilder::from(input.clone())
+        .join_on(aggregated, JoinType::Inner, std::iter::empty::<Expr>())?
+        .build()?;
+    let replacement = top
+        .expr[0]
+        .clone()
+        .unalias()
+        .transform_up(|e| match e {
+            Expr::OuterReferenceColumn(_, c) => Ok(Transformed::yes(Expr::Column(c))),
+            Expr::Column(c) if c.relation.is_none() => {
+                Ok(Transformed::yes(Expr::Column(Column::new(Some(alias.as_str()), c.name))))
+            }
+            other => Ok(Transformed::no(other)),
+        })
+        .data()?;
+    Ok((new_input, replacement))
 }
 
 /// Decorrelates the subqueries of `exprs` over `input` that `mode` covers;

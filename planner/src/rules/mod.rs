@@ -8,6 +8,7 @@ use datafusion_optimizer::optimizer::Optimizer;
 pub mod array_literal;
 pub mod decorrelate;
 pub mod pg_casts;
+pub mod pg_semantics;
 
 /// The optimizer used for every query.
 pub fn optimizer() -> Optimizer {

@@ -15,7 +15,8 @@
 //!   relation, `pg_get_viewdef` is NULL, `current_setting` reads the server
 //!   defaults ([`DEFAULT_SETTINGS`]);
 //! - the planner can register a per-statement version under the same name
-//!   ([`current_setting_udf`], [`CatalogLookup`]). It rewrites itself into
+//!   ([`current_setting_udf`], [`CatalogLookup`], [`IndexDefinitions`]).
+//!   It rewrites itself into
 //!   literals (or a `CASE` / `IN` list over literals) when the optimizer
 //!   simplifies expressions, so workers never see it.
 
@@ -1719,6 +1720,188 @@ impl ScalarUDFImpl for CatalogLookup {
     }
 }
 
+/// What `pg_get_indexdef` answers for one index (see [`IndexDefinitions`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IndexDefinition {
+    /// The index's OID.
+    pub oid: u32,
+    /// `pg_get_indexdef(oid)` and `pg_get_indexdef(oid, 0, false)`:
+    /// `CREATE INDEX name ON schema.table USING btree (col, ...)`.
+    pub definition: String,
+    /// `pg_get_indexdef(oid, 0, true)`: the same with the table named as
+    /// the search path finds it (without its schema when visible).
+    pub pretty: String,
+    /// `pg_get_indexdef(oid, n, _)` for `n` from 1: the `n`-th key column
+    /// (a quoted identifier).
+    pub columns: Vec<String>,
+}
+
+impl IndexDefinition {
+    /// The answer for column `column` (0: the whole definition); empty
+    /// text for a column number the index does not have, as Postgres.
+    fn answer(&self, column: i64, pretty: bool) -> &str {
+        match column {
+            0 if pretty => &self.pretty,
+            0 => &self.definition,
+            n => usize::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|n| self.columns.get(n))
+                .map_or("", String::as_str),
+        }
+    }
+}
+
+/// `pg_get_indexdef(oid [, column, pretty])` over the indexes of one
+/// statement's catalog, built like a [`CatalogLookup`]: NULL for a NULL
+/// argument or an OID that is not an index, the definition for column 0,
+/// the column's name for columns 1 to n, empty text for other column
+/// numbers. Calls with constant arguments fold to a literal; others are
+/// rewritten into a `CASE` over the index OIDs and column numbers.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct IndexDefinitions {
+    /// Sorted by OID.
+    indexes: Vec<IndexDefinition>,
+    signature: Signature,
+}
+
+impl IndexDefinitions {
+    /// The function's name.
+    pub const NAME: &'static str = "pg_get_indexdef";
+
+    /// The lookup over `indexes`.
+    pub fn new(indexes: impl IntoIterator<Item = IndexDefinition>) -> Self {
+        let mut indexes: Vec<IndexDefinition> = indexes.into_iter().collect();
+        indexes.sort_by_key(|i| i.oid);
+        indexes.dedup_by_key(|i| i.oid);
+        Self {
+            indexes,
+            signature: Signature::user_defined(Volatility::Stable),
+        }
+    }
+
+    fn find(&self, oid: i64) -> Option<&IndexDefinition> {
+        self.indexes
+            .binary_search_by_key(&oid, |i| i64::from(i.oid))
+            .ok()
+            .map(|i| &self.indexes[i])
+    }
+}
+
+impl ScalarUDFImpl for IndexDefinitions {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_args(Self::NAME, &[Arg::Oid, Arg::Int, Arg::Bool], 1, arg_types)
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        invoke_vectorized(&args, |arrays, rows| {
+            let Some(oids) = arrays.first() else {
+                return exec_err!("{} needs an argument", Self::NAME);
+            };
+            let oids = cast(oids, &DataType::Int64)?;
+            let oids = oids.as_primitive::<Int64Type>();
+            let columns = arrays
+                .get(1)
+                .map(|a| cast(a, &DataType::Int64))
+                .transpose()?;
+            let columns = columns.as_ref().map(|a| a.as_primitive::<Int64Type>());
+            let pretty = arrays
+                .get(2)
+                .map(|a| cast(a, &DataType::Boolean))
+                .transpose()?;
+            let pretty = pretty.as_ref().map(|a| a.as_boolean());
+            let out: StringArray = (0..rows)
+                .map(|r| {
+                    let oid = oids.is_valid(r).then(|| oids.value(r))?;
+                    let column = match columns {
+                        Some(c) => c.is_valid(r).then(|| c.value(r))?,
+                        None => 0,
+                    };
+                    let pretty = match pretty {
+                        Some(p) => p.is_valid(r).then(|| p.value(r))?,
+                        None => false,
+                    };
+                    self.find(oid).map(|i| i.answer(column, pretty))
+                })
+                .collect();
+            Ok(Arc::new(out) as ArrayRef)
+        })
+    }
+
+    fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        // Constant arguments are folded by evaluating the call.
+        if args.iter().all(|a| matches!(a, Expr::Literal(..))) {
+            return Ok(ExprSimplifyResult::Original(args));
+        }
+        let lit = |v: ScalarValue| Expr::Literal(v, None);
+        let text = |s: &str| lit(ScalarValue::Utf8(Some(s.to_string())));
+        let null = || lit(ScalarValue::Utf8(None));
+        let mut args = args.into_iter();
+        let oid = args.next().unwrap_or_else(null);
+        let column = args
+            .next()
+            .unwrap_or_else(|| lit(ScalarValue::Int64(Some(0))));
+        let pretty = args
+            .next()
+            .unwrap_or_else(|| lit(ScalarValue::Boolean(Some(false))));
+        let any_null = oid
+            .clone()
+            .is_null()
+            .or(column.clone().is_null())
+            .or(pretty.clone().is_null());
+        let mut when_then = vec![(Box::new(any_null), Box::new(null()))];
+        for index in &self.indexes {
+            let whole = if index.pretty == index.definition {
+                text(&index.definition)
+            } else {
+                Expr::Case(Case::new(
+                    None,
+                    vec![(Box::new(pretty.clone()), Box::new(text(&index.pretty)))],
+                    Some(Box::new(text(&index.definition))),
+                ))
+            };
+            let mut by_column = vec![(
+                Box::new(column.clone().eq(lit(ScalarValue::Int64(Some(0))))),
+                Box::new(whole),
+            )];
+            for (n, name) in (1i64..).zip(&index.columns) {
+                by_column.push((
+                    Box::new(column.clone().eq(lit(ScalarValue::Int64(Some(n))))),
+                    Box::new(text(name)),
+                ));
+            }
+            when_then.push((
+                Box::new(
+                    oid.clone()
+                        .eq(lit(ScalarValue::Int64(Some(i64::from(index.oid))))),
+                ),
+                Box::new(Expr::Case(Case::new(
+                    None,
+                    by_column,
+                    Some(Box::new(text(""))),
+                ))),
+            ));
+        }
+        Ok(ExprSimplifyResult::Simplified(Expr::Case(Case::new(
+            None,
+            when_then,
+            Some(Box::new(null())),
+        ))))
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Data
 // ---------------------------------------------------------------------------
@@ -2476,6 +2659,165 @@ mod tests {
             out.as_boolean().iter().collect::<Vec<_>>(),
             vec![Some(false), None]
         );
+    }
+
+    #[test]
+    fn index_definitions_answer_by_column_and_pretty_flag() {
+        let f = ScalarUDF::new_from_impl(IndexDefinitions::new([
+            IndexDefinition {
+                oid: 16_390,
+                definition: "CREATE INDEX i2 ON s2.t USING btree (\"Y\", x)".into(),
+                pretty: "CREATE INDEX i2 ON s2.t USING btree (\"Y\", x)".into(),
+                columns: vec!["\"Y\"".into(), "x".into()],
+            },
+            IndexDefinition {
+                oid: 16_387,
+                definition: "CREATE INDEX i1 ON public.orders USING btree (id)".into(),
+                pretty: "CREATE INDEX i1 ON orders USING btree (id)".into(),
+                columns: vec!["id".into()],
+            },
+        ]));
+        let expected = |pretty: bool| -> Vec<Option<String>> {
+            [
+                Some(if pretty {
+                    "CREATE INDEX i1 ON orders USING btree (id)"
+                } else {
+                    "CREATE INDEX i1 ON public.orders USING btree (id)"
+                }),
+                Some("id"),
+                Some(""),
+                Some(""),
+                Some("CREATE INDEX i2 ON s2.t USING btree (\"Y\", x)"),
+                Some("x"),
+                None,
+                None,
+                None,
+            ]
+            .into_iter()
+            .map(|s| s.map(str::to_string))
+            .collect()
+        };
+        let oids = || {
+            ints(vec![
+                Some(16_387),
+                Some(16_387),
+                Some(16_387),
+                Some(16_387),
+                Some(16_390),
+                Some(16_390),
+                Some(1),
+                None,
+                Some(16_387),
+            ])
+        };
+        let columns = || {
+            ints(vec![
+                Some(0),
+                Some(1),
+                Some(2),
+                Some(-1),
+                Some(0),
+                Some(2),
+                Some(0),
+                Some(0),
+                None,
+            ])
+        };
+        for pretty in [false, true] {
+            let flag = ColumnarValue::Scalar(ScalarValue::Boolean(Some(pretty)));
+            let out = call(&f, vec![oids(), columns(), flag]).unwrap();
+            assert_eq!(strings(out), expected(pretty), "pretty {pretty}");
+        }
+        // One argument: the whole definition, schema-qualified.
+        let out = call(&f, vec![ints(vec![Some(16_387), Some(5), None])]).unwrap();
+        assert_eq!(
+            strings(out),
+            vec![
+                Some("CREATE INDEX i1 ON public.orders USING btree (id)".into()),
+                None,
+                None
+            ]
+        );
+        // A NULL flag gives NULL; constant arguments give a scalar.
+        let out = call(
+            &f,
+            vec![
+                ColumnarValue::Scalar(ScalarValue::Int32(Some(16_390))),
+                ColumnarValue::Scalar(ScalarValue::Int64(Some(1))),
+                ColumnarValue::Scalar(ScalarValue::Boolean(None)),
+            ],
+        )
+        .unwrap();
+        assert_eq!(scalar_text(out), None);
+        let out = call(
+            &f,
+            vec![
+                ColumnarValue::Scalar(ScalarValue::Utf8(Some("16390".into()))),
+                ColumnarValue::Scalar(ScalarValue::Int32(Some(1))),
+                ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))),
+            ],
+        )
+        .unwrap();
+        assert_eq!(scalar_text(out).as_deref(), Some("\"Y\""));
+        assert!(f.coerce_types(&[]).is_err());
+        assert!(
+            f.coerce_types(&[
+                DataType::Int64,
+                DataType::Int64,
+                DataType::Boolean,
+                DataType::Int64
+            ])
+            .is_err()
+        );
+
+        // Rewritten for workers: the same answers from plain expressions.
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("o", DataType::Int64, true),
+            Field::new("c", DataType::Int64, true),
+            Field::new("p", DataType::Boolean, true),
+        ]));
+        for pretty in [false, true] {
+            let batch = RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    array(oids()),
+                    array(columns()),
+                    Arc::new(BooleanArray::from(vec![Some(pretty); 9])),
+                ],
+            )
+            .unwrap();
+            let ExprSimplifyResult::Simplified(expr) = f
+                .simplify(
+                    vec![col("o"), col("c"), col("p")],
+                    &SimplifyContext::default(),
+                )
+                .unwrap()
+            else {
+                panic!("pg_get_indexdef was not simplified");
+            };
+            assert!(!expr.to_string().contains("pg_get_indexdef"), "{expr}");
+            let df_schema = DFSchema::try_from(schema.as_ref().clone()).unwrap();
+            let physical = datafusion_physical_expr::create_physical_expr(
+                &expr,
+                &df_schema,
+                &ExecutionProps::new(),
+                &PhysicalPlanningContext::default(),
+            )
+            .unwrap();
+            let out = physical.evaluate(&batch).unwrap();
+            assert_eq!(strings(out), expected(pretty), "rewritten, pretty {pretty}");
+        }
+        // A literal call is left for constant folding.
+        let literal = Expr::Literal(ScalarValue::Int64(Some(16_387)), None);
+        assert!(matches!(
+            f.simplify(vec![literal], &SimplifyContext::default())
+                .unwrap(),
+            ExprSimplifyResult::Original(_)
+        ));
+        // Without indexes every call is NULL.
+        let empty = ScalarUDF::new_from_impl(IndexDefinitions::new([]));
+        let out = simplify_and_evaluate(&empty, vec![Some(16_387), None]);
+        assert_eq!(out.null_count(), 2);
     }
 
     #[test]

@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, new_empty_array};
+use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, new_null_array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion_common::Result as DFResult;
 use datafusion_expr::physical_planning_context::PhysicalPlanningContext;
@@ -44,16 +44,19 @@ struct AggregateCall {
     inputs: Vec<Arc<dyn PhysicalExpr>>,
     /// `FILTER (WHERE ...)`, applied in the partial/single phase.
     filter: Option<Arc<dyn PhysicalExpr>>,
-    /// Types of `inputs`, to feed empty arrays for a global aggregate over
-    /// empty input.
+    /// Types of the call's arguments (and ordering keys), to feed a
+    /// filtered-out row for a global aggregate over empty input.
     input_types: Vec<DataType>,
 }
+
+/// A lowered aggregate call and its `FILTER (WHERE ...)`.
+type LoweredCall = (Arc<AggregateFunctionExpr>, Option<Arc<dyn PhysicalExpr>>);
 
 /// Lowers the aggregate calls of an aggregation over `ctx`'s schema.
 fn lower_aggregates(
     ctx: &ExprContext<'_>,
     aggregates: &[ExprIr],
-) -> DFResult<Vec<(Arc<AggregateFunctionExpr>, Option<Arc<dyn PhysicalExpr>>)>> {
+) -> DFResult<Vec<LoweredCall>> {
     let schema = ctx.arrow_schema();
     aggregates
         .iter()
@@ -167,7 +170,13 @@ impl AggregateOperator {
         let mut calls = Vec::with_capacity(lowered.len());
         let mut state_offset = group_by.len();
         for (expr, filter) in lowered {
-            let (inputs, input_types) = match phase {
+            let mut raw_inputs = expr.expressions();
+            raw_inputs.extend(expr.order_bys().iter().map(|s| Arc::clone(&s.expr)));
+            let input_types = raw_inputs
+                .iter()
+                .map(|e| e.data_type(&input_schema))
+                .collect::<DFResult<_>>()?;
+            let inputs = match phase {
                 AggregatePhase::Final => {
                     let states = expr.state_fields()?;
                     let cols = (state_offset..state_offset + states.len())
@@ -176,17 +185,9 @@ impl AggregateOperator {
                         })
                         .collect();
                     state_offset += states.len();
-                    (cols, states.iter().map(|f| f.data_type().clone()).collect())
+                    cols
                 }
-                _ => {
-                    let mut inputs = expr.expressions();
-                    inputs.extend(expr.order_bys().iter().map(|s| Arc::clone(&s.expr)));
-                    let types = inputs
-                        .iter()
-                        .map(|e| e.data_type(&input_schema))
-                        .collect::<DFResult<_>>()?;
-                    (inputs, types)
-                }
+                _ => raw_inputs,
             };
             calls.push(AggregateCall {
                 expr,
@@ -325,16 +326,75 @@ impl UnaryOperator for AggregateOperator {
             && self.phase != AggregatePhase::Partial
             && self.answers_empty_input
         {
-            // Global aggregate over empty input: one row of initial values.
+            // Global aggregate over empty input: one group that saw one
+            // filtered-out row, so that every aggregate gives its value for
+            // no rows (count 0, others NULL).
+            let excluded = BooleanArray::from(vec![false]);
             for (call, acc) in self.calls.iter().zip(self.accumulators.iter_mut()) {
-                let empty: Vec<ArrayRef> = call.input_types.iter().map(new_empty_array).collect();
-                match self.phase {
-                    AggregatePhase::Final => acc.merge_batch(&empty, &[], 1)?,
-                    _ => acc.update_batch(&empty, &[], None, 1)?,
-                }
+                let row: Vec<ArrayRef> = call.input_types.iter().map(|t| new_null_array(t, 1)).collect();
+                acc.update_batch(&row, &[0], Some(&excluded), 1)?;
             }
             self.seen_input = true;
         }
         self.emit(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::datatypes::DataType;
+    use datafusion_expr::execution_props::ExecutionProps;
+    use datafusion_expr::{col, lit};
+    use datafusion_functions_aggregate::expr_fn::{avg, count, max, min, sum};
+
+    use super::*;
+    use crate::functions::FunctionRegistry;
+    use crate::memory::MemoryBudget;
+
+    #[test]
+    fn global_aggregate_over_no_rows_counts_zero_and_is_null_otherwise() {
+        let input = SchemaIr::from_arrow(&Schema::new(vec![Field::new("a", DataType::Float64, true)]));
+        let props = ExecutionProps::new();
+        let ctx = ExprContext::try_new(FunctionRegistry::shared(), &input, &props).unwrap();
+        let aggregates: Vec<ExprIr> = [count(lit(1)), sum(col("a")), min(col("a")), max(col("a")), avg(col("a"))]
+            .iter()
+            .map(|e| ExprIr::try_from_expr(e).unwrap())
+            .collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("count", DataType::Int64, true),
+            Field::new("sum", DataType::Float64, true),
+            Field::new("min", DataType::Float64, true),
+            Field::new("max", DataType::Float64, true),
+            Field::new("avg", DataType::Float64, true),
+        ]));
+        let budget = MemoryBudget::new(1 << 30);
+        for phase in [AggregatePhase::Single, AggregatePhase::Final] {
+            let mut op = AggregateOperator::try_new(
+                &ctx,
+                &[],
+                &aggregates,
+                phase,
+                Arc::clone(&schema),
+                budget.reservation("t"),
+                1024,
+            )
+            .unwrap();
+            let mut out = Vec::new();
+            op.on_end(&mut out).unwrap();
+            assert_eq!(out.len(), 1);
+            let row = &out[0];
+            assert_eq!(row.num_rows(), 1);
+            assert_eq!(row.column(0).as_primitive::<arrow::datatypes::Int64Type>().value(0), 0);
+            for c in 1..5 {
+                assert!(row.column(c).is_null(0), "column {c} of {phase:?} should be NULL");
+            }
+        }
+        // Other workers' instances answer nothing.
+        let mut op = AggregateOperator::try_new(&ctx, &[], &aggregates, AggregatePhase::Final, schema, budget.reservation("t"), 1024)
+            .unwrap()
+            .with_answers_empty_input(false);
+        let mut out = Vec::new();
+        op.on_end(&mut out).unwrap();
+        assert!(out.is_empty());
     }
 }

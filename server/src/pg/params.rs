@@ -9,9 +9,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, StringArray};
-use arrow::compute::{CastOptions, cast_with_options};
-use arrow::datatypes::{DataType, IntervalMonthDayNano};
+use arrow::array::{Array, ArrayRef, ListArray, StringArray, new_empty_array, new_null_array};
+use arrow::buffer::OffsetBuffer;
+use arrow::compute::{CastOptions, cast_with_options, concat};
+use arrow::datatypes::{DataType, FieldRef, IntervalMonthDayNano};
 use arrow::util::display::FormatOptions;
 use datafusion_common::ScalarValue;
 use pgwire::api::Type;
@@ -50,7 +51,10 @@ pub(crate) fn decode_param(
             let text = std::str::from_utf8(bytes).map_err(|_| {
                 SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\"")
             })?;
-            parse_text_values(&[Some(text)], &wire).map_err(|(_, e)| e)?
+            match &wire {
+                DataType::List(field) => parse_text_array(text, field)?,
+                _ => parse_text_values(&[Some(text)], &wire).map_err(|(_, e)| e)?,
+            }
         }
         Format::Binary => decode_binary(index, bytes, &wire)?,
     };
@@ -91,6 +95,9 @@ fn fixed<const N: usize>(index: usize, bytes: &[u8]) -> SqlResult<[u8; N]> {
 
 /// Reads a binary value written as the Postgres type of `wire`.
 fn decode_binary(index: usize, bytes: &[u8], wire: &DataType) -> SqlResult<ArrayRef> {
+    if let DataType::List(field) = wire {
+        return decode_binary_array(index, bytes, field);
+    }
     let ty = pg_type(wire);
     let scalar = match ty {
         Type::BOOL => ScalarValue::Boolean(Some(fixed::<1>(index, bytes)?[0] != 0)),
@@ -155,6 +162,144 @@ fn decode_binary(index: usize, bytes: &[u8], wire: &DataType) -> SqlResult<Array
         }
     };
     scalar.to_array().map_err(|e| SqlError::from_datafusion(&e))
+}
+
+/// A one-row list array of `values` (elements of `field`'s type).
+fn one_list(field: &FieldRef, values: ArrayRef) -> SqlResult<ArrayRef> {
+    let values = if values.data_type() == field.data_type() {
+        values
+    } else {
+        cast_value(&values, field.data_type())?
+    };
+    let offsets = OffsetBuffer::from_lengths([values.len()]);
+    let list = ListArray::try_new(Arc::clone(field), offsets, values, None)
+        .map_err(|e| SqlError::internal(format!("cannot build an array parameter: {e}")))?;
+    Ok(Arc::new(list))
+}
+
+/// `array_recv` of a one-dimensional array (or an empty one).
+fn decode_binary_array(index: usize, bytes: &[u8], field: &FieldRef) -> SqlResult<ArrayRef> {
+    let mut rest = bytes;
+    let mut word = || -> SqlResult<i32> {
+        let (head, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| bad_binary(index))?;
+        rest = tail;
+        Ok(i32::from_be_bytes(*head))
+    };
+    let ndim = word()?;
+    let _has_nulls = word()?;
+    let element_oid = word()? as u32;
+    let element = data_type_for_oid(element_oid).unwrap_or_else(|| field.data_type().clone());
+    let len = match ndim {
+        0 => 0,
+        1 => {
+            let len = usize::try_from(word()?).map_err(|_| bad_binary(index))?;
+            let _lower_bound = word()?;
+            len
+        }
+        _ => {
+            return Err(SqlError::not_supported(
+                "multidimensional array parameters are not supported",
+            ));
+        }
+    };
+    let mut elements = Vec::with_capacity(len.min(rest.len() / 4 + 1));
+    for _ in 0..len {
+        let (head, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| bad_binary(index))?;
+        rest = tail;
+        let element_len = i32::from_be_bytes(*head);
+        elements.push(match usize::try_from(element_len) {
+            Ok(n) if n <= rest.len() => {
+                let (value, tail) = rest.split_at(n);
+                rest = tail;
+                decode_binary(index, value, &element)?
+            }
+            Err(_) if element_len == -1 => new_null_array(&element, 1),
+            _ => return Err(bad_binary(index)),
+        });
+    }
+    if !rest.is_empty() {
+        return Err(bad_binary(index));
+    }
+    let values = if elements.is_empty() {
+        new_empty_array(&element)
+    } else {
+        let refs: Vec<&dyn Array> = elements.iter().map(AsRef::as_ref).collect();
+        concat(&refs)
+            .map_err(|e| SqlError::internal(format!("cannot build an array parameter: {e}")))?
+    };
+    one_list(field, values)
+}
+
+/// A one-dimensional array literal (`{a,"b c",NULL}`) parsed into a
+/// one-row list of `field`'s type.
+fn parse_text_array(text: &str, field: &FieldRef) -> SqlResult<ArrayRef> {
+    let malformed = |why: &str| {
+        SqlError::new("22P02", format!("malformed array literal: \"{text}\""))
+            .with_detail(why.to_string())
+    };
+    let inner = text
+        .trim()
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .ok_or_else(|| malformed("Array value must start with \"{\" and end with \"}\"."))?;
+    let mut elements: Vec<Option<String>> = Vec::new();
+    if !inner.trim().is_empty() {
+        let mut chars = inner.chars().peekable();
+        loop {
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            let mut value = String::new();
+            let mut quoted = false;
+            if chars.next_if_eq(&'"').is_some() {
+                quoted = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => value.push(
+                            chars
+                                .next()
+                                .ok_or_else(|| malformed("Unexpected end of input."))?,
+                        ),
+                        Some(c) => value.push(c),
+                        None => return Err(malformed("Unexpected end of input.")),
+                    }
+                }
+                while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            } else {
+                while let Some(c) = chars.next_if(|c| *c != ',') {
+                    match c {
+                        '{' | '}' | '"' => {
+                            return Err(SqlError::not_supported(
+                                "multidimensional array parameters are not supported",
+                            ));
+                        }
+                        '\\' => value.push(
+                            chars
+                                .next()
+                                .ok_or_else(|| malformed("Unexpected end of input."))?,
+                        ),
+                        c => value.push(c),
+                    }
+                }
+                value = value.trim_end().to_string();
+                if value.is_empty() {
+                    return Err(malformed("Unexpected \",\" character."));
+                }
+            }
+            elements.push((quoted || !value.eq_ignore_ascii_case("null")).then_some(value));
+            match chars.next() {
+                None => break,
+                Some(',') => {}
+                Some(_) => return Err(malformed("Unexpected array element.")),
+            }
+        }
+    }
+    let refs: Vec<Option<&str>> = elements.iter().map(Option::as_deref).collect();
+    let values = parse_text_values(&refs, field.data_type()).map_err(|(_, e)| e)?;
+    one_list(field, values)
 }
 
 /// `numeric_recv` into decimal text (`-12.50`, `NaN`, `Infinity`).
@@ -303,6 +448,76 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v, ScalarValue::Time64Microsecond(Some(5_000_000)));
+    }
+
+    fn int64s(v: &ScalarValue) -> Vec<Option<i64>> {
+        let ScalarValue::List(list) = v else {
+            panic!("not a list: {v:?}")
+        };
+        let values = list.value(0);
+        values
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap()
+            .iter()
+            .collect()
+    }
+
+    #[test]
+    fn array_params() {
+        let ints = DataType::new_list(DataType::Int64, true);
+        let v = decode_param(0, Some(b"{1, 2,NULL}"), Format::Text, 0, &ints).unwrap();
+        assert_eq!(int64s(&v), vec![Some(1), Some(2), None]);
+        let texts = DataType::new_list(DataType::Utf8, true);
+        let v = decode_param(
+            0,
+            Some(br#"{a,"b,c","NULL",NULL,"q\"x"}"#),
+            Format::Text,
+            1009,
+            &texts,
+        )
+        .unwrap();
+        let ScalarValue::List(list) = v else {
+            panic!("not a list")
+        };
+        let values = list.value(0);
+        let values = values.as_any().downcast_ref::<StringArray>().unwrap();
+        let got: Vec<Option<&str>> = values.iter().collect();
+        assert_eq!(
+            got,
+            vec![Some("a"), Some("b,c"), Some("NULL"), None, Some("q\"x")]
+        );
+        let v = decode_param(0, Some(b"{}"), Format::Text, 0, &ints).unwrap();
+        assert!(int64s(&v).is_empty());
+        for bad in [&b"1,2"[..], b"{1,,2}", b"{{1},{2}}", b"{\"a}"] {
+            assert!(
+                decode_param(0, Some(bad), Format::Text, 0, &ints).is_err(),
+                "{bad:?}"
+            );
+        }
+        // Binary int4[] {7, NULL} into bigint[].
+        let mut b = Vec::new();
+        for w in [1i32, 1, 23, 2, 1, 4, 7, -1] {
+            b.extend_from_slice(&w.to_be_bytes());
+        }
+        let v = decode_param(0, Some(&b), Format::Binary, 1007, &ints).unwrap();
+        assert_eq!(int64s(&v), vec![Some(7), None]);
+        assert_eq!(v.data_type(), ints);
+        assert_eq!(
+            decode_param(0, Some(&b[..20]), Format::Binary, 1007, &ints)
+                .unwrap_err()
+                .code,
+            "22P03"
+        );
+        let mut empty = Vec::new();
+        for w in [0i32, 0, 25] {
+            empty.extend_from_slice(&w.to_be_bytes());
+        }
+        let v = decode_param(0, Some(&empty), Format::Binary, 1009, &texts).unwrap();
+        let ScalarValue::List(list) = v else {
+            panic!("not a list")
+        };
+        assert_eq!((list.len(), list.value(0).len()), (1, 0));
     }
 
     #[test]

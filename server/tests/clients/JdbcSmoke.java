@@ -131,9 +131,8 @@ public final class JdbcSmoke {
             }
         });
 
-        // Rows 0..ROWS-1 with values; setDate/setTimestamp send text with
-        // an unspecified type (and a zone suffix), setObject(LocalDate /
-        // LocalDateTime) sends typed date/timestamp: use both.
+        // Rows 0..ROWS-1 with values (date and timestamp through
+        // setObject(LocalDate / LocalDateTime), which sends them typed).
         check("insert with PreparedStatement", () -> {
             String sql = "INSERT INTO jdbc_items (id, big, name, price, weight, active, born, seen) "
                     + "VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
@@ -145,14 +144,38 @@ public final class JdbcSmoke {
                     ps.setBigDecimal(4, price(i));
                     ps.setDouble(5, i * 0.5);
                     ps.setBoolean(6, i % 2 == 0);
-                    if (i % 2 == 0) {
-                        ps.setDate(7, Date.valueOf(born(i)));
-                        ps.setTimestamp(8, Timestamp.valueOf(seen(i)));
-                    } else {
-                        ps.setObject(7, born(i));
-                        ps.setObject(8, seen(i));
-                    }
+                    ps.setObject(7, born(i));
+                    ps.setObject(8, seen(i));
                     eq(1, ps.executeUpdate(), "update count of insert " + i);
+                }
+            }
+        });
+
+        // setDate and setTimestamp send text of unspecified type with a
+        // zone suffix ("2024-01-01 +00"), which the server types from the
+        // context and reads as date / timestamp (ignoring the zone).
+        check("setDate and setTimestamp parameters", () -> {
+            String insert = "INSERT INTO jdbc_items (id, born, seen) VALUES (?, ?, ?)";
+            try (PreparedStatement ps = conn.prepareStatement(insert)) {
+                for (int i = 200; i < 203; i++) {
+                    ps.setInt(1, i);
+                    ps.setDate(2, Date.valueOf(born(i)));
+                    ps.setTimestamp(3, Timestamp.valueOf(seen(i)));
+                    eq(1, ps.executeUpdate(), "update count of insert " + i);
+                }
+            }
+            String select = "SELECT id, born, seen FROM jdbc_items WHERE born = ? AND seen = ?";
+            try (PreparedStatement ps = conn.prepareStatement(select)) {
+                for (int run = 0; run < 7; run++) {
+                    ps.setDate(1, Date.valueOf(born(201)));
+                    ps.setTimestamp(2, Timestamp.valueOf(seen(201)));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        truth(rs.next(), "run " + run + ": no row");
+                        eq(201, rs.getInt(1), "run " + run + " id");
+                        eq(Date.valueOf(born(201)), rs.getDate(2), "run " + run + " getDate");
+                        eq(Timestamp.valueOf(seen(201)), rs.getTimestamp(3), "run " + run + " getTimestamp");
+                        truth(!rs.next(), "run " + run + ": more than one row");
+                    }
                 }
             }
         });
@@ -285,12 +308,22 @@ public final class JdbcSmoke {
                         eq(types[c - 1], md.getColumnType(c), "getColumnType(" + c + ")");
                         eq(typeNames[c - 1], md.getColumnTypeName(c), "getColumnTypeName(" + c + ")");
                     }
-                    eq(10, md.getPrecision(4), "getPrecision(price)");
-                    eq(2, md.getScale(4), "getScale(price)");
-                    // From the table OID and column number in RowDescription.
+                }
+            }
+        });
+
+        // From the type modifier, table OID and column number that
+        // RowDescription carries for a column of a table.
+        check("ResultSetMetaData of table columns", () -> {
+            try (PreparedStatement ps = conn.prepareStatement("SELECT id, name, price FROM jdbc_items WHERE id = ?")) {
+                ps.setInt(1, 1);
+                try (ResultSet rs = ps.executeQuery()) {
+                    ResultSetMetaData md = rs.getMetaData();
                     eq("jdbc_items", md.getTableName(1), "getTableName(id)");
                     eq(ResultSetMetaData.columnNoNulls, md.isNullable(1), "isNullable(id)");
-                    eq(ResultSetMetaData.columnNullable, md.isNullable(3), "isNullable(name)");
+                    eq(ResultSetMetaData.columnNullable, md.isNullable(2), "isNullable(name)");
+                    eq(10, md.getPrecision(3), "getPrecision(price)");
+                    eq(2, md.getScale(3), "getScale(price)");
                 }
             }
         });

@@ -32,6 +32,33 @@ pub struct ServerProcess {
     pub log_path: PathBuf,
 }
 
+/// A temporary directory for a test's data directories and server logs,
+/// kept (and its path printed) when the test fails so they can be read.
+#[derive(Debug)]
+pub struct TestDir(tempfile::TempDir);
+
+impl TestDir {
+    pub fn new() -> Self {
+        Self(tempfile::tempdir().expect("temporary directory"))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.disable_cleanup(true);
+            eprintln!(
+                "test failed: kept {} (data directories and server logs)",
+                self.0.path().display()
+            );
+        }
+    }
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");

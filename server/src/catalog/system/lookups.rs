@@ -1,13 +1,16 @@
 //! Per-statement catalog functions: the answers of `pg_table_is_visible`,
-//! `pg_get_viewdef`, `regclass` / `regnamespace` conversions for one
-//! database and search path, as [`CatalogLookup`] functions that the
-//! optimizer rewrites into literals (workers never see the catalog).
+//! `pg_get_viewdef`, `pg_get_indexdef`, `regclass` / `regnamespace`
+//! conversions for one database and search path, as [`CatalogLookup`] (and
+//! [`IndexDefinitions`]) functions that the optimizer rewrites into
+//! literals (workers never see the catalog).
 
 use std::sync::Arc;
 
 use datafusion_common::ScalarValue;
 use datafusion_expr::ScalarUDF;
-use tidewater_runtime::functions::postgres::{CatalogLookup, quote_ident};
+use tidewater_runtime::functions::postgres::{
+    CatalogLookup, IndexDefinition, IndexDefinitions, quote_ident,
+};
 
 use super::{Model, Source};
 use crate::catalog::CatalogSnapshot;
@@ -16,10 +19,14 @@ use crate::catalog::CatalogSnapshot;
 /// session's `search_path` (schemas in order, without `pg_catalog`, which
 /// is searched first unless listed):
 ///
-/// - `pg_table_is_visible(oid)`: whether the relation is found by its
-///   bare name through the search path;
+/// - `pg_table_is_visible(oid)`: whether the relation (or index) is found
+///   by its bare name through the search path;
 /// - `pg_get_viewdef(oid [, pretty])`: a view's query text;
-/// - `regclass_name(oid)`: the text of `oid::regclass` (the bare name when
+/// - `pg_get_indexdef(oid [, column, pretty])`: an index's `CREATE INDEX`
+///   statement (the table schema-qualified, unless `pretty` and visible),
+///   or the name of its `column`-th column;
+/// - `regclass_name(oid)`: the text of `oid::regclass` for a relation or
+///   an index (the bare name when
 ///   visible, else `schema.name`; `-` for 0; NULL for unknown OIDs);
 /// - `to_regclass(text)`: the OID of a relation name (`'orders'`,
 ///   `'public.orders'`), NULL when there is none (also what `'…'::regclass`
@@ -42,12 +49,20 @@ pub fn catalog_functions(
         path.push("pg_catalog");
     }
     path.extend(search_path.iter().map(String::as_str));
+    // Relations and indexes share their schema's names: `(oid, schema,
+    // name)` of each.
+    let classes: Vec<(u32, &str, &str)> = model
+        .relations
+        .iter()
+        .map(|r| (r.oid, r.schema, r.name))
+        .chain(model.indexes.iter().map(|i| (i.oid, i.schema, i.name)))
+        .collect();
     // The first relation of each name along the path is visible.
     let mut visible: Vec<(u32, &str)> = Vec::new();
     for schema in &path {
-        for r in model.relations.iter().filter(|r| r.schema == *schema) {
-            if !visible.iter().any(|(_, name)| *name == r.name) {
-                visible.push((r.oid, r.name));
+        for (oid, _, name) in classes.iter().filter(|c| c.1 == *schema) {
+            if !visible.iter().any(|(_, n)| n == name) {
+                visible.push((*oid, name));
             }
         }
     }
@@ -58,20 +73,30 @@ pub fn catalog_functions(
 
     let mut regclass_names = vec![(0, text("-".to_string()))];
     let mut regclass_oids = Vec::new();
-    let mut viewdefs = Vec::new();
-    for r in &model.relations {
-        let oid = ScalarValue::Int32(i32::try_from(r.oid).ok());
-        if is_visible(r.oid) {
-            regclass_names.push((r.oid, text(quote_ident(r.name).into_owned())));
-            regclass_oids.push((r.name.to_string(), oid.clone()));
+    for (class_oid, schema, name) in &classes {
+        let oid = ScalarValue::Int32(i32::try_from(*class_oid).ok());
+        if is_visible(*class_oid) {
+            regclass_names.push((*class_oid, text(quote_ident(name).into_owned())));
+            regclass_oids.push((name.to_string(), oid.clone()));
         } else {
-            regclass_names.push((r.oid, text(qualified(r.schema, r.name))));
+            regclass_names.push((*class_oid, text(qualified(schema, name))));
         }
-        regclass_oids.push((format!("{}.{}", r.schema, r.name), oid));
-        if let Source::View(sql) = r.source {
-            viewdefs.push((r.oid, text(sql.to_string())));
-        }
+        regclass_oids.push((format!("{schema}.{name}"), oid));
     }
+    let viewdefs = model.relations.iter().filter_map(|r| match r.source {
+        Source::View(sql) => Some((r.oid, text(sql.to_string()))),
+        _ => None,
+    });
+    let indexdefs = model.indexes.iter().map(|i| IndexDefinition {
+        oid: i.oid,
+        definition: i.definition(true),
+        pretty: i.definition(!is_visible(i.table_oid)),
+        columns: i
+            .columns
+            .iter()
+            .map(|c| quote_ident(c.column.name).into_owned())
+            .collect(),
+    });
     let namespace_names = model
         .namespaces
         .iter()
@@ -82,7 +107,7 @@ pub fn catalog_functions(
             ScalarValue::Int32(i32::try_from(n.oid).ok()),
         )
     });
-    [
+    let mut functions: Vec<Arc<ScalarUDF>> = [
         CatalogLookup::membership("pg_table_is_visible", visible.iter().map(|(o, _)| *o)),
         CatalogLookup::new("pg_get_viewdef", viewdefs, ScalarValue::Utf8(None))
             .with_optional_flag(),
@@ -97,5 +122,9 @@ pub fn catalog_functions(
     ]
     .into_iter()
     .map(|f| Arc::new(ScalarUDF::new_from_impl(f)))
-    .collect()
+    .collect();
+    functions.push(Arc::new(ScalarUDF::new_from_impl(IndexDefinitions::new(
+        indexdefs,
+    ))));
+    functions
 }

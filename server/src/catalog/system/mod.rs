@@ -5,15 +5,20 @@
 //! exists with Postgres's columns ([`defs`]); the ones that describe what
 //! Tidewater has are filled from the catalog snapshot of the database the
 //! statement runs in (namespaces, relations, attributes, types, databases,
-//! functions, settings, roles, ...), the others are empty (indexes,
-//! constraints, triggers, comments, ...). See [`builder`] for the Arrow
-//! types that stand for Postgres's column types.
+//! functions, settings, roles, indexes, ...), the others are empty
+//! (constraints, triggers, comments, statistics, ...). See [`builder`] for
+//! the Arrow types that stand for Postgres's column types.
 //!
 //! Object ids: `pg_catalog` is 11, `information_schema` 13207, the system
 //! relations and built-in types keep their Postgres OIDs, the one role is
 //! 10, registered functions get OIDs from [`pg_catalog::FIRST_FUNCTION_OID`]
-//! up (in name order), and databases, schemas and user relations have the
-//! OIDs of the catalog (from 16384 up).
+//! up (in name order), and databases, schemas, user relations and indexes
+//! have the OIDs of the catalog (from 16384 up).
+//!
+//! Indexes (`CREATE INDEX`, recorded in the catalog but not used by scans)
+//! show as Postgres 14 shows a plain btree index on columns: a `pg_class`
+//! row of kind `i`, `pg_attribute` rows for its columns, a `pg_index` row,
+//! a `pg_indexes` row, and `pg_get_indexdef` ([`lookups`]).
 
 mod builder;
 mod defs;
@@ -28,9 +33,10 @@ use arrow::datatypes::SchemaRef;
 use tidewater_planner::QualifiedName;
 use tidewater_runtime::functions::postgres::{
     INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE, SUPERUSER_NAME, pg_type_of_field,
+    quote_ident,
 };
 
-use super::{CatalogSnapshot, CatalogState, DatabaseDef, RelationKind};
+use super::{CatalogSnapshot, CatalogState, DatabaseDef, IndexDef, RelationDef, RelationKind};
 use crate::config::Config;
 use crate::session::settings::Settings;
 use builder::{SystemKind, SystemRelation};
@@ -145,15 +151,39 @@ impl Relation<'_> {
     }
 }
 
+/// A column of an index: the table's column and its attribute number in
+/// the table.
+#[derive(Debug, Clone, Copy)]
+struct IndexColumn<'a> {
+    /// `pg_index.indkey` entry (1-based position in the table).
+    attnum: i16,
+    column: Column<'a>,
+}
+
+/// An index as the system tables show it: a btree index on columns of a
+/// table in its schema, neither unique nor partial.
+#[derive(Debug, Clone)]
+struct Index<'a> {
+    oid: u32,
+    namespace: u32,
+    schema: &'a str,
+    name: &'a str,
+    /// OID of the indexed table.
+    table_oid: u32,
+    table: &'a str,
+    columns: Vec<IndexColumn<'a>>,
+}
+
 /// What one database holds, as the system tables show it: its namespaces
-/// (the system ones included) and relations (the system ones included),
-/// ordered by OID.
+/// (the system ones included), relations (the system ones included) and
+/// indexes, ordered by OID.
 #[derive(Debug)]
 struct Model<'a> {
     state: &'a CatalogState,
     database: &'a str,
     namespaces: Vec<Namespace<'a>>,
     relations: Vec<Relation<'a>>,
+    indexes: Vec<Index<'a>>,
 }
 
 impl<'a> Model<'a> {
@@ -192,6 +222,7 @@ impl<'a> Model<'a> {
                     .collect(),
             })
             .collect();
+        let mut indexes = Vec::new();
         for (schema_name, schema) in &db.schemas {
             namespaces.push(Namespace {
                 oid: schema.oid,
@@ -203,20 +234,7 @@ impl<'a> Model<'a> {
                     RelationKind::Connector { .. } => Source::Connector,
                     RelationKind::View { sql } => Source::View(sql),
                 };
-                let columns = rel
-                    .schema
-                    .fields()
-                    .iter()
-                    .map(|f| {
-                        let (type_oid, typmod) = pg_type_of_field(f);
-                        Column {
-                            name: f.name(),
-                            type_oid,
-                            typmod,
-                            not_null: !f.is_nullable(),
-                        }
-                    })
-                    .collect();
+                let columns = columns_of(rel);
                 relations.push(Relation {
                     oid: rel.oid,
                     namespace: schema.oid,
@@ -226,15 +244,113 @@ impl<'a> Model<'a> {
                     columns,
                 });
             }
+            for (index_name, index) in &schema.indexes {
+                match Index::new(
+                    schema_name,
+                    schema.oid,
+                    index_name,
+                    index,
+                    &schema.relations,
+                ) {
+                    Some(i) => indexes.push(i),
+                    None => tracing::warn!(
+                        schema = %schema_name,
+                        index = %index_name,
+                        table = %index.table,
+                        "index of a missing table or column"
+                    ),
+                }
+            }
         }
         namespaces.sort_by_key(|n| n.oid);
         relations.sort_by_key(|r| r.oid);
+        indexes.sort_by_key(|i| i.oid);
         Self {
             state,
             database,
             namespaces,
             relations,
+            indexes,
         }
+    }
+
+    /// Whether the relation has an index (`pg_class.relhasindex`).
+    fn has_index(&self, relation: u32) -> bool {
+        self.indexes.iter().any(|i| i.table_oid == relation)
+    }
+}
+
+/// The columns of a user relation.
+fn columns_of(rel: &RelationDef) -> Vec<Column<'_>> {
+    rel.schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let (type_oid, typmod) = pg_type_of_field(f);
+            Column {
+                name: f.name(),
+                type_oid,
+                typmod,
+                not_null: !f.is_nullable(),
+            }
+        })
+        .collect()
+}
+
+impl<'a> Index<'a> {
+    /// What `pg_get_indexdef(oid)` answers: `CREATE INDEX name ON
+    /// schema.table USING btree (col, ...)`. With `qualified_table` false
+    /// the table is named without its schema (as the pretty form does for
+    /// a table visible through the search path).
+    fn definition(&self, qualified_table: bool) -> String {
+        let table = if qualified_table {
+            format!("{}.{}", quote_ident(self.schema), quote_ident(self.table))
+        } else {
+            quote_ident(self.table).into_owned()
+        };
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| quote_ident(c.column.name).into_owned())
+            .collect();
+        format!(
+            "CREATE INDEX {} ON {table} USING btree ({})",
+            quote_ident(self.name),
+            columns.join(", ")
+        )
+    }
+
+    /// The index `name` of `schema`; `None` when its table or one of its
+    /// columns is missing.
+    fn new(
+        schema: &'a str,
+        namespace: u32,
+        name: &'a str,
+        def: &'a IndexDef,
+        relations: &'a std::collections::BTreeMap<String, RelationDef>,
+    ) -> Option<Self> {
+        let (table, rel) = relations.get_key_value(&def.table)?;
+        let table_columns = columns_of(rel);
+        let columns = def
+            .columns
+            .iter()
+            .map(|c| {
+                let i = table_columns.iter().position(|t| t.name == c.as_str())?;
+                Some(IndexColumn {
+                    attnum: i16::try_from(i + 1).ok()?,
+                    column: table_columns[i],
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            oid: def.oid,
+            namespace,
+            schema,
+            name,
+            table_oid: rel.oid,
+            table,
+            columns,
+        })
     }
 }
 
@@ -603,6 +719,11 @@ mod tests {
         );
         // Relations Tidewater has nothing for exist, empty.
         assert_eq!(
+            table(&f, "tidewater", "pg_catalog", "pg_constraint").num_rows(),
+            0
+        );
+        // No index, no pg_index rows.
+        assert_eq!(
             table(&f, "tidewater", "pg_catalog", "pg_index").num_rows(),
             0
         );
@@ -627,6 +748,312 @@ mod tests {
             .table(&QualifiedName::new("tidewater", "pg_catalog", "pg_am"))
             .unwrap();
         assert_eq!(entry.schema.field(0).name(), "oid");
+    }
+
+    #[test]
+    fn indexes_show_like_postgres() {
+        let f = fixture();
+        let orders = QualifiedName::new("tidewater", "public", "orders");
+        let events = QualifiedName::new("tidewater", "s2", "events");
+        let created = f
+            .catalog
+            .create_index(&orders, None, &["id".into()], false)
+            .unwrap();
+        assert_eq!(created.as_deref(), Some("orders_id_idx"));
+        f.catalog
+            .create_index(
+                &orders,
+                Some("Orders By Note"),
+                &["note".into(), "customer".into(), "amount".into()],
+                false,
+            )
+            .unwrap();
+        f.catalog
+            .create_index(&events, Some("ev"), &["payload".into()], false)
+            .unwrap();
+        let state = f.catalog.state();
+        let oid_of = |schema: &str, name: &str| -> String {
+            let s = &state.databases["tidewater"].schemas[schema];
+            s.relations
+                .get(name)
+                .map(|r| r.oid)
+                .or_else(|| s.indexes.get(name).map(|i| i.oid))
+                .unwrap()
+                .to_string()
+        };
+        let public = state.databases["tidewater"].schemas["public"].oid;
+        let s2 = state.databases["tidewater"].schemas["s2"].oid;
+        let (orders_oid, id_idx, note_idx, ev) = (
+            oid_of("public", "orders"),
+            oid_of("public", "orders_id_idx"),
+            oid_of("public", "Orders By Note"),
+            oid_of("s2", "ev"),
+        );
+
+        let class = table(&f, "tidewater", "pg_catalog", "pg_class");
+        let columns = [
+            "oid",
+            "relname",
+            "relnamespace",
+            "relkind",
+            "relam",
+            "relnatts",
+            "relhasindex",
+            "relpages",
+            "reltuples",
+            "relreplident",
+            "reltype",
+        ];
+        let user = |r: &[Option<String>]| !matches!(r[2].as_deref(), Some("11" | "13207"));
+        assert_eq!(
+            rows_where(&class, &columns, user),
+            vec![
+                format!("{orders_oid}|orders|{public}|r|2|5|true|0|-1.0|d|0"),
+                format!(
+                    "{}|v1|{public}|v|0|1|false|0|-1.0|n|0",
+                    oid_of("public", "v1")
+                ),
+                format!("{}|events|{s2}|r|2|1|true|0|-1.0|d|0", oid_of("s2", "events")),
+                format!("{id_idx}|orders_id_idx|{public}|i|403|1|false|1|0.0|n|0"),
+                format!("{note_idx}|Orders By Note|{public}|i|403|3|false|1|0.0|n|0"),
+                format!("{ev}|ev|{s2}|i|403|1|false|1|0.0|n|0"),
+            ]
+        );
+
+        let index = table(&f, "tidewater", "pg_catalog", "pg_index");
+        let keys = |name: &str| -> Vec<String> {
+            let column = index.column_by_name(name).unwrap().as_list::<i32>();
+            (0..index.num_rows())
+                .map(|r| {
+                    let values = arrow::compute::cast(&column.value(r), &DataType::Utf8).unwrap();
+                    values
+                        .as_string::<i32>()
+                        .iter()
+                        .map(|v| v.unwrap_or("NULL").to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect()
+        };
+        assert_eq!(keys("indkey"), ["1", "5 2 3", "1"]);
+        assert_eq!(keys("indcollation"), ["0", "100 100 0", "100"]);
+        assert_eq!(keys("indclass"), ["3124", "3126 3126 3125", "3126"]);
+        assert_eq!(keys("indoption"), ["0", "0 0 0", "0"]);
+        assert_eq!(
+            rows_where(
+                &index,
+                &[
+                    "indexrelid",
+                    "indrelid",
+                    "indnatts",
+                    "indnkeyatts",
+                    "indisunique",
+                    "indisprimary",
+                    "indisexclusion",
+                    "indimmediate",
+                    "indisclustered",
+                    "indisvalid",
+                    "indcheckxmin",
+                    "indisready",
+                    "indislive",
+                    "indisreplident",
+                    "indexprs",
+                    "indpred",
+                ],
+                |_| true,
+            ),
+            vec![
+                format!(
+                    "{id_idx}|{orders_oid}|1|1|false|false|false|true|false|true|false|true|true|false|NULL|NULL"
+                ),
+                format!(
+                    "{note_idx}|{orders_oid}|3|3|false|false|false|true|false|true|false|true|true|false|NULL|NULL"
+                ),
+                format!(
+                    "{ev}|{}|1|1|false|false|false|true|false|true|false|true|true|false|NULL|NULL",
+                    oid_of("s2", "events")
+                ),
+            ]
+        );
+
+        // Index columns: the table's columns, never NOT NULL.
+        let attrs = table(&f, "tidewater", "pg_catalog", "pg_attribute");
+        assert_eq!(
+            rows_where(
+                &attrs,
+                &[
+                    "attrelid",
+                    "attname",
+                    "atttypid",
+                    "atttypmod",
+                    "attnum",
+                    "attnotnull",
+                    "attcollation"
+                ],
+                |r| r[0].as_deref() == Some(id_idx.as_str())
+                    || r[0].as_deref() == Some(note_idx.as_str()),
+            ),
+            vec![
+                format!("{id_idx}|id|20|-1|1|false|0"),
+                format!("{note_idx}|note|1043|14|1|false|100"),
+                format!("{note_idx}|customer|25|-1|2|false|100"),
+                format!("{note_idx}|amount|1700|655366|3|false|0"),
+            ]
+        );
+
+        let indexes = table(&f, "tidewater", "pg_catalog", "pg_indexes");
+        assert_eq!(
+            rows_where(
+                &indexes,
+                &[
+                    "schemaname",
+                    "tablename",
+                    "indexname",
+                    "tablespace",
+                    "indexdef"
+                ],
+                |_| true
+            ),
+            [
+                "public|orders|orders_id_idx|NULL|CREATE INDEX orders_id_idx ON public.orders USING btree (id)",
+                "public|orders|Orders By Note|NULL|CREATE INDEX \"Orders By Note\" ON public.orders USING btree (note, customer, amount)",
+                "s2|events|ev|NULL|CREATE INDEX ev ON s2.events USING btree (payload)",
+            ]
+        );
+        let tables = table(&f, "tidewater", "pg_catalog", "pg_tables");
+        assert_eq!(
+            rows_where(&tables, &["tablename", "hasindexes"], |r| {
+                matches!(r[0].as_deref(), Some("orders" | "events"))
+            }),
+            ["orders|true", "events|true"]
+        );
+        // Operator classes named by indclass exist.
+        let opclass = table(&f, "tidewater", "pg_catalog", "pg_opclass");
+        assert_eq!(
+            rows_where(
+                &opclass,
+                &["oid", "opcname", "opcmethod", "opcfamily", "opcintype"],
+                |r| { matches!(r[0].as_deref(), Some("3124" | "3126")) }
+            ),
+            ["3124|int8_ops|403|1976|20", "3126|text_ops|403|1994|25"]
+        );
+        let opfamily = table(&f, "tidewater", "pg_catalog", "pg_opfamily");
+        assert!(
+            rows_where(&opfamily, &["oid", "opfname"], |_| true)
+                .contains(&"1976|integer_ops".to_string())
+        );
+        // The other database has none; no information_schema view lists them.
+        assert_eq!(table(&f, "other", "pg_catalog", "pg_index").num_rows(), 0);
+        let other = table(&f, "other", "pg_catalog", "pg_class");
+        assert!(!text_column(&other, "relkind").contains(&Some("i".into())));
+        let is_tables = table(&f, "tidewater", "information_schema", "tables");
+        assert!(!text_column(&is_tables, "table_name").contains(&Some("ev".into())));
+
+        // Dropping the index, then the table, removes them.
+        f.catalog
+            .drop_index(&QualifiedName::new("tidewater", "s2", "ev"), false)
+            .unwrap();
+        f.catalog.drop_relation(&orders, false, false).unwrap();
+        assert_eq!(
+            table(&f, "tidewater", "pg_catalog", "pg_index").num_rows(),
+            0
+        );
+        assert_eq!(
+            table(&f, "tidewater", "pg_catalog", "pg_indexes").num_rows(),
+            0
+        );
+        let class = table(&f, "tidewater", "pg_catalog", "pg_class");
+        assert!(!text_column(&class, "relkind").contains(&Some("i".into())));
+    }
+
+    #[test]
+    fn index_definitions_follow_the_search_path() {
+        use datafusion_common::ScalarValue;
+        use datafusion_common::config::ConfigOptions;
+        use datafusion_expr::{ColumnarValue, ScalarFunctionArgs};
+
+        let f = fixture();
+        let events = QualifiedName::new("tidewater", "s2", "events");
+        f.catalog
+            .create_index(&events, Some("Ev"), &["payload".into()], false)
+            .unwrap();
+        let index = f.catalog.state().databases["tidewater"].schemas["s2"].indexes["Ev"].oid;
+        let call = |path: &[&str], function: &str, args: Vec<ScalarValue>| -> ScalarValue {
+            let path: Vec<String> = path.iter().map(|s| (*s).to_string()).collect();
+            let fns = catalog_functions(&f.catalog.snapshot(), "tidewater", &path);
+            let udf = fns.iter().find(|u| u.name() == function).unwrap();
+            let types: Vec<DataType> = args.iter().map(ScalarValue::data_type).collect();
+            let types = udf.coerce_types(&types).unwrap();
+            let args: Vec<ColumnarValue> = args
+                .into_iter()
+                .zip(&types)
+                .map(|(a, t)| ColumnarValue::Scalar(a.cast_to(t).unwrap()))
+                .collect();
+            let return_type = udf.return_type(&types).unwrap();
+            let out = udf
+                .invoke_with_args(ScalarFunctionArgs {
+                    args,
+                    arg_fields: types
+                        .iter()
+                        .map(|t| Arc::new(Field::new("a", t.clone(), true)))
+                        .collect(),
+                    number_rows: 1,
+                    return_field: Arc::new(Field::new("r", return_type, true)),
+                    config_options: Arc::new(ConfigOptions::default()),
+                })
+                .unwrap();
+            match out {
+                ColumnarValue::Scalar(s) => s,
+                ColumnarValue::Array(a) => ScalarValue::try_from_array(&a, 0).unwrap(),
+            }
+        };
+        let oid = ScalarValue::Int64(Some(i64::from(index)));
+        let text = |s: &str| ScalarValue::Utf8(Some(s.to_string()));
+        let qualified = text("CREATE INDEX \"Ev\" ON s2.events USING btree (payload)");
+        let bare = text("CREATE INDEX \"Ev\" ON events USING btree (payload)");
+        let pretty = |column: i64| {
+            vec![
+                oid.clone(),
+                ScalarValue::Int64(Some(column)),
+                ScalarValue::Boolean(Some(true)),
+            ]
+        };
+        assert_eq!(
+            call(&["public"], "pg_get_indexdef", vec![oid.clone()]),
+            qualified
+        );
+        assert_eq!(call(&["public"], "pg_get_indexdef", pretty(0)), qualified);
+        assert_eq!(call(&["public", "s2"], "pg_get_indexdef", pretty(0)), bare);
+        assert_eq!(
+            call(&["public", "s2"], "pg_get_indexdef", vec![oid.clone()]),
+            qualified
+        );
+        assert_eq!(
+            call(&["public"], "pg_get_indexdef", pretty(1)),
+            text("payload")
+        );
+        assert_eq!(call(&["public"], "pg_get_indexdef", pretty(2)), text(""));
+        // Indexes are relations for visibility and regclass.
+        assert_eq!(
+            call(&["public"], "pg_table_is_visible", vec![oid.clone()]),
+            ScalarValue::Boolean(Some(false))
+        );
+        assert_eq!(
+            call(&["public", "s2"], "pg_table_is_visible", vec![oid.clone()]),
+            ScalarValue::Boolean(Some(true))
+        );
+        assert_eq!(
+            call(&["public"], "regclass_name", vec![oid.clone()]),
+            text("s2.\"Ev\"")
+        );
+        assert_eq!(
+            call(&["public"], "to_regclass", vec![text("s2.\"Ev\"")]),
+            ScalarValue::Int32(Some(i32::try_from(index).unwrap()))
+        );
+        assert_eq!(
+            call(&["public"], "to_regclass", vec![text("ev")]),
+            ScalarValue::Int32(None)
+        );
     }
 
     #[test]

@@ -1,16 +1,16 @@
 //! Rows of the `pg_catalog` relations that describe what Tidewater has.
-//! Relations not filled here (indexes, constraints, triggers, comments,
-//! statistics, ...) have no rows.
+//! Relations not filled here (constraints, triggers, comments, statistics,
+//! ...) have no rows.
 
 use datafusion_expr::Volatility;
 use tidewater_runtime::functions::FunctionRegistry;
 use tidewater_runtime::functions::postgres::{
-    DEFAULT_COLLATION_OID, PG_CATALOG_NAMESPACE, SUPERUSER_NAME, SUPERUSER_OID, UTF8_ENCODING,
+    DEFAULT_COLLATION_OID, PG_CATALOG_NAMESPACE, SUPERUSER_NAME, SUPERUSER_OID, UTF8_ENCODING, oid,
     pg_type, pg_types,
 };
 
 use super::builder::{Rows, SystemRelation, Value};
-use super::{Model, Relation};
+use super::{Index, Model, Relation};
 
 /// OID of the first registered function in `pg_proc`; functions are
 /// numbered in name order up to [`LAST_FUNCTION_OID`].
@@ -21,6 +21,54 @@ const LAST_FUNCTION_OID: u32 = 16383;
 const DEFAULT_TABLESPACE_OID: u32 = 1663;
 /// `pg_am` OID of `heap`, the access method of tables.
 const HEAP_AM_OID: u32 = 2;
+/// `pg_am` OID of `btree`, the access method of indexes.
+const BTREE_AM_OID: u32 = 403;
+/// `pg_type` OID of `cstring`, the key type of `name_ops`.
+const CSTRING_TYPE_OID: u32 = 2275;
+/// The default btree operator classes of Postgres 15: `(oid, opcname,
+/// opcfamily, opfname, opcintype, opckeytype)`. The OIDs below 10000 are
+/// fixed in Postgres's sources; the others are assigned when the catalog is
+/// bootstrapped (these are Postgres 15's).
+const BTREE_OPCLASSES: &[(u32, &str, u32, &str, u32, u32)] = &[
+    (1978, "int4_ops", 1976, "integer_ops", 23, 0),
+    (1979, "int2_ops", 1976, "integer_ops", 21, 0),
+    (1981, "oid_ops", 1989, "oid_ops", 26, 0),
+    (3122, "date_ops", 434, "datetime_ops", 1082, 0),
+    (3123, "float8_ops", 1970, "float_ops", 701, 0),
+    (3124, "int8_ops", 1976, "integer_ops", 20, 0),
+    (3125, "numeric_ops", 1988, "numeric_ops", 1700, 0),
+    (3126, "text_ops", 1994, "text_ops", 25, 0),
+    (3127, "timestamptz_ops", 434, "datetime_ops", 1184, 0),
+    (3128, "timestamp_ops", 434, "datetime_ops", 1114, 0),
+    (10000, "array_ops", 397, "array_ops", 2277, 0),
+    (10002, "bit_ops", 423, "bit_ops", 1560, 0),
+    (10003, "bool_ops", 424, "bool_ops", 16, 0),
+    (10004, "bpchar_ops", 426, "bpchar_ops", 1042, 0),
+    (10006, "bytea_ops", 428, "bytea_ops", 17, 0),
+    (10007, "char_ops", 429, "char_ops", 18, 0),
+    (10012, "float4_ops", 1970, "float_ops", 700, 0),
+    (10015, "inet_ops", 1974, "network_ops", 869, 0),
+    (10022, "interval_ops", 1982, "interval_ops", 1186, 0),
+    (10024, "macaddr_ops", 1984, "macaddr_ops", 829, 0),
+    (10026, "macaddr8_ops", 3371, "macaddr8_ops", 774, 0),
+    (10028, "name_ops", 1994, "text_ops", 19, CSTRING_TYPE_OID),
+    (10032, "oidvector_ops", 1991, "oidvector_ops", 30, 0),
+    (10034, "record_ops", 2994, "record_ops", 2249, 0),
+    (10038, "time_ops", 1996, "time_ops", 1083, 0),
+    (10041, "timetz_ops", 2000, "timetz_ops", 1266, 0),
+    (10043, "varbit_ops", 2002, "varbit_ops", 1562, 0),
+    (10047, "money_ops", 2099, "money_ops", 790, 0),
+    (10050, "tid_ops", 2789, "tid_ops", 27, 0),
+    (10053, "xid8_ops", 5067, "xid8_ops", 5069, 0),
+    (10065, "uuid_ops", 2968, "uuid_ops", 2950, 0),
+    (10067, "pg_lsn_ops", 3253, "pg_lsn_ops", 3220, 0),
+    (10069, "enum_ops", 3522, "enum_ops", 3500, 0),
+    (10071, "tsvector_ops", 3626, "tsvector_ops", 3614, 0),
+    (10074, "tsquery_ops", 3683, "tsquery_ops", 3615, 0),
+    (10076, "range_ops", 3901, "range_ops", 3831, 0),
+    (10080, "multirange_ops", 4199, "multirange_ops", 4537, 0),
+    (10088, "jsonb_ops", 4033, "jsonb_ops", 3802, 0),
+];
 /// `pg_language` OID of `internal`.
 const INTERNAL_LANGUAGE_OID: u32 = 12;
 /// Functions the planner provides per session (`planner::context`), which
@@ -59,6 +107,10 @@ pub(super) fn rows(
         "pg_tables" => tables(&mut rows, model),
         "pg_views" => views(&mut rows, model),
         "pg_am" => access_methods(&mut rows),
+        "pg_index" => index_rows(&mut rows, model),
+        "pg_indexes" => indexes_view(&mut rows, model),
+        "pg_opclass" => operator_classes(&mut rows),
+        "pg_opfamily" => operator_families(&mut rows),
         "pg_language" => languages(&mut rows),
         "pg_collation" => collations(&mut rows),
         "pg_tablespace" => tablespaces(&mut rows),
@@ -95,7 +147,7 @@ fn classes(rows: &mut Rows, model: &Model<'_>) {
             ("reltuples", (-1.0).into()),
             ("relallvisible", 0i32.into()),
             ("reltoastrelid", 0u32.into()),
-            ("relhasindex", false.into()),
+            ("relhasindex", model.has_index(r.oid).into()),
             ("relisshared", false.into()),
             ("relpersistence", 'p'.into()),
             ("relkind", kind.into()),
@@ -117,11 +169,197 @@ fn classes(rows: &mut Rows, model: &Model<'_>) {
             ("relminmxid", 0u32.into()),
         ]);
     }
+    for i in &model.indexes {
+        rows.push(vec![
+            ("oid", i.oid.into()),
+            ("relname", i.name.into()),
+            ("relnamespace", i.namespace.into()),
+            ("reltype", 0u32.into()),
+            ("reloftype", 0u32.into()),
+            ("relowner", SUPERUSER_OID.into()),
+            ("relam", BTREE_AM_OID.into()),
+            ("relfilenode", i.oid.into()),
+            ("reltablespace", 0u32.into()),
+            // A freshly built btree index: its metapage, no tuples.
+            ("relpages", 1i32.into()),
+            ("reltuples", 0.0.into()),
+            ("relallvisible", 0i32.into()),
+            ("reltoastrelid", 0u32.into()),
+            ("relhasindex", false.into()),
+            ("relisshared", false.into()),
+            ("relpersistence", 'p'.into()),
+            ("relkind", 'i'.into()),
+            ("relnatts", i.columns.len().into()),
+            ("relchecks", 0i16.into()),
+            ("relhasrules", false.into()),
+            ("relhastriggers", false.into()),
+            ("relhassubclass", false.into()),
+            ("relrowsecurity", false.into()),
+            ("relforcerowsecurity", false.into()),
+            ("relispopulated", true.into()),
+            ("relreplident", 'n'.into()),
+            ("relispartition", false.into()),
+            ("relrewrite", 0u32.into()),
+            ("relfrozenxid", 0u32.into()),
+            ("relminmxid", 0u32.into()),
+        ]);
+    }
 }
 
 fn attributes(rows: &mut Rows, model: &Model<'_>) {
     for r in &model.relations {
         attributes_of(rows, r);
+    }
+    for i in &model.indexes {
+        index_attributes(rows, i);
+    }
+}
+
+/// The default btree operator class of a column type: `(oid, key type)`,
+/// the key type being the column's type unless the class stores another
+/// (`name_ops` stores `cstring`). `varchar` and `cidr` use the classes of
+/// `text` and `inet`, arrays `array_ops`. `None` for types without one
+/// (`json`, geometric types, ...).
+fn btree_opclass(type_oid: u32) -> Option<(u32, u32)> {
+    /// `pg_type` OIDs of `cidr` and `inet`.
+    const CIDR: u32 = 650;
+    const INET: u32 = 869;
+    let class_for = |input: u32| BTREE_OPCLASSES.iter().find(|c| c.4 == input);
+    class_for(type_oid)
+        .or_else(|| match type_oid {
+            oid::VARCHAR => class_for(oid::TEXT),
+            CIDR => class_for(INET),
+            t if pg_type(t).is_some_and(|t| t.is_array()) => class_for(oid::ANYARRAY),
+            _ => None,
+        })
+        .map(|c| (c.0, if c.5 == 0 { type_oid } else { c.5 }))
+}
+
+/// The `pg_attribute` rows of an index: one per column, with the table
+/// column's name, type and modifier (the operator class's key type when it
+/// has one), never NOT NULL.
+fn index_attributes(rows: &mut Rows, i: &Index<'_>) {
+    for (n, ic) in i.columns.iter().enumerate() {
+        let c = &ic.column;
+        let type_oid = btree_opclass(c.type_oid).map_or(c.type_oid, |(_, key)| key);
+        let t = pg_type(type_oid);
+        rows.push(vec![
+            ("attrelid", i.oid.into()),
+            ("attname", c.name.into()),
+            ("atttypid", type_oid.into()),
+            ("attstattarget", (-1i32).into()),
+            ("attlen", t.map_or(-1, |t| t.len).into()),
+            ("attnum", (n + 1).into()),
+            (
+                "attndims",
+                i32::from(t.is_some_and(|t| t.is_array())).into(),
+            ),
+            ("attcacheoff", (-1i32).into()),
+            ("atttypmod", c.typmod.into()),
+            ("attbyval", t.is_some_and(|t| t.by_val).into()),
+            ("attalign", t.map_or('i', |t| t.align).into()),
+            ("attstorage", t.map_or('x', |t| t.storage).into()),
+            ("attcompression", "".into()),
+            ("attnotnull", false.into()),
+            ("atthasdef", false.into()),
+            ("atthasmissing", false.into()),
+            ("attidentity", "".into()),
+            ("attgenerated", "".into()),
+            ("attisdropped", false.into()),
+            ("attislocal", true.into()),
+            ("attinhcount", 0i32.into()),
+            ("attcollation", column_collation(c.type_oid).into()),
+        ]);
+    }
+}
+
+/// The collation of a column of a type: the type's own (`default` for
+/// text types, `C` for `name`), 0 for types that do not collate.
+fn column_collation(type_oid: u32) -> u32 {
+    pg_type(type_oid).map_or(0, |t| t.collation)
+}
+
+fn index_rows(rows: &mut Rows, model: &Model<'_>) {
+    for i in &model.indexes {
+        let count = i16::try_from(i.columns.len()).unwrap_or(i16::MAX);
+        let ints = |f: &dyn Fn(&super::IndexColumn<'_>) -> i64| {
+            Value::Ints(i.columns.iter().map(f).collect())
+        };
+        rows.push(vec![
+            ("indexrelid", i.oid.into()),
+            ("indrelid", i.table_oid.into()),
+            ("indnatts", count.into()),
+            ("indnkeyatts", count.into()),
+            ("indisunique", false.into()),
+            ("indnullsnotdistinct", false.into()),
+            ("indisprimary", false.into()),
+            ("indisexclusion", false.into()),
+            ("indimmediate", true.into()),
+            ("indisclustered", false.into()),
+            ("indisvalid", true.into()),
+            ("indcheckxmin", false.into()),
+            ("indisready", true.into()),
+            ("indislive", true.into()),
+            ("indisreplident", false.into()),
+            ("indkey", ints(&|c| i64::from(c.attnum))),
+            (
+                "indcollation",
+                ints(&|c| i64::from(column_collation(c.column.type_oid))),
+            ),
+            (
+                "indclass",
+                ints(&|c| i64::from(btree_opclass(c.column.type_oid).map_or(0, |(o, _)| o))),
+            ),
+            ("indoption", ints(&|_| 0)),
+            ("indexprs", Value::Null),
+            ("indpred", Value::Null),
+        ]);
+    }
+}
+
+fn indexes_view(rows: &mut Rows, model: &Model<'_>) {
+    for i in &model.indexes {
+        rows.push(vec![
+            ("schemaname", i.schema.into()),
+            ("tablename", i.table.into()),
+            ("indexname", i.name.into()),
+            ("tablespace", Value::Null),
+            ("indexdef", i.definition(true).into()),
+        ]);
+    }
+}
+
+fn operator_classes(rows: &mut Rows) {
+    for (oid, name, family, _, input, key) in BTREE_OPCLASSES {
+        rows.push(vec![
+            ("oid", (*oid).into()),
+            ("opcmethod", BTREE_AM_OID.into()),
+            ("opcname", (*name).into()),
+            ("opcnamespace", PG_CATALOG_NAMESPACE.into()),
+            ("opcowner", SUPERUSER_OID.into()),
+            ("opcfamily", (*family).into()),
+            ("opcintype", (*input).into()),
+            ("opcdefault", true.into()),
+            ("opckeytype", (*key).into()),
+        ]);
+    }
+}
+
+fn operator_families(rows: &mut Rows) {
+    let mut families: Vec<(u32, &str)> = BTREE_OPCLASSES
+        .iter()
+        .map(|(_, _, family, name, _, _)| (*family, *name))
+        .collect();
+    families.sort_unstable();
+    families.dedup();
+    for (oid, name) in families {
+        rows.push(vec![
+            ("oid", oid.into()),
+            ("opfmethod", BTREE_AM_OID.into()),
+            ("opfname", name.into()),
+            ("opfnamespace", PG_CATALOG_NAMESPACE.into()),
+            ("opfowner", SUPERUSER_OID.into()),
+        ]);
     }
 }
 
@@ -269,10 +507,7 @@ fn functions(rows: &mut Rows) {
             ("pronargs", 0i16.into()),
             ("pronargdefaults", 0i16.into()),
             // The result type depends on the arguments.
-            (
-                "prorettype",
-                tidewater_runtime::functions::postgres::oid::ANYELEMENT.into(),
-            ),
+            ("prorettype", oid::ANYELEMENT.into()),
             ("proargtypes", Value::Ints(Vec::new())),
             ("prosrc", name.as_str().into()),
         ]);
@@ -674,7 +909,7 @@ fn tables(rows: &mut Rows, model: &Model<'_>) {
             ("schemaname", r.schema.into()),
             ("tablename", r.name.into()),
             ("tableowner", SUPERUSER_NAME.into()),
-            ("hasindexes", false.into()),
+            ("hasindexes", model.has_index(r.oid).into()),
             ("hasrules", false.into()),
             ("hastriggers", false.into()),
             ("rowsecurity", false.into()),
