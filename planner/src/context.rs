@@ -247,7 +247,10 @@ impl<'a> PlannerContext<'a> {
 
     /// Rewrites a statement into the form DataFusion's SQL planner accepts
     /// (Postgres spellings, duplicate result names).
-    pub(crate) fn prepare_statement(&self, statement: &mut sqlparser::ast::Statement) -> Result<()> {
+    pub(crate) fn prepare_statement(
+        &self,
+        statement: &mut sqlparser::ast::Statement,
+    ) -> Result<()> {
         crate::pg_compat::rewrite(statement, self)?;
         crate::names::distinct_select_names(statement);
         Ok(())

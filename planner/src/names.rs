@@ -141,13 +141,18 @@ impl VisitorMut for DistinctSelectNames {
         // Next to a wildcard, a plain column reference may name a column the
         // wildcard also produces (`SELECT c.oid, c.* ...`): give it an
         // internal alias, turned back into its name in the result.
-        let has_wildcard = select
-            .projection
-            .iter()
-            .any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
+        let has_wildcard = select.projection.iter().any(|i| {
+            matches!(
+                i,
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+            )
+        });
         if has_wildcard {
             for (k, item) in select.projection.iter_mut().enumerate() {
-                if let SelectItem::UnnamedExpr(e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_))) = item {
+                if let SelectItem::UnnamedExpr(
+                    e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_)),
+                ) = item
+                {
                     let name = figure_colname(e).unwrap_or_default();
                     *item = SelectItem::ExprWithAlias {
                         expr: e.clone(),
@@ -260,7 +265,7 @@ mod tests {
 
     fn names(sql: &str) -> Option<Vec<Option<String>>> {
         let stmts = crate::parse_sql(sql).unwrap();
-        let sqlparser::ast::Statement::Query(q) = &stmts[0] else {
+        let Statement::Query(q) = &stmts[0] else {
             panic!("not a query")
         };
         output_names(q)

@@ -19,8 +19,9 @@ use std::ops::ControlFlow;
 
 use datafusion_common::{DataFusionError, Result, TableReference};
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName, ObjectNamePart, Query, Statement, Value, VisitMut, VisitorMut,
+    BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart, Query, Statement,
+    Value, VisitMut, VisitorMut,
 };
 
 use crate::context::PlannerContext;
@@ -130,7 +131,9 @@ fn map_type(t: &DataType) -> Option<TypeTarget> {
                 "regtype" => return Some(TypeTarget::Oid(OidType::Regtype)),
                 "regnamespace" => return Some(TypeTarget::Oid(OidType::Regnamespace)),
                 "regproc" | "regprocedure" => return Some(TypeTarget::Oid(OidType::Regproc)),
-                "oid" | "regoper" | "regoperator" | "regrole" | "regconfig" | "xid" | "cid" => DataType::Int(None),
+                "oid" | "regoper" | "regoperator" | "regrole" | "regconfig" | "xid" | "cid" => {
+                    DataType::Int(None)
+                }
                 "int2" | "smallint" => DataType::SmallInt(None),
                 "int4" | "integer" | "int" => DataType::Int(None),
                 "int8" | "bigint" => DataType::BigInt(None),
@@ -139,11 +142,15 @@ fn map_type(t: &DataType) -> Option<TypeTarget> {
                 "bool" | "boolean" => DataType::Boolean,
                 "text" | "name" | "char" | "bpchar" | "unknown" => DataType::Text,
                 "varchar" => DataType::Varchar(None),
-                "numeric" | "decimal" if modifiers.is_empty() => DataType::Numeric(sqlparser::ast::ExactNumberInfo::None),
+                "numeric" | "decimal" if modifiers.is_empty() => {
+                    DataType::Numeric(sqlparser::ast::ExactNumberInfo::None)
+                }
                 "bytea" => DataType::Bytea,
                 "date" => DataType::Date,
                 "timestamp" => DataType::Timestamp(None, sqlparser::ast::TimezoneInfo::None),
-                "timestamptz" => DataType::Timestamp(None, sqlparser::ast::TimezoneInfo::WithTimeZone),
+                "timestamptz" => {
+                    DataType::Timestamp(None, sqlparser::ast::TimezoneInfo::WithTimeZone)
+                }
                 "interval" => DataType::Interval {
                     fields: None,
                     precision: None,
@@ -153,14 +160,19 @@ fn map_type(t: &DataType) -> Option<TypeTarget> {
             };
             Some(TypeTarget::Sql(sql))
         }
-        DataType::Array(sqlparser::ast::ArrayElemTypeDef::SquareBracket(inner, size)) => match map_type(inner)? {
-            TypeTarget::Sql(inner) => Some(TypeTarget::Sql(DataType::Array(
-                sqlparser::ast::ArrayElemTypeDef::SquareBracket(Box::new(inner), *size),
-            ))),
-            TypeTarget::Oid(_) => Some(TypeTarget::Sql(DataType::Array(
-                sqlparser::ast::ArrayElemTypeDef::SquareBracket(Box::new(DataType::Int(None)), *size),
-            ))),
-        },
+        DataType::Array(sqlparser::ast::ArrayElemTypeDef::SquareBracket(inner, size)) => {
+            match map_type(inner)? {
+                TypeTarget::Sql(inner) => Some(TypeTarget::Sql(DataType::Array(
+                    sqlparser::ast::ArrayElemTypeDef::SquareBracket(Box::new(inner), *size),
+                ))),
+                TypeTarget::Oid(_) => Some(TypeTarget::Sql(DataType::Array(
+                    sqlparser::ast::ArrayElemTypeDef::SquareBracket(
+                        Box::new(DataType::Int(None)),
+                        *size,
+                    ),
+                ))),
+            }
+        }
         _ => None,
     }
 }
@@ -185,7 +197,9 @@ impl Rewriter<'_, '_> {
             }
             (OidType::Regclass, None) => function("regclass_name", vec![expr]),
             (OidType::Regtype, Some(_)) => function("to_regtype", vec![expr]),
-            (OidType::Regtype, None) => function("format_type", vec![expr, Expr::value(Value::Null)]),
+            (OidType::Regtype, None) => {
+                function("format_type", vec![expr, Expr::value(Value::Null)])
+            }
             (OidType::Regnamespace, Some(_)) => function("to_regnamespace", vec![expr]),
             (OidType::Regnamespace, None) => function("regnamespace_name", vec![expr]),
             (OidType::Regproc, Some(name)) => {
@@ -236,11 +250,15 @@ fn array_subquery(query: Query) -> Result<Expr> {
     if let Some(e) = array_agg_subquery(&query) {
         return Ok(e);
     }
-    let sql = format!("SELECT array_agg(__tw_array_value) FROM ({query}) AS __tw_array(__tw_array_value)");
+    let sql = format!(
+        "SELECT array_agg(__tw_array_value) FROM ({query}) AS __tw_array(__tw_array_value)"
+    );
     let statements = crate::parse_sql(&sql)?;
     match statements.into_iter().next() {
         Some(Statement::Query(q)) => Ok(Expr::Subquery(q)),
-        _ => Err(DataFusionError::Internal("ARRAY(subquery) rewrite did not parse".into())),
+        _ => Err(DataFusionError::Internal(
+            "ARRAY(subquery) rewrite did not parse".into(),
+        )),
     }
 }
 
@@ -254,7 +272,8 @@ fn array_agg_subquery(query: &Query) -> Option<Expr> {
         && select.distinct.is_none()
         && select.having.is_none()
         && matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
-    let [SelectItem::UnnamedExpr(item) | SelectItem::ExprWithAlias { expr: item, .. }] = select.projection.as_slice()
+    let [SelectItem::UnnamedExpr(item) | SelectItem::ExprWithAlias { expr: item, .. }] =
+        select.projection.as_slice()
     else {
         return None;
     };
@@ -284,7 +303,11 @@ fn array_agg_subquery(query: &Query) -> Option<Expr> {
     } else {
         format!(
             " ORDER BY {}",
-            order.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            order
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     let mut select = select.as_ref().clone();
@@ -292,7 +315,9 @@ fn array_agg_subquery(query: &Query) -> Option<Expr> {
     let Some(Statement::Query(q)) = aggregate.into_iter().next() else {
         return None;
     };
-    let SetExpr::Select(s) = *q.body else { return None };
+    let SetExpr::Select(s) = *q.body else {
+        return None;
+    };
     select.projection = s.projection;
     let mut query = query.clone();
     query.order_by = None;
@@ -345,7 +370,11 @@ fn quantified_comparison(left: Expr, op: &BinaryOperator, query: Query, all: boo
             .into());
         }
     };
-    let (empty, hit) = if all { ("true", "false") } else { ("false", "true") };
+    let (empty, hit) = if all {
+        ("true", "false")
+    } else {
+        ("false", "true")
+    };
     let sql = format!(
         "SELECT CASE WHEN count(*) = 0 THEN {empty} WHEN {decisive} THEN {hit} \
          WHEN {x} IS NULL OR count(__tw_v) < count(*) THEN NULL ELSE {empty} END \
@@ -353,7 +382,9 @@ fn quantified_comparison(left: Expr, op: &BinaryOperator, query: Query, all: boo
     );
     match crate::parse_sql(&sql)?.into_iter().next() {
         Some(Statement::Query(q)) => Ok(Expr::Subquery(q)),
-        _ => Err(DataFusionError::Internal("quantified comparison rewrite did not parse".into())),
+        _ => Err(DataFusionError::Internal(
+            "quantified comparison rewrite did not parse".into(),
+        )),
     }
 }
 
@@ -371,7 +402,10 @@ impl VisitorMut for Rewriter<'_, '_> {
                     right,
                 } => {
                     (matches!(op, SetOperator::Except | SetOperator::Minus)
-                        && matches!(set_quantifier, SetQuantifier::All | SetQuantifier::AllByName))
+                        && matches!(
+                            set_quantifier,
+                            SetQuantifier::All | SetQuantifier::AllByName
+                        ))
                         || has_except_all(left)
                         || has_except_all(right)
                 }
@@ -379,7 +413,10 @@ impl VisitorMut for Rewriter<'_, '_> {
             }
         }
         if has_except_all(&query.body) {
-            self.fail(PlanError::feature_not_supported("EXCEPT ALL is not supported yet (EXCEPT is)").into());
+            self.fail(
+                PlanError::feature_not_supported("EXCEPT ALL is not supported yet (EXCEPT is)")
+                    .into(),
+            );
         }
         ControlFlow::Continue(())
     }
@@ -387,10 +424,16 @@ impl VisitorMut for Rewriter<'_, '_> {
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         let taken = std::mem::replace(expr, Expr::value(Value::Null));
         *expr = match taken {
-            Expr::Collate { expr: inner, collation } => {
+            Expr::Collate {
+                expr: inner,
+                collation,
+            } => {
                 let parts = name_parts(&collation);
                 let name = parts.last().map(String::as_str).unwrap_or_default();
-                if !matches!(name, "default" | "C" | "c" | "POSIX" | "posix" | "ucs_basic") {
+                if !matches!(
+                    name,
+                    "default" | "C" | "c" | "POSIX" | "posix" | "ucs_basic"
+                ) {
                     self.fail(
                         PlanError::feature_not_supported(format!(
                             "collation \"{collation}\" is not supported: strings compare bytewise (the \"C\" collation)"
@@ -429,7 +472,9 @@ impl VisitorMut for Rewriter<'_, '_> {
                     array,
                     format,
                 },
-                Some(TypeTarget::Oid(oid)) if kind != CastKind::TryCast => self.oid_cast(*inner, oid),
+                Some(TypeTarget::Oid(oid)) if kind != CastKind::TryCast => {
+                    self.oid_cast(*inner, oid)
+                }
                 _ => Expr::Cast {
                     kind,
                     expr: inner,
@@ -444,7 +489,9 @@ impl VisitorMut for Rewriter<'_, '_> {
                 right,
                 ..
             } if matches!(right.as_ref(), Expr::Subquery(_)) => {
-                let Expr::Subquery(q) = *right else { unreachable!("matched above") };
+                let Expr::Subquery(q) = *right else {
+                    unreachable!("matched above")
+                };
                 match quantified_comparison(*left, &compare_op, *q, false) {
                     Ok(e) => e,
                     Err(e) => {
@@ -453,8 +500,14 @@ impl VisitorMut for Rewriter<'_, '_> {
                     }
                 }
             }
-            Expr::AllOp { left, compare_op, right } if matches!(right.as_ref(), Expr::Subquery(_)) => {
-                let Expr::Subquery(q) = *right else { unreachable!("matched above") };
+            Expr::AllOp {
+                left,
+                compare_op,
+                right,
+            } if matches!(right.as_ref(), Expr::Subquery(_)) => {
+                let Expr::Subquery(q) = *right else {
+                    unreachable!("matched above")
+                };
                 match quantified_comparison(*left, &compare_op, *q, true) {
                     Ok(e) => e,
                     Err(e) => {
@@ -523,11 +576,17 @@ mod tests {
     #[test]
     fn rewrites_postgres_spellings() {
         assert_eq!(
-            rewritten("SELECT a FROM t WHERE a OPERATOR(pg_catalog.~) '^x$' COLLATE pg_catalog.default").unwrap(),
+            rewritten(
+                "SELECT a FROM t WHERE a OPERATOR(pg_catalog.~) '^x$' COLLATE pg_catalog.default"
+            )
+            .unwrap(),
             "SELECT a FROM t WHERE a ~ '^x$'"
         );
         assert_eq!(
-            rewritten("SELECT c.oid::pg_catalog.regclass::pg_catalog.text, 1::oid, 'x'::pg_catalog.text").unwrap(),
+            rewritten(
+                "SELECT c.oid::pg_catalog.regclass::pg_catalog.text, 1::oid, 'x'::pg_catalog.text"
+            )
+            .unwrap(),
             "SELECT regclass_name(c.oid)::TEXT, 1::INT, 'x'::TEXT"
         );
         assert_eq!(

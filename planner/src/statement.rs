@@ -319,12 +319,20 @@ impl<'a> Planner<'a> {
                 .collect();
             output = Arc::new(Schema::new(fields));
         }
-        if output.fields().iter().any(|f| crate::names::shown_name(f.name()) != f.name()) {
+        if output
+            .fields()
+            .iter()
+            .any(|f| crate::names::shown_name(f.name()) != f.name())
+        {
             output = Arc::new(Schema::new(
                 output
                     .fields()
                     .iter()
-                    .map(|f| f.as_ref().clone().with_name(crate::names::shown_name(f.name())))
+                    .map(|f| {
+                        f.as_ref()
+                            .clone()
+                            .with_name(crate::names::shown_name(f.name()))
+                    })
                     .collect::<Vec<_>>(),
             ));
         }
@@ -413,7 +421,8 @@ impl<'a> Planner<'a> {
                         .zip(&ct.columns)
                         .map(|(f, c)| {
                             let mut metadata = f.metadata().clone();
-                            metadata.insert(PG_TYPE_METADATA_KEY.to_string(), c.data_type.to_string());
+                            metadata
+                                .insert(PG_TYPE_METADATA_KEY.to_string(), c.data_type.to_string());
                             f.as_ref().clone().with_metadata(metadata)
                         })
                         .collect();

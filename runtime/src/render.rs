@@ -26,7 +26,7 @@ use datafusion_physical_expr::PhysicalExpr;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::generic::operator::source;
-use timely::dataflow::operators::{Capability, Concatenate};
+use timely::dataflow::operators::{Capability, CapabilityTrait, Concatenate};
 use timely::dataflow::{Scope, Stream};
 use timely::worker::Worker;
 
@@ -43,7 +43,7 @@ use crate::operators::limit::LimitOperator;
 use crate::operators::project::ProjectOperator;
 use crate::operators::sort::SortOperator;
 use crate::operators::window::WindowOperator;
-use crate::operators::{BinaryOperator, UnaryOperator};
+use crate::operators::{BinaryOperator, Emit, UnaryOperator};
 use crate::plan::{DataflowPlan, Exchange, NodeKind, QueryConfig};
 use crate::pool::{QueryEvent, ResultSender};
 use crate::shuffle::{EdgePact, Route};
@@ -377,12 +377,8 @@ pub(crate) fn build_query(
 struct PassThrough;
 
 impl UnaryOperator for PassThrough {
-    fn on_batch(
-        &mut self,
-        batch: RecordBatch,
-        out: &mut Vec<RecordBatch>,
-    ) -> crate::operators::OpResult {
-        out.push(batch);
+    fn on_batch(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> crate::operators::OpResult {
+        out.emit(batch);
         Ok(())
     }
 }
@@ -412,28 +408,51 @@ fn guarded(name: &str, f: impl FnOnce() -> Result<(), QueryError>) -> Result<(),
     }
 }
 
-fn give_batches(
-    output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, Epoch, Out>,
-    cap: &impl timely::dataflow::operators::CapabilityTrait<Epoch>,
-    batches: &mut Vec<RecordBatch>,
-) {
-    let mut session = output.session(cap);
-    for batch in batches.drain(..) {
+/// Longest an operator works in one activation before yielding its worker
+/// (other operators and queries on the worker get their turn in between).
+const OPERATOR_SLICE: Duration = Duration::from_millis(20);
+
+type OutputSession<'a> = timely::dataflow::operators::generic::OutputBuilderSession<'a, Epoch, Out>;
+
+/// Hands an operator's output rows straight to its timely output.
+struct Emitter<'o, 'a, C: CapabilityTrait<Epoch>> {
+    output: &'o mut OutputSession<'a>,
+    cap: &'o C,
+    query: &'o QueryShared,
+}
+
+impl<C: CapabilityTrait<Epoch>> Emit for Emitter<'_, '_, C> {
+    fn emit(&mut self, batch: RecordBatch) {
         if batch.num_rows() > 0 {
-            session.give_container(&mut Chunk::from_batch(batch));
+            self.output
+                .session(self.cap)
+                .give_container(&mut Chunk::from_batch(batch));
         }
+    }
+
+    fn should_stop(&self) -> bool {
+        self.query.canceled()
     }
 }
 
 fn give_error(
-    output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, Epoch, Out>,
-    cap: &impl timely::dataflow::operators::CapabilityTrait<Epoch>,
+    output: &mut OutputSession<'_>,
+    cap: &impl CapabilityTrait<Epoch>,
     error: QueryError,
     weight: u64,
 ) {
     output
         .session(cap)
         .give_container(&mut Chunk::from_error(error, weight));
+}
+
+/// Input received but not processed yet, with the capability to emit its
+/// results at its time.
+type Pending = VecDeque<(Capability<Epoch>, usize, Item)>;
+
+/// The earliest time of pending input.
+fn pending_min(pending: &Pending) -> Option<Epoch> {
+    pending.iter().map(|(c, _, _)| *c.time()).min()
 }
 
 fn render_unary<'s>(
@@ -443,41 +462,68 @@ fn render_unary<'s>(
     mut op: Box<dyn UnaryOperator>,
     q: Rc<QueryShared>,
 ) -> Stream<'s, Epoch, Chunk> {
-    input.unary_frontier::<Out, _, _, _>(pact, name, move |cap, _info| {
+    let scope = input.scope();
+    input.unary_frontier::<Out, _, _, _>(pact, name, move |cap, info| {
+        let activator = scope.activator_for(info.address);
         let mut cap: Option<Capability<Epoch>> = Some(cap);
         let mut failed = false;
-        let mut out = Vec::new();
+        let mut pending: Pending = VecDeque::new();
         move |(input, frontier), output| {
             input.for_each(|time, data| {
+                let retained = time.retain(0);
                 for item in data.take_items() {
-                    match item {
-                        Item::Error { error, weight } => {
-                            failed = true;
-                            give_error(output, &time, error, weight);
+                    pending.push_back((retained.clone(), 0, item));
+                }
+            });
+            let started = Instant::now();
+            while let Some((time, _, item)) = pending.pop_front() {
+                match item {
+                    Item::Error { error, weight } => {
+                        failed = true;
+                        give_error(output, &time, error, weight);
+                    }
+                    Item::Rows(batch) => {
+                        if failed || q.canceled() || op.is_done() {
+                            continue;
                         }
-                        Item::Rows(batch) => {
-                            if failed || q.canceled() || op.is_done() {
-                                continue;
-                            }
-                            if let Err(e) = guarded(name, || op.on_batch(batch, &mut out)) {
-                                failed = true;
-                                out.clear();
-                                give_error(output, &time, e, 1);
-                            } else {
-                                give_batches(output, &time, &mut out);
-                            }
+                        let mut emitter = Emitter {
+                            output: &mut *output,
+                            cap: &time,
+                            query: &q,
+                        };
+                        if let Err(e) = guarded(name, || op.on_batch(batch, &mut emitter)) {
+                            failed = true;
+                            give_error(output, &time, e, 1);
                         }
                     }
                 }
-            });
+                if started.elapsed() >= OPERATOR_SLICE && !pending.is_empty() {
+                    activator.activate();
+                    break;
+                }
+            }
+            if failed || q.canceled() {
+                pending.clear();
+            }
             if let Some(c) = cap.as_mut() {
-                match frontier.frontier().first() {
-                    Some(t) => c.downgrade(t),
+                let earliest = frontier
+                    .frontier()
+                    .first()
+                    .copied()
+                    .into_iter()
+                    .chain(pending_min(&pending))
+                    .min();
+                match earliest {
+                    Some(t) => c.downgrade(&t),
                     None => {
                         if !failed && !q.canceled() {
-                            match guarded(name, || op.on_end(&mut out)) {
-                                Ok(()) => give_batches(output, c, &mut out),
-                                Err(e) => give_error(output, c, e, 1),
+                            let mut emitter = Emitter {
+                                output: &mut *output,
+                                cap: &*c,
+                                query: &q,
+                            };
+                            if let Err(e) = guarded(name, || op.on_end(&mut emitter)) {
+                                give_error(output, c, e, 1);
                             }
                         }
                         cap = None;
@@ -498,87 +544,107 @@ fn render_binary<'s>(
     mut op: Box<dyn BinaryOperator>,
     q: Rc<QueryShared>,
 ) -> Stream<'s, Epoch, Chunk> {
+    let scope = left.scope();
     left.binary_frontier::<Chunk, Out, _, _, _, _>(
         right,
         left_pact,
         right_pact,
         name,
-        move |cap, _info| {
+        move |cap, info| {
+            let activator = scope.activator_for(info.address);
             let mut cap: Option<Capability<Epoch>> = Some(cap);
             let mut failed = false;
             let mut left_ended = false;
             let mut right_ended = false;
-            let mut out = Vec::new();
+            let mut pending: Pending = VecDeque::new();
             move |(left, left_frontier), (right, right_frontier), output| {
                 for (side, input) in [(0, left), (1, right)] {
                     input.for_each(|time, data| {
+                        let retained = time.retain(0);
                         for item in data.take_items() {
-                            match item {
-                                Item::Error { error, weight } => {
-                                    failed = true;
-                                    give_error(output, &time, error, weight);
-                                }
-                                Item::Rows(batch) => {
-                                    if failed || q.canceled() {
-                                        continue;
-                                    }
-                                    let r = guarded(name, || {
-                                        if side == 0 {
-                                            op.on_left(batch, &mut out)
-                                        } else {
-                                            op.on_right(batch, &mut out)
-                                        }
-                                    });
-                                    match r {
-                                        Ok(()) => give_batches(output, &time, &mut out),
-                                        Err(e) => {
-                                            failed = true;
-                                            out.clear();
-                                            give_error(output, &time, e, 1);
-                                        }
-                                    }
-                                }
-                            }
+                            pending.push_back((retained.clone(), side, item));
                         }
                     });
                 }
+                let started = Instant::now();
+                while let Some((time, side, item)) = pending.pop_front() {
+                    match item {
+                        Item::Error { error, weight } => {
+                            failed = true;
+                            give_error(output, &time, error, weight);
+                        }
+                        Item::Rows(batch) => {
+                            if failed || q.canceled() {
+                                continue;
+                            }
+                            let mut emitter = Emitter {
+                                output: &mut *output,
+                                cap: &time,
+                                query: &q,
+                            };
+                            let r = guarded(name, || {
+                                if side == 0 {
+                                    op.on_left(batch, &mut emitter)
+                                } else {
+                                    op.on_right(batch, &mut emitter)
+                                }
+                            });
+                            if let Err(e) = r {
+                                failed = true;
+                                give_error(output, &time, e, 1);
+                            }
+                        }
+                    }
+                    if started.elapsed() >= OPERATOR_SLICE && !pending.is_empty() {
+                        activator.activate();
+                        break;
+                    }
+                }
+                if failed || q.canceled() {
+                    pending.clear();
+                }
+                let pending_side = |side: usize| pending.iter().any(|(_, s, _)| *s == side);
                 if let Some(c) = cap.as_mut() {
-                    let active = !failed && !q.canceled();
-                    if !left_ended && left_frontier.is_empty() {
+                    if !left_ended && left_frontier.is_empty() && !pending_side(0) {
                         left_ended = true;
-                        if active {
-                            match guarded(name, || op.on_left_end(&mut out)) {
-                                Ok(()) => give_batches(output, c, &mut out),
-                                Err(e) => {
-                                    failed = true;
-                                    give_error(output, c, e, 1);
-                                }
+                        if !failed && !q.canceled() {
+                            let mut emitter = Emitter {
+                                output: &mut *output,
+                                cap: &*c,
+                                query: &q,
+                            };
+                            if let Err(e) = guarded(name, || op.on_left_end(&mut emitter)) {
+                                failed = true;
+                                give_error(output, c, e, 1);
                             }
                         }
                     }
-                    let active = !failed && !q.canceled();
-                    if !right_ended && right_frontier.is_empty() {
+                    if !right_ended && left_ended && right_frontier.is_empty() && !pending_side(1) {
                         right_ended = true;
-                        if active {
-                            match guarded(name, || op.on_right_end(&mut out)) {
-                                Ok(()) => give_batches(output, c, &mut out),
-                                Err(e) => {
-                                    failed = true;
-                                    give_error(output, c, e, 1);
-                                }
+                        if !failed && !q.canceled() {
+                            let mut emitter = Emitter {
+                                output: &mut *output,
+                                cap: &*c,
+                                query: &q,
+                            };
+                            if let Err(e) = guarded(name, || op.on_right_end(&mut emitter)) {
+                                failed = true;
+                                give_error(output, c, e, 1);
                             }
                         }
                     }
-                    let min = left_frontier
+                    let earliest = left_frontier
                         .frontier()
                         .first()
                         .copied()
                         .into_iter()
                         .chain(right_frontier.frontier().first().copied())
+                        .chain(pending_min(&pending))
                         .min();
-                    match min {
+                    match earliest {
                         Some(t) => c.downgrade(&t),
-                        None => cap = None,
+                        None if left_ended && right_ended => cap = None,
+                        None => activator.activate(),
                     }
                 }
             }
@@ -680,7 +746,9 @@ fn render_values<'s>(
                         output.session(&c).give_container(&mut Chunk::from_batch(b));
                     }
                     Some(Err(e)) => {
-                        output.session(&c).give_container(&mut Chunk::from_error(e, 1));
+                        output
+                            .session(&c)
+                            .give_container(&mut Chunk::from_error(e, 1));
                     }
                     _ => {}
                 }

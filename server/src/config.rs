@@ -61,7 +61,8 @@ impl Config {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))
+        toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))
     }
 
     /// Applies `TIDEWATER_*` environment variables.
@@ -69,7 +70,10 @@ impl Config {
     /// # Errors
     ///
     /// A variable whose value does not parse.
-    pub fn apply_env(&mut self, vars: impl Iterator<Item = (String, String)>) -> anyhow::Result<()> {
+    pub fn apply_env(
+        &mut self,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> anyhow::Result<()> {
         for (key, value) in vars {
             let Some(name) = key.strip_prefix("TIDEWATER_") else {
                 continue;
@@ -81,7 +85,9 @@ impl Config {
                 "FLIGHT_LISTEN" => self.flight_listen = value.parse().map_err(|e| bad(&e))?,
                 "HTTP_LISTEN" => self.http_listen = value.parse().map_err(|e| bad(&e))?,
                 "WORKERS" => self.workers = value.parse().map_err(|e| bad(&e))?,
-                "QUERY_MEMORY_LIMIT_MB" => self.query_memory_limit_mb = value.parse().map_err(|e| bad(&e))?,
+                "QUERY_MEMORY_LIMIT_MB" => {
+                    self.query_memory_limit_mb = value.parse().map_err(|e| bad(&e))?
+                }
                 "LOG" | "CONFIG" => {}
                 other => anyhow::bail!("unknown environment setting TIDEWATER_{other}"),
             }
@@ -96,7 +102,10 @@ impl Config {
     /// Zero workers or memory.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.workers > 0, "workers must be at least 1");
-        anyhow::ensure!(self.query_memory_limit_mb > 0, "query_memory_limit_mb must be at least 1");
+        anyhow::ensure!(
+            self.query_memory_limit_mb > 0,
+            "query_memory_limit_mb must be at least 1"
+        );
         Ok(())
     }
 }
@@ -119,8 +128,9 @@ mod tests {
         std::fs::write(&path, "wokers = 3\n").unwrap();
         let err = Config::from_file(&path).unwrap_err().to_string();
         assert!(err.contains("wokers"), "{err}");
-        assert!(c
-            .apply_env([("TIDEWATER_NOPE".to_string(), "1".to_string())].into_iter())
-            .is_err());
+        assert!(
+            c.apply_env([("TIDEWATER_NOPE".to_string(), "1".to_string())].into_iter())
+                .is_err()
+        );
     }
 }

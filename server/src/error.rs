@@ -83,17 +83,19 @@ impl SqlError {
             DataFusionError::Shared(inner) => Self::from_datafusion(inner),
             DataFusionError::SQL(p, _) => Self::syntax(format!("syntax error: {p}")),
             DataFusionError::SchemaError(s, _) => match s.as_ref() {
-                SchemaError::FieldNotFound { field, .. } => {
-                    Self::new("42703", format!("column \"{}\" does not exist", field.flat_name()))
-                }
+                SchemaError::FieldNotFound { field, .. } => Self::new(
+                    "42703",
+                    format!("column \"{}\" does not exist", field.flat_name()),
+                ),
                 SchemaError::AmbiguousReference { field } => Self::new(
                     "42702",
                     format!("column reference \"{}\" is ambiguous", field.name),
                 ),
                 SchemaError::DuplicateQualifiedField { name, .. }
-                | SchemaError::DuplicateUnqualifiedField { name } => {
-                    Self::new("42701", format!("column \"{name}\" specified more than once"))
-                }
+                | SchemaError::DuplicateUnqualifiedField { name } => Self::new(
+                    "42701",
+                    format!("column \"{name}\" specified more than once"),
+                ),
             },
             DataFusionError::NotImplemented(m) => Self::not_supported(m.clone()),
             DataFusionError::Plan(m) => Self::from_plan_message(m),
@@ -109,9 +111,9 @@ impl SqlError {
 
     fn from_plan_message(m: &str) -> Self {
         let lower = m.to_ascii_lowercase();
-        let code = if lower.contains("invalid function") || lower.contains("does not exist") && lower.contains("function") {
-            "42883"
-        } else if lower.contains("no function matches")
+        let code = if lower.contains("invalid function")
+            || lower.contains("does not exist") && lower.contains("function")
+            || lower.contains("no function matches")
             || lower.contains("failed to coerce")
             || lower.contains("cannot infer common")
             || lower.contains("does not support")
@@ -120,7 +122,9 @@ impl SqlError {
             "42883"
         } else if lower.contains("cannot be cast")
             || lower.contains("type")
-                && (lower.contains("mismatch") || lower.contains("coerc") || lower.contains("expected"))
+                && (lower.contains("mismatch")
+                    || lower.contains("coerc")
+                    || lower.contains("expected"))
         {
             "42804"
         } else if lower.contains("must appear in the group by") || lower.contains("group by") {
@@ -164,7 +168,8 @@ mod tests {
         assert_eq!(s.message, "relation \"nope\" does not exist");
         let e = DataFusionError::Context("ctx".into(), Box::new(e));
         assert_eq!(SqlError::from_datafusion(&e).code, "42P01");
-        let div = DataFusionError::ArrowError(Box::new(arrow::error::ArrowError::DivideByZero), None);
+        let div =
+            DataFusionError::ArrowError(Box::new(arrow::error::ArrowError::DivideByZero), None);
         assert_eq!(SqlError::from_datafusion(&div).code, "22012");
         assert_eq!(
             SqlError::from_datafusion(&DataFusionError::NotImplemented("x".into())).code,

@@ -45,7 +45,11 @@ fn read_hosts(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_string)
         .collect();
-    anyhow::ensure!(!hosts.is_empty(), "cluster hosts file {} lists no hosts", path.display());
+    anyhow::ensure!(
+        !hosts.is_empty(),
+        "cluster hosts file {} lists no hosts",
+        path.display()
+    );
     Ok(hosts)
 }
 
@@ -89,7 +93,11 @@ impl Server {
                 .context("worker pool startup panicked")??
         };
         let runtime = Arc::new(runtime);
-        tracing::info!(workers = config.workers, peers = runtime.peers(), "worker pool ready");
+        tracing::info!(
+            workers = config.workers,
+            peers = runtime.peers(),
+            "worker pool ready"
+        );
         let shutdown = CancellationToken::new();
         if !leader {
             return Ok(Self {
@@ -101,8 +109,12 @@ impl Server {
             });
         }
 
-        let catalog = Catalog::open(&config.data_dir, connectors)
-            .map_err(|e| anyhow::anyhow!("cannot open the catalog in {}: {e}", config.data_dir.display()))?;
+        let catalog = Catalog::open(&config.data_dir, connectors).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the catalog in {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
         let state = Arc::new(ServerState {
             catalog: Arc::new(catalog),
             runtime: Arc::clone(&runtime),

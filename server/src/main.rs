@@ -60,7 +60,10 @@ fn build_config(args: Args) -> anyhow::Result<Config> {
         config.workers = v;
     }
     if let (Some(hosts_file), Some(process)) = (args.cluster_hosts, args.process) {
-        config.cluster = Some(ClusterSettings { hosts_file, process });
+        config.cluster = Some(ClusterSettings {
+            hosts_file,
+            process,
+        });
     }
     Ok(config)
 }
@@ -69,13 +72,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

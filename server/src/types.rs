@@ -19,11 +19,15 @@ pub fn pg_type_name(ty: &DataType) -> &'static str {
         DataType::Int64 | DataType::UInt32 | DataType::UInt64 => "bigint",
         DataType::Float16 | DataType::Float32 => "real",
         DataType::Float64 => "double precision",
-        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => {
-            "numeric"
-        }
+        DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => "numeric",
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text",
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => "bytea",
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => "bytea",
         DataType::Date32 | DataType::Date64 => "date",
         DataType::Time32(_) | DataType::Time64(_) => "time without time zone",
         DataType::Timestamp(_, None) => "timestamp without time zone",
@@ -77,13 +81,19 @@ fn parse_bytea(s: &str) -> Option<Vec<u8>> {
 fn invalid(ty: &DataType, value: &str) -> SqlError {
     SqlError::new(
         "22P02",
-        format!("invalid input syntax for type {}: \"{value}\"", pg_type_name(ty)),
+        format!(
+            "invalid input syntax for type {}: \"{value}\"",
+            pg_type_name(ty)
+        ),
     )
 }
 
 /// Parses text values into an array of `ty`. On failure returns the index
 /// of the first bad value and the error.
-pub fn parse_text_values(values: &[Option<&str>], ty: &DataType) -> Result<ArrayRef, (usize, SqlError)> {
+pub fn parse_text_values(
+    values: &[Option<&str>],
+    ty: &DataType,
+) -> Result<ArrayRef, (usize, SqlError)> {
     match ty {
         DataType::Boolean => {
             let mut out = Vec::with_capacity(values.len());
@@ -122,12 +132,17 @@ pub fn parse_text_values(values: &[Option<&str>], ty: &DataType) -> Result<Array
                         let one: ArrayRef = Arc::new(StringArray::from(vec![*s]));
                         if cast_with_options(&one, ty, &options).is_err() {
                             let value = values[i].unwrap_or_default();
-                            let err = if matches!(ty, DataType::Int16 | DataType::Int32 | DataType::Int64)
-                                && s.parse::<i128>().is_ok()
+                            let err = if matches!(
+                                ty,
+                                DataType::Int16 | DataType::Int32 | DataType::Int64
+                            ) && s.parse::<i128>().is_ok()
                             {
                                 SqlError::new(
                                     "22003",
-                                    format!("value \"{value}\" is out of range for type {}", pg_type_name(ty)),
+                                    format!(
+                                        "value \"{value}\" is out of range for type {}",
+                                        pg_type_name(ty)
+                                    ),
                                 )
                             } else {
                                 invalid(ty, value)
@@ -135,7 +150,13 @@ pub fn parse_text_values(values: &[Option<&str>], ty: &DataType) -> Result<Array
                             return Err((i, err));
                         }
                     }
-                    Err((0, SqlError::new("22P02", format!("cannot convert text to {}", pg_type_name(ty)))))
+                    Err((
+                        0,
+                        SqlError::new(
+                            "22P02",
+                            format!("cannot convert text to {}", pg_type_name(ty)),
+                        ),
+                    ))
                 }
             }
         }
@@ -154,7 +175,8 @@ mod tests {
         let a = parse_text_values(&[Some(" 12"), None, Some("-3")], &DataType::Int64).unwrap();
         assert_eq!(a.as_primitive::<Int64Type>().value(0), 12);
         assert!(a.is_null(1));
-        let (row, err) = parse_text_values(&[Some("1"), Some("abc")], &DataType::Int64).unwrap_err();
+        let (row, err) =
+            parse_text_values(&[Some("1"), Some("abc")], &DataType::Int64).unwrap_err();
         assert_eq!(row, 1);
         assert_eq!(err.code, "22P02");
         assert_eq!(err.message, "invalid input syntax for type bigint: \"abc\"");

@@ -69,12 +69,22 @@ pub(crate) fn parse_array_literal(text: &str) -> Option<Vec<Option<String>>> {
 fn array_value(text: &str, element: &DataType) -> Option<ScalarValue> {
     let items = parse_array_literal(text)?;
     let strings: ArrayRef = Arc::new(StringArray::from(items));
-    let values = cast_with_options(&strings, element, &CastOptions { safe: false, ..Default::default() }).ok()?;
+    let values = cast_with_options(
+        &strings,
+        element,
+        &CastOptions {
+            safe: false,
+            ..Default::default()
+        },
+    )
+    .ok()?;
     let scalars = (0..values.len())
         .map(|i| ScalarValue::try_from_array(&values, i))
         .collect::<Result<Vec<_>>>()
         .ok()?;
-    Some(ScalarValue::List(ScalarValue::new_list_nullable(&scalars, element)))
+    Some(ScalarValue::List(ScalarValue::new_list_nullable(
+        &scalars, element,
+    )))
 }
 
 fn list_element(t: &DataType) -> Option<&DataType> {
@@ -93,7 +103,8 @@ fn rewrite_expr(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
             };
             let left_type = left.get_type(schema).ok();
             let right_type = right.get_type(schema).ok();
-            if let (Some(text), Some(element)) = (literal(&right), left_type.as_ref().and_then(list_element))
+            if let (Some(text), Some(element)) =
+                (literal(&right), left_type.as_ref().and_then(list_element))
                 && let Some(v) = array_value(&text, element)
             {
                 return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
@@ -102,7 +113,8 @@ fn rewrite_expr(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
                     Box::new(Expr::Literal(v, None)),
                 ))));
             }
-            if let (Some(text), Some(element)) = (literal(&left), right_type.as_ref().and_then(list_element))
+            if let (Some(text), Some(element)) =
+                (literal(&left), right_type.as_ref().and_then(list_element))
                 && let Some(v) = array_value(&text, element)
             {
                 return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
@@ -111,9 +123,18 @@ fn rewrite_expr(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
                     right,
                 ))));
             }
-            Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })))
+            Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr {
+                left,
+                op,
+                right,
+            })))
         }
-        Expr::Cast(c) if matches!(c.expr.as_ref(), Expr::Literal(ScalarValue::Utf8(Some(_)), _)) => {
+        Expr::Cast(c)
+            if matches!(
+                c.expr.as_ref(),
+                Expr::Literal(ScalarValue::Utf8(Some(_)), _)
+            ) =>
+        {
             let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = c.expr.as_ref() else {
                 unreachable!("matched above")
             };

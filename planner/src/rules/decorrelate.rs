@@ -29,9 +29,9 @@ use datafusion_expr::expr_rewriter::NamePreserver;
 use datafusion_expr::logical_plan::{Aggregate, Filter, Projection, Subquery};
 use datafusion_expr::utils::{conjunction, split_conjunction};
 use datafusion_expr::{Expr, JoinType, LogicalPlan, LogicalPlanBuilder, col, lit, when};
-use tidewater_runtime::functions::scalar_subquery::ScalarSubqueryValue;
 use datafusion_optimizer::optimizer::ApplyOrder;
 use datafusion_optimizer::{OptimizerConfig, OptimizerRule};
+use tidewater_runtime::functions::scalar_subquery::ScalarSubqueryValue;
 
 /// Names the relations this rule introduces.
 static NEXT_ALIAS: AtomicUsize = AtomicUsize::new(0);
@@ -112,7 +112,9 @@ fn match_shape(plan: &LogicalPlan, mode: Mode) -> Option<Shape<'_>> {
         _ => return None,
     };
     let (correlated, uncorrelated, inner) = match plan {
-        LogicalPlan::Filter(Filter { predicate, input, .. }) => {
+        LogicalPlan::Filter(Filter {
+            predicate, input, ..
+        }) => {
             let (c, u): (Vec<Expr>, Vec<Expr>) = split_conjunction(predicate)
                 .into_iter()
                 .cloned()
@@ -141,7 +143,11 @@ fn match_shape(plan: &LogicalPlan, mode: Mode) -> Option<Shape<'_>> {
 
 /// The decorrelated form of one subquery: the new input of the enclosing
 /// node and the expression that replaces the subquery.
-fn decorrelate(input: &LogicalPlan, subquery: &Subquery, mode: Mode) -> Result<Option<(LogicalPlan, Expr)>> {
+fn decorrelate(
+    input: &LogicalPlan,
+    subquery: &Subquery,
+    mode: Mode,
+) -> Result<Option<(LogicalPlan, Expr)>> {
     // Outer references must all be columns of this node's input.
     let mut outer: Vec<Column> = Vec::new();
     for e in &subquery.outer_ref_columns {
@@ -168,7 +174,12 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery, mode: Mode) -> Result<O
     let mark = format!("__tw_mark_{n}");
     let value = format!("__tw_value_{n}");
     let domain_names: Vec<String> = (0..outer.len()).map(|k| format!("__tw_d{k}")).collect();
-    let domain_col = |k: usize| Expr::Column(Column::new(Some(domain_alias.as_str()), domain_names[k].as_str()));
+    let domain_col = |k: usize| {
+        Expr::Column(Column::new(
+            Some(domain_alias.as_str()),
+            domain_names[k].as_str(),
+        ))
+    };
     let to_domain = |e: Expr| -> Result<Expr> {
         e.transform_up(|e| match e {
             Expr::OuterReferenceColumn(_, c) => {
@@ -197,13 +208,14 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery, mode: Mode) -> Result<O
     if let Some(p) = conjunction(shape.uncorrelated) {
         inner = inner.filter(p)?;
     }
-    let join_predicate = to_domain(conjunction(shape.correlated).expect("correlated conjuncts exist"))?;
+    let join_predicate =
+        to_domain(conjunction(shape.correlated).expect("correlated conjuncts exist"))?;
     let grouped = match shape.aggregate {
         Some(agg) => {
             // Left join, with a marker of real matches: aggregates whose
             // arguments are all constants (count(*)) must not count the
             // null-padded row of a domain value without matches.
-            let inner_schema = inner.schema().clone();
+            let inner_schema = Arc::clone(inner.schema());
             let inner = inner
                 .project(
                     inner_schema
@@ -213,7 +225,11 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery, mode: Mode) -> Result<O
                         .chain(std::iter::once(lit(true).alias(mark.as_str()))),
                 )?
                 .build()?;
-            let joined = LogicalPlanBuilder::from(domain).join_on(inner, JoinType::Left, [join_predicate])?;
+            let joined = LogicalPlanBuilder::from(domain).join_on(
+                inner,
+                JoinType::Left,
+                [join_predicate],
+            )?;
             let matched = col(mark.as_str()).is_not_null();
             let aggregates = agg
                 .aggr_expr
@@ -225,7 +241,10 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery, mode: Mode) -> Result<O
                         .transform_up(|e| match e {
                             Expr::AggregateFunction(mut f)
                                 if !f.params.args.is_empty()
-                                    && f.params.args.iter().all(|a| matches!(a, Expr::Literal(..))) =>
+                                    && f.params
+                                        .args
+                                        .iter()
+                                        .all(|a| matches!(a, Expr::Literal(..))) =>
                             {
                                 f.params.args = f
                                     .params
@@ -233,7 +252,9 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery, mode: Mode) -> Result<O
                                     .into_iter()
                                     .map(|a| when(matched.clone(), a).end())
                                     .collect::<Result<_>>()?;
-                                Ok(Transformed::yes(Expr::AggregateFunction(AggregateFunction { ..f })))
+                                Ok(Transformed::yes(Expr::AggregateFunction(
+                                    AggregateFunction { ..f },
+                                )))
                             }
                             other => Ok(Transformed::no(other)),
                         })
@@ -245,13 +266,20 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery, mode: Mode) -> Result<O
                 Some(p) => to_domain(p.expr[0].clone().unalias())?,
                 None => col(agg.schema.field(agg.group_expr.len()).name()),
             };
-            (joined.aggregate((0..outer.len()).map(domain_col), aggregates)?, value_expr)
+            (
+                joined.aggregate((0..outer.len()).map(domain_col), aggregates)?,
+                value_expr,
+            )
         }
         None => {
             // Rows subquery: at most one row per domain value, or an error.
             let top = shape.top.expect("rows subqueries have a projection");
             let value_expr = to_domain(top.expr[0].clone().unalias())?;
-            let joined = LogicalPlanBuilder::from(domain).join_on(inner.build()?, JoinType::Inner, [join_predicate])?;
+            let joined = LogicalPlanBuilder::from(domain).join_on(
+                inner.build()?,
+                JoinType::Inner,
+                [join_predicate],
+            )?;
             let single = Expr::AggregateFunction(AggregateFunction::new_udf(
                 ScalarSubqueryValue::udaf(),
                 vec![value_expr],
@@ -299,7 +327,10 @@ fn decorrelate(input: &LogicalPlan, subquery: &Subquery, mode: Mode) -> Result<O
 /// whose projection does (`SELECT CASE WHEN x > max(v) ... FROM s`): the
 /// aggregate is computed once and joined to every outer row, and the
 /// projection is evaluated in the outer row's context.
-fn attach_uncorrelated_aggregate(input: &LogicalPlan, shape: &Shape<'_>) -> Result<(LogicalPlan, Expr)> {
+fn attach_uncorrelated_aggregate(
+    input: &LogicalPlan,
+    shape: &Shape<'_>,
+) -> Result<(LogicalPlan, Expr)> {
     let agg = shape.aggregate.expect("checked by match_shape");
     let top = shape.top.expect("checked by match_shape");
     let n = NEXT_ALIAS.fetch_add(1, Ordering::Relaxed);
@@ -315,15 +346,14 @@ fn attach_uncorrelated_aggregate(input: &LogicalPlan, shape: &Shape<'_>) -> Resu
     let new_input = LogicalPlanBuilder::from(input.clone())
         .join_on(aggregated, JoinType::Inner, std::iter::empty::<Expr>())?
         .build()?;
-    let replacement = top
-        .expr[0]
+    let replacement = top.expr[0]
         .clone()
         .unalias()
         .transform_up(|e| match e {
             Expr::OuterReferenceColumn(_, c) => Ok(Transformed::yes(Expr::Column(c))),
-            Expr::Column(c) if c.relation.is_none() => {
-                Ok(Transformed::yes(Expr::Column(Column::new(Some(alias.as_str()), c.name))))
-            }
+            Expr::Column(c) if c.relation.is_none() => Ok(Transformed::yes(Expr::Column(
+                Column::new(Some(alias.as_str()), c.name),
+            ))),
             other => Ok(Transformed::no(other)),
         })
         .data()?;
@@ -332,7 +362,11 @@ fn attach_uncorrelated_aggregate(input: &LogicalPlan, shape: &Shape<'_>) -> Resu
 
 /// Decorrelates the subqueries of `exprs` over `input` that `mode` covers;
 /// `None` when there was none.
-fn rewrite_exprs(input: &LogicalPlan, exprs: &[Expr], mode: Mode) -> Result<Option<(LogicalPlan, Vec<Expr>)>> {
+fn rewrite_exprs(
+    input: &LogicalPlan,
+    exprs: &[Expr],
+    mode: Mode,
+) -> Result<Option<(LogicalPlan, Vec<Expr>)>> {
     let mut input = input.clone();
     let mut exprs = exprs.to_vec();
     let mut changed = false;
@@ -347,7 +381,9 @@ fn rewrite_exprs(input: &LogicalPlan, exprs: &[Expr], mode: Mode) -> Result<Opti
             .into_iter()
             .map(|e| {
                 e.transform_up(|e| match e {
-                    Expr::ScalarSubquery(s) if s == subquery => Ok(Transformed::yes(replacement.clone())),
+                    Expr::ScalarSubquery(s) if s == subquery => {
+                        Ok(Transformed::yes(replacement.clone()))
+                    }
                     other => Ok(Transformed::no(other)),
                 })
                 .data()
@@ -361,7 +397,9 @@ fn rewrite_exprs(input: &LogicalPlan, exprs: &[Expr], mode: Mode) -> Result<Opti
 fn rewrite_node(plan: LogicalPlan, mode: Mode) -> Result<Transformed<LogicalPlan>> {
     match &plan {
         LogicalPlan::Filter(f) if !correlated_subqueries(&f.predicate).is_empty() => {
-            let Some((input, exprs)) = rewrite_exprs(&f.input, std::slice::from_ref(&f.predicate), mode)? else {
+            let Some((input, exprs)) =
+                rewrite_exprs(&f.input, std::slice::from_ref(&f.predicate), mode)?
+            else {
                 return Ok(Transformed::no(plan));
             };
             let predicate = exprs.into_iter().next().expect("one predicate");
@@ -372,17 +410,22 @@ fn rewrite_node(plan: LogicalPlan, mode: Mode) -> Result<Transformed<LogicalPlan
                 .build()?;
             Ok(Transformed::yes(restored))
         }
-        LogicalPlan::Projection(p) if p.expr.iter().any(|e| !correlated_subqueries(e).is_empty()) => {
+        LogicalPlan::Projection(p)
+            if p.expr.iter().any(|e| !correlated_subqueries(e).is_empty()) =>
+        {
             let preserver = NamePreserver::new(&plan);
             let saved: Vec<_> = p.expr.iter().map(|e| preserver.save(e)).collect();
             let Some((input, exprs)) = rewrite_exprs(&p.input, &p.expr, mode)? else {
                 return Ok(Transformed::no(plan));
             };
-            let exprs: Vec<Expr> = exprs.into_iter().zip(saved).map(|(e, name)| name.restore(e)).collect();
-            Ok(Transformed::yes(LogicalPlan::Projection(Projection::try_new(
-                exprs,
-                Arc::new(input),
-            )?)))
+            let exprs: Vec<Expr> = exprs
+                .into_iter()
+                .zip(saved)
+                .map(|(e, name)| name.restore(e))
+                .collect();
+            Ok(Transformed::yes(LogicalPlan::Projection(
+                Projection::try_new(exprs, Arc::new(input))?,
+            )))
         }
         _ => Ok(Transformed::no(plan)),
     }
@@ -409,7 +452,11 @@ impl OptimizerRule for DecorrelateScalarSubqueries {
         Some(ApplyOrder::TopDown)
     }
 
-    fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        _config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
         rewrite_node(plan, Mode::Aggregate)
     }
 }

@@ -3,13 +3,13 @@
 //! of taking the text's UTF-8 bytes. Runs after analysis (which adds the
 //! casts of type coercion) and before the optimizer folds constants.
 
-use datafusion_common::tree_node::{Transformed, TransformedResult, TreeNode};
+use arrow::datatypes::DataType;
 use datafusion_common::Result;
+use datafusion_common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion_expr::expr::ScalarFunction;
 use datafusion_expr::expr_rewriter::NamePreserver;
 use datafusion_expr::utils::merge_schema;
 use datafusion_expr::{Expr, ExprSchemable, LogicalPlan};
-use arrow::datatypes::DataType;
 use tidewater_runtime::functions::bytea::ByteaIn;
 
 fn is_text(t: &DataType) -> bool {
@@ -34,10 +34,9 @@ pub fn rewrite_pg_casts(plan: LogicalPlan) -> Result<LogicalPlan> {
                     if c.field.data_type() == &DataType::Binary
                         && c.expr.get_type(&schema).is_ok_and(|t| is_text(&t)) =>
                 {
-                    Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
-                        ByteaIn::udf(),
-                        vec![*c.expr],
-                    ))))
+                    Ok(Transformed::yes(Expr::ScalarFunction(
+                        ScalarFunction::new_udf(ByteaIn::udf(), vec![*c.expr]),
+                    )))
                 }
                 other => Ok(Transformed::no(other)),
             })?;

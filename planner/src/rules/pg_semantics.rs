@@ -47,7 +47,8 @@ fn may_return_many_rows(plan: &LogicalPlan) -> bool {
 /// The projection that gives a `USING` join's merged columns Postgres's
 /// values.
 fn merge_using_columns(join: &Join) -> Result<Option<LogicalPlan>> {
-    if join.join_constraint != JoinConstraint::Using || !matches!(join.join_type, JoinType::Full | JoinType::Right)
+    if join.join_constraint != JoinConstraint::Using
+        || !matches!(join.join_type, JoinType::Full | JoinType::Right)
     {
         return Ok(None);
     }
@@ -96,7 +97,9 @@ pub fn apply_pg_semantics(plan: LogicalPlan) -> Result<LogicalPlan> {
     plan.transform_up_with_subqueries(|p| {
         let p = p.map_expressions(|e| {
             e.transform_up(|e| match e {
-                Expr::ScalarSubquery(s) if s.outer_ref_columns.is_empty() && may_return_many_rows(&s.subquery) => {
+                Expr::ScalarSubquery(s)
+                    if s.outer_ref_columns.is_empty() && may_return_many_rows(&s.subquery) =>
+                {
                     Ok(Transformed::yes(Expr::ScalarSubquery(single_row(&s)?)))
                 }
                 other => Ok(Transformed::no(other)),

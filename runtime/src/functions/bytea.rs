@@ -8,7 +8,9 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder};
 use arrow::datatypes::DataType;
 use datafusion_common::{DataFusionError, Result, ScalarValue};
-use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 use crate::error::{QueryError, SqlState};
 
@@ -90,21 +92,28 @@ impl ScalarUDFImpl for ByteaIn {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let [arg] = args.args.as_slice() else {
-            return Err(DataFusionError::Internal(format!("{NAME} takes one argument")));
+            return Err(DataFusionError::Internal(format!(
+                "{NAME} takes one argument"
+            )));
         };
         match arg {
             ColumnarValue::Scalar(s) => {
                 let text = match s {
-                    ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => v.clone(),
+                    ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
+                        v.clone()
+                    }
                     other => return Err(DataFusionError::Internal(format!("{NAME} of {other}"))),
                 };
-                let bytes = text.map(|t| parse_bytea(&t).ok_or_else(|| invalid(&t))).transpose()?;
+                let bytes = text
+                    .map(|t| parse_bytea(&t).ok_or_else(|| invalid(&t)))
+                    .transpose()?;
                 Ok(ColumnarValue::Scalar(ScalarValue::Binary(bytes)))
             }
             ColumnarValue::Array(a) => {
                 let strings = arrow::compute::cast(a, &DataType::Utf8)?;
                 let strings = strings.as_string::<i32>();
-                let mut out = BinaryBuilder::with_capacity(strings.len(), strings.value_data().len());
+                let mut out =
+                    BinaryBuilder::with_capacity(strings.len(), strings.value_data().len());
                 for v in strings.iter() {
                     match v {
                         None => out.append_null(),

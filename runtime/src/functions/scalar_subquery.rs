@@ -61,7 +61,11 @@ impl AggregateUDFImpl for ScalarSubqueryValue {
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(vec![
-            Arc::new(Field::new(format!("{}[rows]", args.name), DataType::UInt64, false)),
+            Arc::new(Field::new(
+                format!("{}[rows]", args.name),
+                DataType::UInt64,
+                false,
+            )),
             Arc::new(Field::new(
                 format!("{}[value]", args.name),
                 args.return_field.data_type().clone(),
@@ -96,7 +100,9 @@ impl Accumulator for SingleValue {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let [rows, values] = states else {
-            return Err(DataFusionError::Internal("bad state for tw_scalar_subquery_value".into()));
+            return Err(DataFusionError::Internal(
+                "bad state for tw_scalar_subquery_value".into(),
+            ));
         };
         let rows = rows.as_primitive::<UInt64Type>();
         for i in 0..rows.len() {
@@ -114,7 +120,10 @@ impl Accumulator for SingleValue {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::UInt64(Some(self.rows)), self.value.clone()])
+        Ok(vec![
+            ScalarValue::UInt64(Some(self.rows)),
+            self.value.clone(),
+        ])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -139,9 +148,15 @@ mod tests {
             value: ScalarValue::Int32(None),
         };
         assert_eq!(acc.evaluate().unwrap(), ScalarValue::Int32(None));
-        acc.update_batch(&[Arc::new(Int32Array::from(vec![7]))]).unwrap();
+        acc.update_batch(&[Arc::new(Int32Array::from(vec![7]))])
+            .unwrap();
         assert_eq!(acc.evaluate().unwrap(), ScalarValue::Int32(Some(7)));
-        let err = acc.update_batch(&[Arc::new(Int32Array::from(vec![8]))]).unwrap_err();
-        assert_eq!(QueryError::from_datafusion(&err).state, SqlState::CardinalityViolation);
+        let err = acc
+            .update_batch(&[Arc::new(Int32Array::from(vec![8]))])
+            .unwrap_err();
+        assert_eq!(
+            QueryError::from_datafusion(&err).state,
+            SqlState::CardinalityViolation
+        );
     }
 }

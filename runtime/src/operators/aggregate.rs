@@ -28,7 +28,7 @@ use datafusion_physical_expr::expressions::Column;
 use datafusion_physical_plan::aggregates::group_values::{GroupValues, new_group_values};
 use datafusion_physical_plan::aggregates::order::GroupOrdering;
 
-use super::{OpResult, UnaryOperator, align_batch, slice_batches};
+use super::{Emit, OpResult, UnaryOperator, align_batch, slice_batches};
 use crate::error::QueryError;
 use crate::expr::{ExprContext, ExprIr, SchemaIr, evaluate_all};
 use crate::memory::MemoryReservation;
@@ -53,10 +53,7 @@ struct AggregateCall {
 type LoweredCall = (Arc<AggregateFunctionExpr>, Option<Arc<dyn PhysicalExpr>>);
 
 /// Lowers the aggregate calls of an aggregation over `ctx`'s schema.
-fn lower_aggregates(
-    ctx: &ExprContext<'_>,
-    aggregates: &[ExprIr],
-) -> DFResult<Vec<LoweredCall>> {
+fn lower_aggregates(ctx: &ExprContext<'_>, aggregates: &[ExprIr]) -> DFResult<Vec<LoweredCall>> {
     let schema = ctx.arrow_schema();
     aggregates
         .iter()
@@ -245,7 +242,7 @@ impl AggregateOperator {
         self.reservation.try_resize(size)
     }
 
-    fn emit(&mut self, out: &mut Vec<RecordBatch>) -> Result<(), QueryError> {
+    fn emit(&mut self, out: &mut dyn Emit) -> Result<(), QueryError> {
         let global = self.group_values.is_none();
         if !global && self.num_groups() == 0 {
             return Ok(());
@@ -289,7 +286,7 @@ fn create_accumulator(expr: &Arc<AggregateFunctionExpr>) -> DFResult<Box<dyn Gro
 }
 
 impl UnaryOperator for AggregateOperator {
-    fn on_batch(&mut self, batch: RecordBatch, _out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_batch(&mut self, batch: RecordBatch, _out: &mut dyn Emit) -> OpResult {
         let rows = batch.num_rows();
         self.seen_input = true;
         match &mut self.group_values {
@@ -320,7 +317,7 @@ impl UnaryOperator for AggregateOperator {
         self.update_memory()
     }
 
-    fn on_end(&mut self, out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_end(&mut self, out: &mut dyn Emit) -> OpResult {
         if self.group_values.is_none()
             && !self.seen_input
             && self.phase != AggregatePhase::Partial
@@ -331,7 +328,11 @@ impl UnaryOperator for AggregateOperator {
             // no rows (count 0, others NULL).
             let excluded = BooleanArray::from(vec![false]);
             for (call, acc) in self.calls.iter().zip(self.accumulators.iter_mut()) {
-                let row: Vec<ArrayRef> = call.input_types.iter().map(|t| new_null_array(t, 1)).collect();
+                let row: Vec<ArrayRef> = call
+                    .input_types
+                    .iter()
+                    .map(|t| new_null_array(t, 1))
+                    .collect();
                 acc.update_batch(&row, &[0], Some(&excluded), 1)?;
             }
             self.seen_input = true;
@@ -353,13 +354,20 @@ mod tests {
 
     #[test]
     fn global_aggregate_over_no_rows_counts_zero_and_is_null_otherwise() {
-        let input = SchemaIr::from_arrow(&Schema::new(vec![Field::new("a", DataType::Float64, true)]));
+        let input =
+            SchemaIr::from_arrow(&Schema::new(vec![Field::new("a", DataType::Float64, true)]));
         let props = ExecutionProps::new();
         let ctx = ExprContext::try_new(FunctionRegistry::shared(), &input, &props).unwrap();
-        let aggregates: Vec<ExprIr> = [count(lit(1)), sum(col("a")), min(col("a")), max(col("a")), avg(col("a"))]
-            .iter()
-            .map(|e| ExprIr::try_from_expr(e).unwrap())
-            .collect();
+        let aggregates: Vec<ExprIr> = [
+            count(lit(1)),
+            sum(col("a")),
+            min(col("a")),
+            max(col("a")),
+            avg(col("a")),
+        ]
+        .iter()
+        .map(|e| ExprIr::try_from_expr(e).unwrap())
+        .collect();
         let schema = Arc::new(Schema::new(vec![
             Field::new("count", DataType::Int64, true),
             Field::new("sum", DataType::Float64, true),
@@ -384,15 +392,31 @@ mod tests {
             assert_eq!(out.len(), 1);
             let row = &out[0];
             assert_eq!(row.num_rows(), 1);
-            assert_eq!(row.column(0).as_primitive::<arrow::datatypes::Int64Type>().value(0), 0);
+            assert_eq!(
+                row.column(0)
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .value(0),
+                0
+            );
             for c in 1..5 {
-                assert!(row.column(c).is_null(0), "column {c} of {phase:?} should be NULL");
+                assert!(
+                    row.column(c).is_null(0),
+                    "column {c} of {phase:?} should be NULL"
+                );
             }
         }
         // Other workers' instances answer nothing.
-        let mut op = AggregateOperator::try_new(&ctx, &[], &aggregates, AggregatePhase::Final, schema, budget.reservation("t"), 1024)
-            .unwrap()
-            .with_answers_empty_input(false);
+        let mut op = AggregateOperator::try_new(
+            &ctx,
+            &[],
+            &aggregates,
+            AggregatePhase::Final,
+            schema,
+            budget.reservation("t"),
+            1024,
+        )
+        .unwrap()
+        .with_answers_empty_input(false);
         let mut out = Vec::new();
         op.on_end(&mut out).unwrap();
         assert!(out.is_empty());

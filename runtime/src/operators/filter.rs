@@ -8,7 +8,7 @@ use arrow::compute::filter_record_batch;
 use arrow::datatypes::DataType;
 use datafusion_physical_expr::PhysicalExpr;
 
-use super::{OpResult, UnaryOperator};
+use super::{Emit, OpResult, UnaryOperator};
 use crate::error::{QueryError, SqlState};
 
 /// Keeps rows where the predicate holds.
@@ -44,10 +44,10 @@ impl FilterOperator {
 }
 
 impl UnaryOperator for FilterOperator {
-    fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_batch(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult {
         let kept = self.filter(&batch)?;
         if kept.num_rows() > 0 {
-            out.push(kept);
+            out.emit(kept);
         }
         Ok(())
     }

@@ -35,7 +35,7 @@ use hashbrown::HashTable;
 use super::join_util::{
     and_masks, apply_filter, batch_of, mask_of, null_columns, strip_nulls, take_columns,
 };
-use super::{BinaryOperator, OpResult, slice_batches};
+use super::{BinaryOperator, Emit, OpResult, slice_batches};
 use crate::error::{QueryError, SqlState};
 use crate::expr::evaluate_all;
 use crate::memory::MemoryReservation;
@@ -238,7 +238,7 @@ impl HashJoinOperator {
         (build_idx, probe_idx)
     }
 
-    fn probe(&mut self, batch: &RecordBatch, out: &mut Vec<RecordBatch>) -> Result<(), QueryError> {
+    fn probe(&mut self, batch: &RecordBatch, out: &mut dyn Emit) -> Result<(), QueryError> {
         if !self.right_keys.is_empty() {
             return self.probe_slice(batch, out);
         }
@@ -247,6 +247,9 @@ impl HashJoinOperator {
         let step = (MAX_PAIRS / build_rows).max(1);
         let mut offset = 0;
         while offset < batch.num_rows() {
+            if out.should_stop() {
+                return Err(QueryError::canceled());
+            }
             let len = step.min(batch.num_rows() - offset);
             self.probe_slice(&batch.slice(offset, len), out)?;
             offset += len;
@@ -254,11 +257,7 @@ impl HashJoinOperator {
         Ok(())
     }
 
-    fn probe_slice(
-        &mut self,
-        batch: &RecordBatch,
-        out: &mut Vec<RecordBatch>,
-    ) -> Result<(), QueryError> {
+    fn probe_slice(&mut self, batch: &RecordBatch, out: &mut dyn Emit) -> Result<(), QueryError> {
         let build = self.build.as_mut().expect("probe after build");
         let rows = batch.num_rows();
         self.probe_seen = true;
@@ -342,14 +341,14 @@ impl HashJoinOperator {
                     if kept.num_rows() > 0 {
                         let mut columns = null_columns(&self.left_schema, kept.num_rows());
                         columns.extend(kept.columns().iter().cloned());
-                        out.push(batch_of(&self.schema, columns, kept.num_rows())?);
+                        out.emit(batch_of(&self.schema, columns, kept.num_rows())?);
                     }
                 }
             }
             JoinKind::RightSemi => {
                 let kept = arrow::compute::filter_record_batch(batch, &mask_of(&probe_matched))?;
                 if kept.num_rows() > 0 {
-                    out.push(batch_of(
+                    out.emit(batch_of(
                         &self.schema,
                         kept.columns().to_vec(),
                         kept.num_rows(),
@@ -368,7 +367,7 @@ impl HashJoinOperator {
                     .collect();
                 let kept = arrow::compute::filter_record_batch(batch, &mask_of(&keep))?;
                 if kept.num_rows() > 0 {
-                    out.push(batch_of(
+                    out.emit(batch_of(
                         &self.schema,
                         kept.columns().to_vec(),
                         kept.num_rows(),
@@ -378,7 +377,7 @@ impl HashJoinOperator {
             JoinKind::RightMark => {
                 let mut columns = batch.columns().to_vec();
                 columns.push(Arc::new(mask_of(&probe_matched)));
-                out.push(batch_of(&self.schema, columns, rows)?);
+                out.emit(batch_of(&self.schema, columns, rows)?);
             }
             JoinKind::LeftSemi | JoinKind::LeftAnti | JoinKind::LeftMark => {}
         }
@@ -386,7 +385,7 @@ impl HashJoinOperator {
     }
 
     /// Emits what the build side contributes once both inputs have ended.
-    fn finish(&mut self, out: &mut Vec<RecordBatch>) -> Result<(), QueryError> {
+    fn finish(&mut self, out: &mut dyn Emit) -> Result<(), QueryError> {
         let build = self.build.as_ref().expect("finish after build");
         let rows = build.batch.num_rows();
         let visited = &build.visited;
@@ -461,13 +460,13 @@ fn key_validity(keys: &[ArrayRef], rows: usize) -> Vec<bool> {
 }
 
 impl BinaryOperator for HashJoinOperator {
-    fn on_left(&mut self, batch: RecordBatch, _out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_left(&mut self, batch: RecordBatch, _out: &mut dyn Emit) -> OpResult {
         self.reservation.try_grow(batch.get_array_memory_size())?;
         self.build_batches.push(batch);
         Ok(())
     }
 
-    fn on_right(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_right(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult {
         if self.build.is_some() {
             self.probe(&batch, out)
         } else {
@@ -477,7 +476,7 @@ impl BinaryOperator for HashJoinOperator {
         }
     }
 
-    fn on_left_end(&mut self, out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_left_end(&mut self, out: &mut dyn Emit) -> OpResult {
         self.build_table()?;
         for batch in std::mem::take(&mut self.pending_probe) {
             self.probe(&batch, out)?;
@@ -488,7 +487,7 @@ impl BinaryOperator for HashJoinOperator {
         Ok(())
     }
 
-    fn on_right_end(&mut self, out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_right_end(&mut self, out: &mut dyn Emit) -> OpResult {
         self.right_ended = true;
         if self.build.is_some() {
             self.finish(out)?;

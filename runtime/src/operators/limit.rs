@@ -4,7 +4,7 @@
 
 use arrow::array::RecordBatch;
 
-use super::{OpResult, UnaryOperator};
+use super::{Emit, OpResult, UnaryOperator};
 
 /// `OFFSET skip LIMIT fetch`.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ impl LimitOperator {
 }
 
 impl UnaryOperator for LimitOperator {
-    fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_batch(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult {
         let mut batch = batch;
         if self.skip > 0 {
             let n = self.skip.min(batch.num_rows());
@@ -39,7 +39,7 @@ impl UnaryOperator for LimitOperator {
             batch = batch.slice(0, n);
         }
         if batch.num_rows() > 0 {
-            out.push(batch);
+            out.emit(batch);
         }
         Ok(())
     }

@@ -18,6 +18,30 @@ pub mod project;
 pub mod sort;
 pub mod window;
 
+/// Where an operator puts its output rows.
+///
+/// In a dataflow the rows go straight to the operator's output (they are
+/// not gathered first), so an operator that produces much output should
+/// emit as it goes. Long loops should stop when [`Emit::should_stop`] says
+/// the query was canceled.
+pub trait Emit {
+    /// Passes on a batch (empty batches are dropped).
+    fn emit(&mut self, batch: RecordBatch);
+
+    /// Whether the query was canceled: long-running work should stop.
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+impl Emit for Vec<RecordBatch> {
+    fn emit(&mut self, batch: RecordBatch) {
+        if batch.num_rows() > 0 {
+            self.push(batch);
+        }
+    }
+}
+
 /// Result of an operator callback.
 pub type OpResult = Result<(), QueryError>;
 
@@ -28,10 +52,10 @@ pub type OpResult = Result<(), QueryError>;
 /// A callback that fails fails the query; the operator is not called again.
 pub trait UnaryOperator {
     /// Handles a batch of input rows, pushing any output to `out`.
-    fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> OpResult;
+    fn on_batch(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult;
 
     /// Called once after the last input batch (the input frontier is empty).
-    fn on_end(&mut self, _out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_end(&mut self, _out: &mut dyn Emit) -> OpResult {
         Ok(())
     }
 
@@ -49,28 +73,28 @@ pub trait UnaryOperator {
 /// A callback that fails fails the query; the operator is not called again.
 pub trait BinaryOperator {
     /// Handles a batch of the left input.
-    fn on_left(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> OpResult;
+    fn on_left(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult;
     /// Handles a batch of the right input.
-    fn on_right(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> OpResult;
+    fn on_right(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult;
     /// Called once when the left input has ended.
-    fn on_left_end(&mut self, out: &mut Vec<RecordBatch>) -> OpResult;
+    fn on_left_end(&mut self, out: &mut dyn Emit) -> OpResult;
     /// Called once when the right input has ended.
-    fn on_right_end(&mut self, out: &mut Vec<RecordBatch>) -> OpResult;
+    fn on_right_end(&mut self, out: &mut dyn Emit) -> OpResult;
 }
 
 /// Splits `batch` into slices of at most `size` rows.
-pub(crate) fn slice_batches(batch: RecordBatch, size: usize, out: &mut Vec<RecordBatch>) {
+pub(crate) fn slice_batches(batch: RecordBatch, size: usize, out: &mut dyn Emit) {
     let rows = batch.num_rows();
     if rows <= size {
         if rows > 0 {
-            out.push(batch);
+            out.emit(batch);
         }
         return;
     }
     let mut offset = 0;
     while offset < rows {
         let len = size.min(rows - offset);
-        out.push(batch.slice(offset, len));
+        out.emit(batch.slice(offset, len));
         offset += len;
     }
 }

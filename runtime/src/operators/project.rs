@@ -8,7 +8,7 @@ use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
 use datafusion_physical_expr::PhysicalExpr;
 
-use super::{OpResult, UnaryOperator};
+use super::{Emit, OpResult, UnaryOperator};
 use crate::expr::evaluate_all;
 
 /// Evaluates expressions into the output columns.
@@ -39,8 +39,8 @@ impl ProjectOperator {
 }
 
 impl UnaryOperator for ProjectOperator {
-    fn on_batch(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) -> OpResult {
-        out.push(self.project(&batch)?);
+    fn on_batch(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult {
+        out.emit(self.project(&batch)?);
         Ok(())
     }
 }

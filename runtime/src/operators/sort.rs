@@ -12,7 +12,7 @@ use arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::SchemaRef;
 use datafusion_physical_expr::PhysicalSortExpr;
 
-use super::{OpResult, UnaryOperator, slice_batches};
+use super::{Emit, OpResult, UnaryOperator, slice_batches};
 use crate::error::QueryError;
 use crate::memory::MemoryReservation;
 
@@ -77,7 +77,7 @@ impl SortOperator {
 }
 
 impl UnaryOperator for SortOperator {
-    fn on_batch(&mut self, batch: RecordBatch, _out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_batch(&mut self, batch: RecordBatch, _out: &mut dyn Emit) -> OpResult {
         self.buffered_rows += batch.num_rows();
         self.reservation.try_grow(batch.get_array_memory_size())?;
         self.buffer.push(batch);
@@ -92,7 +92,7 @@ impl UnaryOperator for SortOperator {
         Ok(())
     }
 
-    fn on_end(&mut self, out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_end(&mut self, out: &mut dyn Emit) -> OpResult {
         let sorted = self.sorted()?;
         self.reservation.free();
         slice_batches(sorted, self.batch_size, out);

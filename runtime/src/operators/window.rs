@@ -22,7 +22,7 @@ use datafusion_expr::expr::{WindowFunction, WindowFunctionParams};
 use datafusion_physical_expr::window::WindowExpr;
 use datafusion_physical_plan::windows::create_window_expr;
 
-use super::{OpResult, UnaryOperator, align_batch, slice_batches};
+use super::{Emit, OpResult, UnaryOperator, align_batch, slice_batches};
 use crate::error::QueryError;
 use crate::expr::{ExprContext, ExprIr};
 use crate::memory::MemoryReservation;
@@ -180,13 +180,13 @@ impl WindowOperator {
 }
 
 impl UnaryOperator for WindowOperator {
-    fn on_batch(&mut self, batch: RecordBatch, _out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_batch(&mut self, batch: RecordBatch, _out: &mut dyn Emit) -> OpResult {
         self.reservation.try_grow(batch.get_array_memory_size())?;
         self.buffer.push(batch);
         Ok(())
     }
 
-    fn on_end(&mut self, out: &mut Vec<RecordBatch>) -> OpResult {
+    fn on_end(&mut self, out: &mut dyn Emit) -> OpResult {
         let batch = concat_batches(&self.input_schema, &self.buffer)?;
         self.buffer.clear();
         if batch.num_rows() == 0 {

@@ -163,10 +163,9 @@ impl CatalogState {
     }
 
     fn schema_mut(&mut self, database: &str, schema: &str) -> SqlResult<&mut SchemaDef> {
-        let db = self
-            .databases
-            .get_mut(database)
-            .ok_or_else(|| SqlError::new("3D000", format!("database \"{database}\" does not exist")))?;
+        let db = self.databases.get_mut(database).ok_or_else(|| {
+            SqlError::new("3D000", format!("database \"{database}\" does not exist"))
+        })?;
         db.schemas
             .get_mut(schema)
             .ok_or_else(|| SqlError::new("3F000", format!("schema \"{schema}\" does not exist")))
@@ -211,8 +210,12 @@ impl Catalog {
     ///
     /// An unreadable or corrupt catalog file, or an unwritable directory.
     pub fn open(data_dir: &Path, connectors: Arc<ConnectorRegistry>) -> SqlResult<Self> {
-        std::fs::create_dir_all(data_dir.join("tables"))
-            .map_err(|e| io_error(&format!("cannot create data directory {}", data_dir.display()), e))?;
+        std::fs::create_dir_all(data_dir.join("tables")).map_err(|e| {
+            io_error(
+                &format!("cannot create data directory {}", data_dir.display()),
+                e,
+            )
+        })?;
         let path = data_dir.join(CATALOG_FILE);
         let state = if path.exists() {
             let text = std::fs::read(&path).map_err(|e| io_error("cannot read catalog", e))?;
@@ -221,13 +224,17 @@ impl Catalog {
             if state.format_version != FORMAT_VERSION {
                 return Err(io_error(
                     "unsupported catalog format",
-                    format!("version {} (expected {FORMAT_VERSION})", state.format_version),
+                    format!(
+                        "version {} (expected {FORMAT_VERSION})",
+                        state.format_version
+                    ),
                 ));
             }
             state
         } else {
             let state = CatalogState::initial();
-            let bytes = serde_json::to_vec_pretty(&state).map_err(|e| SqlError::internal(e.to_string()))?;
+            let bytes =
+                serde_json::to_vec_pretty(&state).map_err(|e| SqlError::internal(e.to_string()))?;
             write_atomically(&path, &bytes).map_err(|e| io_error("cannot write catalog", e))?;
             state
         };
@@ -294,8 +301,10 @@ impl Catalog {
         let _guard = self.ddl.lock();
         let mut next = self.state().as_ref().clone();
         let out = change(&mut next)?;
-        let bytes = serde_json::to_vec_pretty(&next).map_err(|e| SqlError::internal(e.to_string()))?;
-        write_atomically(&self.data_dir.join(CATALOG_FILE), &bytes).map_err(|e| io_error("cannot write catalog", e))?;
+        let bytes =
+            serde_json::to_vec_pretty(&next).map_err(|e| SqlError::internal(e.to_string()))?;
+        write_atomically(&self.data_dir.join(CATALOG_FILE), &bytes)
+            .map_err(|e| io_error("cannot write catalog", e))?;
         *self.state.write() = Arc::new(next);
         Ok(out)
     }
@@ -307,7 +316,10 @@ impl Catalog {
                 return if if_not_exists {
                     Ok(false)
                 } else {
-                    Err(SqlError::new("42P04", format!("database \"{name}\" already exists")))
+                    Err(SqlError::new(
+                        "42P04",
+                        format!("database \"{name}\" already exists"),
+                    ))
                 };
             }
             s.add_database(name);
@@ -316,21 +328,31 @@ impl Catalog {
     }
 
     /// Creates a schema.
-    pub fn create_schema(&self, database: &str, schema: &str, if_not_exists: bool) -> SqlResult<bool> {
+    pub fn create_schema(
+        &self,
+        database: &str,
+        schema: &str,
+        if_not_exists: bool,
+    ) -> SqlResult<bool> {
         self.update(|s| {
             if SYSTEM_SCHEMAS.contains(&schema) {
-                return Err(SqlError::new("42P06", format!("schema \"{schema}\" already exists")));
+                return Err(SqlError::new(
+                    "42P06",
+                    format!("schema \"{schema}\" already exists"),
+                ));
             }
             let oid = s.allocate_oid();
-            let db = s
-                .databases
-                .get_mut(database)
-                .ok_or_else(|| SqlError::new("3D000", format!("database \"{database}\" does not exist")))?;
+            let db = s.databases.get_mut(database).ok_or_else(|| {
+                SqlError::new("3D000", format!("database \"{database}\" does not exist"))
+            })?;
             if db.schemas.contains_key(schema) {
                 return if if_not_exists {
                     Ok(false)
                 } else {
-                    Err(SqlError::new("42P06", format!("schema \"{schema}\" already exists")))
+                    Err(SqlError::new(
+                        "42P06",
+                        format!("schema \"{schema}\" already exists"),
+                    ))
                 };
             }
             db.schemas.insert(
@@ -349,14 +371,26 @@ impl Catalog {
         if SYSTEM_SCHEMAS.contains(&name.schema.as_str()) {
             return Err(SqlError::new(
                 "42501",
-                format!("permission denied to create \"{}.{}\"", name.schema, name.name),
+                format!(
+                    "permission denied to create \"{}.{}\"",
+                    name.schema, name.name
+                ),
             ));
         }
         if !s.databases.contains_key(&name.database) {
-            return Err(SqlError::new("3D000", format!("database \"{}\" does not exist", name.database)));
+            return Err(SqlError::new(
+                "3D000",
+                format!("database \"{}\" does not exist", name.database),
+            ));
         }
-        if !s.databases[&name.database].schemas.contains_key(&name.schema) {
-            return Err(SqlError::new("3F000", format!("schema \"{}\" does not exist", name.schema)));
+        if !s.databases[&name.database]
+            .schemas
+            .contains_key(&name.schema)
+        {
+            return Err(SqlError::new(
+                "3F000",
+                format!("schema \"{}\" does not exist", name.schema),
+            ));
         }
         Ok(())
     }
@@ -383,7 +417,10 @@ impl Catalog {
                 return Ok(false);
             }
             if !replace_view {
-                return Err(SqlError::new("42P07", format!("relation \"{}\" already exists", name.name)));
+                return Err(SqlError::new(
+                    "42P07",
+                    format!("relation \"{}\" already exists", name.name),
+                ));
             }
         }
         let mut next = current.as_ref().clone();
@@ -394,30 +431,40 @@ impl Catalog {
         let kind = match kind {
             RelationKind::Managed { .. } => {
                 let dir = oid.to_string();
-                let table = ManagedTable::create(&self.tables_dir().join(&dir), Arc::clone(&schema))
-                    .map_err(|e| io_error("cannot create table storage", e))?;
+                let table =
+                    ManagedTable::create(&self.tables_dir().join(&dir), Arc::clone(&schema))
+                        .map_err(|e| io_error("cannot create table storage", e))?;
                 self.tables.lock().insert(oid, Arc::new(table));
                 RelationKind::Managed { dir }
             }
             other => other,
         };
-        next.schema_mut(&name.database, &name.schema)?.relations.insert(
-            name.name.clone(),
-            RelationDef {
-                oid,
-                kind,
-                schema: schema.as_ref().clone(),
-            },
-        );
-        let bytes = serde_json::to_vec_pretty(&next).map_err(|e| SqlError::internal(e.to_string()))?;
-        write_atomically(&self.data_dir.join(CATALOG_FILE), &bytes).map_err(|e| io_error("cannot write catalog", e))?;
+        next.schema_mut(&name.database, &name.schema)?
+            .relations
+            .insert(
+                name.name.clone(),
+                RelationDef {
+                    oid,
+                    kind,
+                    schema: schema.as_ref().clone(),
+                },
+            );
+        let bytes =
+            serde_json::to_vec_pretty(&next).map_err(|e| SqlError::internal(e.to_string()))?;
+        write_atomically(&self.data_dir.join(CATALOG_FILE), &bytes)
+            .map_err(|e| io_error("cannot write catalog", e))?;
         *self.state.write() = Arc::new(next);
         Ok(true)
     }
 
     /// Drops a table (`view = false`) or view. Returns `false` when it did
     /// not exist and `if_exists` was given.
-    pub fn drop_relation(&self, name: &QualifiedName, view: bool, if_exists: bool) -> SqlResult<bool> {
+    pub fn drop_relation(
+        &self,
+        name: &QualifiedName,
+        view: bool,
+        if_exists: bool,
+    ) -> SqlResult<bool> {
         let removed = self.update(|s| {
             let kind_name = if view { "view" } else { "table" };
             let Some(existing) = s.relation(name).cloned() else {
@@ -436,7 +483,11 @@ impl Catalog {
                     "42809",
                     format!("\"{}\" is not a {kind_name}", name.name),
                 )
-                .with_hint(format!("Use DROP {} to remove a {}.", if is_view { "VIEW" } else { "TABLE" }, if is_view { "view" } else { "table" })));
+                .with_hint(format!(
+                    "Use DROP {} to remove a {}.",
+                    if is_view { "VIEW" } else { "TABLE" },
+                    if is_view { "view" } else { "table" }
+                )));
             }
             let schema = s.schema_mut(&name.database, &name.schema)?;
             schema.relations.remove(&name.name);
@@ -475,7 +526,9 @@ impl Catalog {
                     let base = format!("{}_{}_idx", table.name, columns.join("_"));
                     let mut candidate = base.clone();
                     let mut n = 0;
-                    while schema.indexes.contains_key(&candidate) || schema.relations.contains_key(&candidate) {
+                    while schema.indexes.contains_key(&candidate)
+                        || schema.relations.contains_key(&candidate)
+                    {
                         n += 1;
                         candidate = format!("{base}{n}");
                     }
@@ -488,7 +541,10 @@ impl Catalog {
                 return if if_not_exists {
                     Ok(None)
                 } else {
-                    Err(SqlError::new("42P07", format!("relation \"{name}\" already exists")))
+                    Err(SqlError::new(
+                        "42P07",
+                        format!("relation \"{name}\" already exists"),
+                    ))
                 };
             }
             schema.indexes.insert(
@@ -513,24 +569,40 @@ impl Catalog {
             match removed {
                 Some(_) => Ok(true),
                 None if if_exists => Ok(false),
-                None => Err(SqlError::new("42704", format!("index \"{}\" does not exist", name.name))),
+                None => Err(SqlError::new(
+                    "42704",
+                    format!("index \"{}\" does not exist", name.name),
+                )),
             }
         })
     }
 
     /// Drops a schema; with `cascade`, also what it contains.
-    pub fn drop_schema(&self, database: &str, schema: &str, if_exists: bool, cascade: bool) -> SqlResult<bool> {
+    pub fn drop_schema(
+        &self,
+        database: &str,
+        schema: &str,
+        if_exists: bool,
+        cascade: bool,
+    ) -> SqlResult<bool> {
         let removed = self.update(|s| {
             if SYSTEM_SCHEMAS.contains(&schema) {
-                return Err(SqlError::new("2BP01", format!("cannot drop schema {schema} because it is required by the database system")));
+                return Err(SqlError::new(
+                    "2BP01",
+                    format!(
+                        "cannot drop schema {schema} because it is required by the database system"
+                    ),
+                ));
             }
-            let db = s
-                .databases
-                .get_mut(database)
-                .ok_or_else(|| SqlError::new("3D000", format!("database \"{database}\" does not exist")))?;
+            let db = s.databases.get_mut(database).ok_or_else(|| {
+                SqlError::new("3D000", format!("database \"{database}\" does not exist"))
+            })?;
             match db.schemas.get(schema) {
                 None if if_exists => Ok(None),
-                None => Err(SqlError::new("3F000", format!("schema \"{schema}\" does not exist"))),
+                None => Err(SqlError::new(
+                    "3F000",
+                    format!("schema \"{schema}\" does not exist"),
+                )),
                 Some(def) if !def.relations.is_empty() && !cascade => Err(SqlError::new(
                     "2BP01",
                     format!("cannot drop schema {schema} because other objects depend on it"),
@@ -551,11 +623,17 @@ impl Catalog {
     /// Drops a database.
     pub fn drop_database(&self, name: &str, if_exists: bool, current: &str) -> SqlResult<bool> {
         if name == current {
-            return Err(SqlError::new("55006", "cannot drop the currently open database"));
+            return Err(SqlError::new(
+                "55006",
+                "cannot drop the currently open database",
+            ));
         }
         let removed = self.update(|s| match s.databases.remove(name) {
             None if if_exists => Ok(None),
-            None => Err(SqlError::new("3D000", format!("database \"{name}\" does not exist"))),
+            None => Err(SqlError::new(
+                "3D000",
+                format!("database \"{name}\" does not exist"),
+            )),
             Some(def) => Ok(Some(def)),
         })?;
         match removed {
@@ -585,7 +663,8 @@ impl Catalog {
             return Ok(Arc::clone(t));
         }
         let table = Arc::new(
-            ManagedTable::open(&self.tables_dir().join(dir)).map_err(|e| io_error("cannot open table storage", e))?,
+            ManagedTable::open(&self.tables_dir().join(dir))
+                .map_err(|e| io_error("cannot open table storage", e))?,
         );
         tables.insert(oid, Arc::clone(&table));
         Ok(table)
@@ -600,7 +679,10 @@ impl Catalog {
                 kind: RelationKind::Managed { dir },
                 ..
             }) => self.managed_table(*oid, dir),
-            _ => Err(SqlError::new("42P01", format!("relation \"{}\" does not exist", name.name))),
+            _ => Err(SqlError::new(
+                "42P01",
+                format!("relation \"{}\" does not exist", name.name),
+            )),
         }
     }
 }
@@ -663,7 +745,11 @@ impl CatalogView for CatalogSnapshot {
                 let mut options = BTreeMap::new();
                 options.insert(
                     "path".to_string(),
-                    self.catalog.tables_dir().join(dir).to_string_lossy().to_string(),
+                    self.catalog
+                        .tables_dir()
+                        .join(dir)
+                        .to_string_lossy()
+                        .to_string(),
                 );
                 options.insert("committed_bytes".to_string(), table.snapshot().to_string());
                 TableKind::Source {
@@ -690,11 +776,17 @@ impl CatalogView for CatalogSnapshot {
         self.state.databases.contains_key(database)
     }
 
-    fn statement_functions(&self, session: &tidewater_planner::SessionInfo) -> Vec<Arc<datafusion_expr::ScalarUDF>> {
-        let mut functions = system::catalog_functions(self, &session.database, &session.search_path);
-        functions.push(Arc::new(tidewater_runtime::functions::postgres::current_setting_udf(
-            session.settings.iter().cloned(),
-        )));
+    fn statement_functions(
+        &self,
+        session: &tidewater_planner::SessionInfo,
+    ) -> Vec<Arc<datafusion_expr::ScalarUDF>> {
+        let mut functions =
+            system::catalog_functions(self, &session.database, &session.search_path);
+        functions.push(Arc::new(
+            tidewater_runtime::functions::postgres::current_setting_udf(
+                session.settings.iter().cloned(),
+            ),
+        ));
         functions
     }
 }

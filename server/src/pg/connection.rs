@@ -769,7 +769,7 @@ impl Connection {
 
     /// `COPY ... FROM STDIN`: CopyInResponse, then CopyData until CopyDone
     /// (store and report the row count) or CopyFail (store nothing).
-    async fn copy_in(&mut self, mut copy: CopyIn) -> Step {
+    async fn copy_in(&mut self, mut copy: Box<CopyIn>) -> Step {
         let columns = copy.columns();
         let count =
             i16::try_from(columns).map_err(|_| SqlError::new("54011", "too many columns"))?;

@@ -55,9 +55,9 @@ impl CopyIn {
             plan.columns
                 .iter()
                 .map(|c| {
-                    schema
-                        .index_of(c)
-                        .map_err(|_| SqlError::new("42703", format!("column \"{c}\" does not exist")))
+                    schema.index_of(c).map_err(|_| {
+                        SqlError::new("42703", format!("column \"{c}\" does not exist"))
+                    })
                 })
                 .collect::<SqlResult<Vec<_>>>()?
         };
@@ -122,10 +122,12 @@ impl CopyIn {
     pub fn finish(mut self) -> SqlResult<u64> {
         self.parse_complete_rows(true)?;
         self.convert()?;
-        let rows = self
-            .storage
-            .append(&self.batches)
-            .map_err(|e| SqlError::new("58030", format!("cannot write to {}: {e}", self.plan.table.name.name)))?;
+        let rows = self.storage.append(&self.batches).map_err(|e| {
+            SqlError::new(
+                "58030",
+                format!("cannot write to {}: {e}", self.plan.table.name.name),
+            )
+        })?;
         Ok(rows)
     }
 
@@ -148,25 +150,24 @@ impl CopyIn {
                     self.take_text_line(&line)?;
                 }
             }
-            CopyFormat::Csv => loop {
-                match self.csv_record(&data[start..], at_end)? {
-                    Some((consumed, lines, fields)) => {
-                        start += consumed;
-                        let first_line = self.line + 1;
-                        self.line += lines;
-                        if fields.len() == 1 && fields[0].as_deref() == Some("\\.") {
-                            self.ended = true;
-                            return Ok(());
-                        }
-                        if self.skip_header {
-                            self.skip_header = false;
-                            continue;
-                        }
-                        self.push_row(first_line, fields)?;
+            CopyFormat::Csv => {
+                while let Some((consumed, lines, fields)) =
+                    self.csv_record(&data[start..], at_end)?
+                {
+                    start += consumed;
+                    let first_line = self.line + 1;
+                    self.line += lines;
+                    if fields.len() == 1 && fields[0].as_deref() == Some("\\.") {
+                        self.ended = true;
+                        return Ok(());
                     }
-                    None => break,
+                    if self.skip_header {
+                        self.skip_header = false;
+                        continue;
+                    }
+                    self.push_row(first_line, fields)?;
                 }
-            },
+            }
         }
         self.pending = data[start..].to_vec();
         Ok(())
@@ -179,8 +180,13 @@ impl CopyIn {
             self.ended = true;
             return Ok(());
         }
-        let text = std::str::from_utf8(line)
-            .map_err(|_| self.error_at(self.line, None, SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\"")))?;
+        let text = std::str::from_utf8(line).map_err(|_| {
+            self.error_at(
+                self.line,
+                None,
+                SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\""),
+            )
+        })?;
         let delimiter = self.plan.delimiter;
         let fields = text
             .split(delimiter)
@@ -199,7 +205,11 @@ impl CopyIn {
     /// Parses one CSV record from `data`; returns bytes consumed, lines
     /// spanned and fields, or `None` if the record is incomplete.
     #[allow(clippy::type_complexity)]
-    fn csv_record(&self, data: &[u8], at_end: bool) -> SqlResult<Option<(usize, u64, Vec<Option<String>>)>> {
+    fn csv_record(
+        &self,
+        data: &[u8],
+        at_end: bool,
+    ) -> SqlResult<Option<(usize, u64, Vec<Option<String>>)>> {
         if data.is_empty() {
             return Ok(None);
         }
@@ -212,8 +222,12 @@ impl CopyIn {
         let mut in_quotes = false;
         let mut lines = 1;
         let mut i = 0;
-        let finish_field = |field: &mut Vec<u8>, quoted: bool, fields: &mut Vec<Option<String>>| -> Result<(), String> {
-            let s = String::from_utf8(std::mem::take(field)).map_err(|_| "invalid byte sequence for encoding \"UTF8\"".to_string())?;
+        let finish_field = |field: &mut Vec<u8>,
+                            quoted: bool,
+                            fields: &mut Vec<Option<String>>|
+         -> Result<(), String> {
+            let s = String::from_utf8(std::mem::take(field))
+                .map_err(|_| "invalid byte sequence for encoding \"UTF8\"".to_string())?;
             if !quoted && s == self.plan.null {
                 fields.push(None);
             } else {
@@ -271,7 +285,11 @@ impl CopyIn {
             return Ok(None);
         }
         if in_quotes {
-            return Err(self.error_at(self.line + 1, None, SqlError::new("22P04", "unterminated CSV quoted field")));
+            return Err(self.error_at(
+                self.line + 1,
+                None,
+                SqlError::new("22P04", "unterminated CSV quoted field"),
+            ));
         }
         if field.last() == Some(&b'\r') {
             field.pop();
@@ -284,7 +302,10 @@ impl CopyIn {
     fn push_row(&mut self, line: u64, fields: Vec<Option<String>>) -> SqlResult<()> {
         if fields.len() != self.targets.len() {
             let message = if fields.len() < self.targets.len() {
-                format!("missing data for column \"{}\"", self.schema.field(self.targets[fields.len()]).name())
+                format!(
+                    "missing data for column \"{}\"",
+                    self.schema.field(self.targets[fields.len()]).name()
+                )
             } else {
                 "extra data after last expected column".to_string()
             };
@@ -312,7 +333,10 @@ impl CopyIn {
                     Some(field.name()),
                     SqlError::new(
                         "23502",
-                        format!("null value in column \"{}\" violates not-null constraint", field.name()),
+                        format!(
+                            "null value in column \"{}\" violates not-null constraint",
+                            field.name()
+                        ),
                     ),
                 ));
             }
@@ -330,7 +354,10 @@ impl CopyIn {
                     None if field.is_nullable() => Ok(new_null_array(field.data_type(), n)),
                     None => Err(SqlError::new(
                         "23502",
-                        format!("null value in column \"{}\" violates not-null constraint", field.name()),
+                        format!(
+                            "null value in column \"{}\" violates not-null constraint",
+                            field.name()
+                        ),
                     )),
                 }
             })
@@ -366,7 +393,8 @@ fn unescape_text(field: &str) -> Result<String, String> {
                 while hex.len() < 2 && chars.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
                     hex.push(chars.next().unwrap_or('0'));
                 }
-                let v = u8::from_str_radix(&hex, 16).map_err(|_| "invalid \\x escape".to_string())?;
+                let v =
+                    u8::from_str_radix(&hex, 16).map_err(|_| "invalid \\x escape".to_string())?;
                 out.push(v as char);
             }
             Some(d @ '0'..='7') => {
@@ -374,7 +402,8 @@ fn unescape_text(field: &str) -> Result<String, String> {
                 while oct.len() < 3 && chars.peek().is_some_and(|c| ('0'..='7').contains(c)) {
                     oct.push(chars.next().unwrap_or('0'));
                 }
-                let v = u8::from_str_radix(&oct, 8).map_err(|_| "invalid octal escape".to_string())?;
+                let v =
+                    u8::from_str_radix(&oct, 8).map_err(|_| "invalid octal escape".to_string())?;
                 out.push(v as char);
             }
             Some(other) => out.push(other),

@@ -26,7 +26,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion_common::ScalarValue;
 use parking_lot::Mutex;
 use sqlparser::ast::{Set, Statement};
-use tidewater_planner::statement::{CreateTablePlan, DropPlan, DropTarget, LoweredQuery, explain_text};
+use tidewater_planner::statement::{
+    CreateTablePlan, DropPlan, DropTarget, LoweredQuery, explain_text,
+};
 use tidewater_planner::{Planned, Planner, PreparedQuery, SessionInfo};
 use tidewater_runtime::plan::QueryConfig;
 use tidewater_runtime::pool::{QueryCanceller, QueryEvent, QueryHandle, Runtime};
@@ -137,7 +139,7 @@ pub enum ExecResult {
     /// A command completed; the tag (`CREATE TABLE`, `INSERT 0 3`, ...).
     Command(String),
     /// `COPY ... FROM STDIN`: the client now sends data.
-    CopyIn(CopyIn),
+    CopyIn(Box<CopyIn>),
     /// An empty query.
     Empty,
 }
@@ -176,7 +178,10 @@ impl Session {
     /// 3D000 when the database does not exist.
     pub fn new(state: Arc<ServerState>, user: &str, database: &str) -> SqlResult<Self> {
         if !state.catalog.state().databases.contains_key(database) {
-            return Err(SqlError::new("3D000", format!("database \"{database}\" does not exist")));
+            return Err(SqlError::new(
+                "3D000",
+                format!("database \"{database}\" does not exist"),
+            ));
         }
         let settings = Settings::new(user, state.query_memory_limit_mb);
         Ok(Self {
@@ -243,7 +248,8 @@ impl Session {
             .search_path(&self.user)
             .into_iter()
             .filter(|s| {
-                crate::catalog::SYSTEM_SCHEMAS.contains(&s.as_str()) || schemas.is_some_and(|db| db.schemas.contains_key(s))
+                crate::catalog::SYSTEM_SCHEMAS.contains(&s.as_str())
+                    || schemas.is_some_and(|db| db.schemas.contains_key(s))
             })
             .collect();
         SessionInfo {
@@ -262,7 +268,10 @@ impl Session {
     }
 
     fn snapshot(&self) -> CatalogSnapshot {
-        self.state.catalog.snapshot().with_settings(self.settings.all())
+        self.state
+            .catalog
+            .snapshot()
+            .with_settings(self.settings.all())
     }
 
     /// Describes a statement: its parameter types (given ones take
@@ -271,7 +280,11 @@ impl Session {
     /// # Errors
     ///
     /// Planning errors.
-    pub fn describe(&self, statement: &Statement, param_types: &[Option<DataType>]) -> SqlResult<StatementDescription> {
+    pub fn describe(
+        &self,
+        statement: &Statement,
+        param_types: &[Option<DataType>],
+    ) -> SqlResult<StatementDescription> {
         let snapshot = self.snapshot();
         let info = self.session_info();
         let planner = Planner::new(&snapshot, &info);
@@ -312,7 +325,11 @@ impl Session {
     ///
     /// Any failure, mapped to a SQLSTATE. Inside a transaction block the
     /// block becomes failed.
-    pub async fn execute(&mut self, statement: &Statement, params: &[ScalarValue]) -> SqlResult<ExecResult> {
+    pub async fn execute(
+        &mut self,
+        statement: &Statement,
+        params: &[ScalarValue],
+    ) -> SqlResult<ExecResult> {
         if self.transaction == TransactionStatus::Failed
             && !matches!(
                 statement,
@@ -356,7 +373,12 @@ impl Session {
         }
     }
 
-    fn lower(&self, planner: &Planner<'_>, query: &PreparedQuery, params: &[ScalarValue]) -> SqlResult<LoweredQuery> {
+    fn lower(
+        &self,
+        planner: &Planner<'_>,
+        query: &PreparedQuery,
+        params: &[ScalarValue],
+    ) -> SqlResult<LoweredQuery> {
         planner
             .bind_and_lower(query, params, self.query_config())
             .map_err(SqlError::from)
@@ -375,7 +397,11 @@ impl Session {
         result.map_err(SqlError::from_query)
     }
 
-    async fn execute_inner(&mut self, statement: &Statement, params: &[ScalarValue]) -> SqlResult<ExecResult> {
+    async fn execute_inner(
+        &mut self,
+        statement: &Statement,
+        params: &[ScalarValue],
+    ) -> SqlResult<ExecResult> {
         let snapshot = self.snapshot();
         let info = self.session_info();
         let planner = Planner::new(&snapshot, &info);
@@ -392,20 +418,27 @@ impl Session {
             }
             Planned::Explain { query } => {
                 let lowered = self.lower(&planner, &query, params)?;
-                let lines: Vec<String> = explain_text(&lowered).lines().map(str::to_string).collect();
+                let lines: Vec<String> =
+                    explain_text(&lowered).lines().map(str::to_string).collect();
                 let schema = explain_schema();
-                let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(StringArray::from(lines))])
-                    .map_err(|e| SqlError::internal(e.to_string()))?;
-                Ok(ExecResult::Rows(RowStream::from_batches(schema, vec![batch])))
+                let batch = RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    vec![Arc::new(StringArray::from(lines))],
+                )
+                .map_err(|e| SqlError::internal(e.to_string()))?;
+                Ok(ExecResult::Rows(RowStream::from_batches(
+                    schema,
+                    vec![batch],
+                )))
             }
             Planned::Insert { table, query } => {
                 let lowered = self.lower(&planner, &query, params)?;
                 let storage = self.state.catalog.managed_table_by_name(&table.name)?;
                 let batches = self.run_to_batches(&lowered).await?;
                 let batches = conform_batches(batches, &table.schema)?;
-                let rows = storage
-                    .append(&batches)
-                    .map_err(|e| SqlError::new("58030", format!("cannot write to {}: {e}", table.name.name)))?;
+                let rows = storage.append(&batches).map_err(|e| {
+                    SqlError::new("58030", format!("cannot write to {}: {e}", table.name.name))
+                })?;
                 Ok(ExecResult::Command(format!("INSERT 0 {rows}")))
             }
             Planned::CreateTable(plan) => self.create_table(&planner, plan).await,
@@ -424,14 +457,23 @@ impl Session {
                 schema,
                 if_not_exists,
             } => {
-                if !self.state.catalog.create_schema(&database, &schema, if_not_exists)? {
-                    self.notices.push(format!("schema \"{schema}\" already exists, skipping"));
+                if !self
+                    .state
+                    .catalog
+                    .create_schema(&database, &schema, if_not_exists)?
+                {
+                    self.notices
+                        .push(format!("schema \"{schema}\" already exists, skipping"));
                 }
                 Ok(ExecResult::Command("CREATE SCHEMA".into()))
             }
-            Planned::CreateDatabase { name, if_not_exists } => {
+            Planned::CreateDatabase {
+                name,
+                if_not_exists,
+            } => {
                 if !self.state.catalog.create_database(&name, if_not_exists)? {
-                    self.notices.push(format!("database \"{name}\" already exists, skipping"));
+                    self.notices
+                        .push(format!("database \"{name}\" already exists, skipping"));
                 }
                 Ok(ExecResult::Command("CREATE DATABASE".into()))
             }
@@ -445,19 +487,24 @@ impl Session {
                 )?;
                 if created.is_none() {
                     let name = plan.name.unwrap_or_default();
-                    self.notices.push(format!("relation \"{name}\" already exists, skipping"));
+                    self.notices
+                        .push(format!("relation \"{name}\" already exists, skipping"));
                 }
                 Ok(ExecResult::Command("CREATE INDEX".into()))
             }
             Planned::Copy(plan) => {
                 let storage = self.state.catalog.managed_table_by_name(&plan.table.name)?;
-                Ok(ExecResult::CopyIn(CopyIn::new(plan, storage)?))
+                Ok(ExecResult::CopyIn(Box::new(CopyIn::new(plan, storage)?)))
             }
             Planned::Session(stmt) => self.session_statement(&stmt),
         }
     }
 
-    async fn create_table(&mut self, planner: &Planner<'_>, plan: CreateTablePlan) -> SqlResult<ExecResult> {
+    async fn create_table(
+        &mut self,
+        planner: &Planner<'_>,
+        plan: CreateTablePlan,
+    ) -> SqlResult<ExecResult> {
         let catalog = Arc::clone(&self.state.catalog);
         if let Some(query) = &plan.query {
             let schema = strip_metadata(&query.output);
@@ -469,7 +516,10 @@ impl Session {
                 false,
             )?;
             if !created {
-                self.notices.push(format!("relation \"{}\" already exists, skipping", plan.name.name));
+                self.notices.push(format!(
+                    "relation \"{}\" already exists, skipping",
+                    plan.name.name
+                ));
                 return Ok(ExecResult::Command("CREATE TABLE AS".into()));
             }
             let lowered = self.lower(planner, query, &[])?;
@@ -482,9 +532,9 @@ impl Session {
                 }
             };
             let storage = catalog.managed_table_by_name(&plan.name)?;
-            let rows = storage
-                .append(&batches)
-                .map_err(|e| SqlError::new("58030", format!("cannot write to {}: {e}", plan.name.name)))?;
+            let rows = storage.append(&batches).map_err(|e| {
+                SqlError::new("58030", format!("cannot write to {}: {e}", plan.name.name))
+            })?;
             return Ok(ExecResult::Command(format!("SELECT {rows}")));
         }
         let (kind, schema) = match plan.options.get("connector") {
@@ -492,19 +542,29 @@ impl Session {
                 let first = plan.options.keys().next().cloned().unwrap_or_default();
                 return Err(SqlError::new(
                     "22023",
-                    format!("unknown option '{first}' for a table without a connector (add connector = '...')"),
+                    format!(
+                        "unknown option '{first}' for a table without a connector (add connector = '...')"
+                    ),
                 ));
             }
             None => {
                 let schema = plan.columns.clone().ok_or_else(|| {
-                    SqlError::syntax("CREATE TABLE needs a column list unless it names a connector or AS query")
+                    SqlError::syntax(
+                        "CREATE TABLE needs a column list unless it names a connector or AS query",
+                    )
                 })?;
                 (RelationKind::Managed { dir: String::new() }, schema)
             }
             Some(name) => {
-                let connector = catalog.connectors().get(name).map_err(SqlError::from_query)?;
+                let connector = catalog
+                    .connectors()
+                    .get(name)
+                    .map_err(SqlError::from_query)?;
                 if name == "managed" {
-                    return Err(SqlError::new("22023", "connector 'managed' is internal; omit the connector option"));
+                    return Err(SqlError::new(
+                        "22023",
+                        "connector 'managed' is internal; omit the connector option",
+                    ));
                 }
                 let mut options = plan.options.clone();
                 options.remove("connector");
@@ -520,8 +580,17 @@ impl Session {
                 )
             }
         };
-        if !catalog.create_relation(&plan.name, kind, strip_metadata(&schema), plan.if_not_exists, false)? {
-            self.notices.push(format!("relation \"{}\" already exists, skipping", plan.name.name));
+        if !catalog.create_relation(
+            &plan.name,
+            kind,
+            strip_metadata(&schema),
+            plan.if_not_exists,
+            false,
+        )? {
+            self.notices.push(format!(
+                "relation \"{}\" already exists, skipping",
+                plan.name.name
+            ));
         }
         Ok(ExecResult::Command("CREATE TABLE".into()))
     }
@@ -531,10 +600,18 @@ impl Session {
         let mut tag = "DROP TABLE";
         for target in &plan.targets {
             let (existed, what, name) = match target {
-                DropTarget::Table(n) => (catalog.drop_relation(n, false, plan.if_exists)?, "table", n.name.clone()),
+                DropTarget::Table(n) => (
+                    catalog.drop_relation(n, false, plan.if_exists)?,
+                    "table",
+                    n.name.clone(),
+                ),
                 DropTarget::View(n) => {
                     tag = "DROP VIEW";
-                    (catalog.drop_relation(n, true, plan.if_exists)?, "view", n.name.clone())
+                    (
+                        catalog.drop_relation(n, true, plan.if_exists)?,
+                        "view",
+                        n.name.clone(),
+                    )
                 }
                 DropTarget::Schema { database, schema } => {
                     tag = "DROP SCHEMA";
@@ -546,7 +623,11 @@ impl Session {
                 }
                 DropTarget::Index(n) => {
                     tag = "DROP INDEX";
-                    (catalog.drop_index(n, plan.if_exists)?, "index", n.name.clone())
+                    (
+                        catalog.drop_index(n, plan.if_exists)?,
+                        "index",
+                        n.name.clone(),
+                    )
                 }
                 DropTarget::Database(name) => {
                     tag = "DROP DATABASE";
@@ -558,7 +639,8 @@ impl Session {
                 }
             };
             if !existed {
-                self.notices.push(format!("{what} \"{name}\" does not exist, skipping"));
+                self.notices
+                    .push(format!("{what} \"{name}\" does not exist, skipping"));
             }
         }
         Ok(ExecResult::Command(tag.into()))
@@ -578,7 +660,11 @@ impl Session {
                         Field::new("setting", DataType::Utf8, false),
                     ])))
                 } else {
-                    Some(Arc::new(Schema::new(vec![Field::new(show_column(&name), DataType::Utf8, false)])))
+                    Some(Arc::new(Schema::new(vec![Field::new(
+                        show_column(&name),
+                        DataType::Utf8,
+                        false,
+                    )])))
                 }
             }
             _ => None,
@@ -599,13 +685,19 @@ impl Session {
                     (
                         self.session_statement_columns(statement),
                         vec![
-                            Arc::new(StringArray::from_iter_values(all.iter().map(|(k, _)| k.clone()))) as _,
-                            Arc::new(StringArray::from_iter_values(all.iter().map(|(_, v)| v.clone()))) as _,
+                            Arc::new(StringArray::from_iter_values(
+                                all.iter().map(|(k, _)| k.clone()),
+                            )) as _,
+                            Arc::new(StringArray::from_iter_values(
+                                all.iter().map(|(_, v)| v.clone()),
+                            )) as _,
                         ],
                     )
                 } else {
                     let value = match name.as_str() {
-                        "transaction_isolation_level" => self.settings.get("transaction_isolation")?,
+                        "transaction_isolation_level" => {
+                            self.settings.get("transaction_isolation")?
+                        }
                         other => self.settings.get(other)?,
                     };
                     (
@@ -616,11 +708,15 @@ impl Session {
                 let schema = schema.expect("SHOW has columns");
                 let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
                     .map_err(|e| SqlError::internal(e.to_string()))?;
-                Ok(ExecResult::Rows(RowStream::from_batches(schema, vec![batch])))
+                Ok(ExecResult::Rows(RowStream::from_batches(
+                    schema,
+                    vec![batch],
+                )))
             }
             Statement::StartTransaction { .. } => {
                 if self.transaction != TransactionStatus::Idle {
-                    self.notices.push("there is already a transaction in progress".into());
+                    self.notices
+                        .push("there is already a transaction in progress".into());
                 }
                 self.transaction = TransactionStatus::InBlock;
                 Ok(ExecResult::Command("BEGIN".into()))
@@ -630,7 +726,8 @@ impl Session {
                     "ROLLBACK"
                 } else {
                     if self.transaction == TransactionStatus::Idle {
-                        self.notices.push("there is no transaction in progress".into());
+                        self.notices
+                            .push("there is no transaction in progress".into());
                     }
                     "COMMIT"
                 };
@@ -666,9 +763,8 @@ impl Session {
         let value_text = |e: &sqlparser::ast::Expr| -> String {
             match e {
                 sqlparser::ast::Expr::Value(v) => match &v.value {
-                    sqlparser::ast::Value::SingleQuotedString(s) | sqlparser::ast::Value::DoubleQuotedString(s) => {
-                        s.clone()
-                    }
+                    sqlparser::ast::Value::SingleQuotedString(s)
+                    | sqlparser::ast::Value::DoubleQuotedString(s) => s.clone(),
                     other => other.to_string(),
                 },
                 sqlparser::ast::Expr::Identifier(i) => i.value.clone(),
@@ -682,13 +778,16 @@ impl Session {
                 let name = variable.to_string();
                 let value = values.iter().map(value_text).collect::<Vec<_>>().join(", ");
                 if value.eq_ignore_ascii_case("default") {
-                    self.settings.reset(&name, &self.user, self.state.query_memory_limit_mb)?;
+                    self.settings
+                        .reset(&name, &self.user, self.state.query_memory_limit_mb)?;
                 } else {
                     self.settings.set(&name, &value)?;
                 }
             }
             Set::SetTimeZone { value, .. } => self.settings.set("timezone", &value_text(value))?,
-            Set::SetNames { charset_name, .. } => self.settings.set("client_encoding", &charset_name.to_string())?,
+            Set::SetNames { charset_name, .. } => self
+                .settings
+                .set("client_encoding", &charset_name.to_string())?,
             Set::SetTransaction { .. } | Set::SetSessionParam(_) => {}
             Set::MultipleAssignments { assignments } => {
                 for a in assignments {
@@ -722,7 +821,11 @@ fn show_column(name: &str) -> String {
 
 /// The schema of `EXPLAIN` output.
 fn explain_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![Field::new("QUERY PLAN", DataType::Utf8, false)]))
+    Arc::new(Schema::new(vec![Field::new(
+        "QUERY PLAN",
+        DataType::Utf8,
+        false,
+    )]))
 }
 
 /// The result schema shown to clients: nullable columns, no metadata.
@@ -748,7 +851,9 @@ fn strip_metadata(schema: &SchemaRef) -> SchemaRef {
                 let field = Field::new(f.name(), f.data_type().clone(), f.is_nullable());
                 match f.metadata().get(PG_TYPE_METADATA_KEY) {
                     Some(t) => field.with_metadata(
-                        [(PG_TYPE_METADATA_KEY.to_string(), t.clone())].into_iter().collect(),
+                        [(PG_TYPE_METADATA_KEY.to_string(), t.clone())]
+                            .into_iter()
+                            .collect(),
                     ),
                     None => field,
                 }
@@ -765,7 +870,9 @@ fn conform_batches(batches: Vec<RecordBatch>, schema: &SchemaRef) -> SqlResult<V
         .filter(|b| b.num_rows() > 0)
         .map(|b| {
             if b.num_columns() != schema.fields().len() {
-                return Err(SqlError::internal("inserted rows do not match the table's columns"));
+                return Err(SqlError::internal(
+                    "inserted rows do not match the table's columns",
+                ));
             }
             let columns = b
                 .columns()
@@ -775,17 +882,22 @@ fn conform_batches(batches: Vec<RecordBatch>, schema: &SchemaRef) -> SqlResult<V
                     if !f.is_nullable() && c.null_count() > 0 {
                         return Err(SqlError::new(
                             "23502",
-                            format!("null value in column \"{}\" violates not-null constraint", f.name()),
+                            format!(
+                                "null value in column \"{}\" violates not-null constraint",
+                                f.name()
+                            ),
                         ));
                     }
                     if c.data_type() == f.data_type() {
                         Ok(Arc::clone(c))
                     } else {
-                        arrow::compute::cast(c, f.data_type()).map_err(|e| SqlError::from_query(e.into()))
+                        arrow::compute::cast(c, f.data_type())
+                            .map_err(|e| SqlError::from_query(e.into()))
                     }
                 })
                 .collect::<SqlResult<Vec<_>>>()?;
-            RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| SqlError::internal(e.to_string()))
+            RecordBatch::try_new(Arc::clone(schema), columns)
+                .map_err(|e| SqlError::internal(e.to_string()))
         })
         .collect()
 }

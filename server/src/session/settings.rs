@@ -24,40 +24,210 @@ struct Param {
 }
 
 const PARAMS: &[Param] = &[
-    Param { name: "application_name", default: "", report: true, read_only: false },
-    Param { name: "client_encoding", default: "UTF8", report: true, read_only: false },
-    Param { name: "client_min_messages", default: "notice", report: false, read_only: false },
-    Param { name: "datestyle", default: "ISO, MDY", report: true, read_only: false },
-    Param { name: "default_transaction_isolation", default: "read committed", report: false, read_only: false },
-    Param { name: "default_transaction_read_only", default: "off", report: true, read_only: false },
-    Param { name: "extra_float_digits", default: "1", report: false, read_only: false },
-    Param { name: "in_hot_standby", default: "off", report: true, read_only: true },
-    Param { name: "integer_datetimes", default: "on", report: true, read_only: true },
-    Param { name: "intervalstyle", default: "postgres", report: true, read_only: false },
-    Param { name: "is_superuser", default: "on", report: true, read_only: true },
-    Param { name: "lc_collate", default: "C", report: false, read_only: true },
-    Param { name: "lc_ctype", default: "C", report: false, read_only: true },
-    Param { name: "lc_messages", default: "C", report: false, read_only: false },
-    Param { name: "lc_monetary", default: "C", report: false, read_only: false },
-    Param { name: "lc_numeric", default: "C", report: false, read_only: false },
-    Param { name: "lc_time", default: "C", report: false, read_only: false },
-    Param { name: "lock_timeout", default: "0", report: false, read_only: false },
-    Param { name: "max_identifier_length", default: "63", report: false, read_only: true },
-    Param { name: "query_memory_limit", default: "", report: false, read_only: false },
-    Param { name: "search_path", default: "\"$user\", public", report: false, read_only: false },
-    Param { name: "server_encoding", default: "UTF8", report: true, read_only: true },
-    Param { name: "server_version", default: SERVER_VERSION, report: true, read_only: true },
-    Param { name: "server_version_num", default: SERVER_VERSION_NUM, report: false, read_only: true },
-    Param { name: "session_authorization", default: "", report: true, read_only: false },
-    Param { name: "standard_conforming_strings", default: "on", report: true, read_only: false },
-    Param { name: "statement_timeout", default: "0", report: false, read_only: false },
-    Param { name: "idle_in_transaction_session_timeout", default: "0", report: false, read_only: false },
-    Param { name: "timezone", default: "UTC", report: true, read_only: false },
-    Param { name: "transaction_isolation", default: "read committed", report: false, read_only: false },
-    Param { name: "transaction_read_only", default: "off", report: false, read_only: false },
-    Param { name: "join_collapse_limit", default: "8", report: false, read_only: false },
-    Param { name: "bytea_output", default: "hex", report: false, read_only: false },
-    Param { name: "synchronous_commit", default: "on", report: false, read_only: false },
+    Param {
+        name: "application_name",
+        default: "",
+        report: true,
+        read_only: false,
+    },
+    Param {
+        name: "client_encoding",
+        default: "UTF8",
+        report: true,
+        read_only: false,
+    },
+    Param {
+        name: "client_min_messages",
+        default: "notice",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "datestyle",
+        default: "ISO, MDY",
+        report: true,
+        read_only: false,
+    },
+    Param {
+        name: "default_transaction_isolation",
+        default: "read committed",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "default_transaction_read_only",
+        default: "off",
+        report: true,
+        read_only: false,
+    },
+    Param {
+        name: "extra_float_digits",
+        default: "1",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "in_hot_standby",
+        default: "off",
+        report: true,
+        read_only: true,
+    },
+    Param {
+        name: "integer_datetimes",
+        default: "on",
+        report: true,
+        read_only: true,
+    },
+    Param {
+        name: "intervalstyle",
+        default: "postgres",
+        report: true,
+        read_only: false,
+    },
+    Param {
+        name: "is_superuser",
+        default: "on",
+        report: true,
+        read_only: true,
+    },
+    Param {
+        name: "lc_collate",
+        default: "C",
+        report: false,
+        read_only: true,
+    },
+    Param {
+        name: "lc_ctype",
+        default: "C",
+        report: false,
+        read_only: true,
+    },
+    Param {
+        name: "lc_messages",
+        default: "C",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "lc_monetary",
+        default: "C",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "lc_numeric",
+        default: "C",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "lc_time",
+        default: "C",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "lock_timeout",
+        default: "0",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "max_identifier_length",
+        default: "63",
+        report: false,
+        read_only: true,
+    },
+    Param {
+        name: "query_memory_limit",
+        default: "",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "search_path",
+        default: "\"$user\", public",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "server_encoding",
+        default: "UTF8",
+        report: true,
+        read_only: true,
+    },
+    Param {
+        name: "server_version",
+        default: SERVER_VERSION,
+        report: true,
+        read_only: true,
+    },
+    Param {
+        name: "server_version_num",
+        default: SERVER_VERSION_NUM,
+        report: false,
+        read_only: true,
+    },
+    Param {
+        name: "session_authorization",
+        default: "",
+        report: true,
+        read_only: false,
+    },
+    Param {
+        name: "standard_conforming_strings",
+        default: "on",
+        report: true,
+        read_only: false,
+    },
+    Param {
+        name: "statement_timeout",
+        default: "0",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "idle_in_transaction_session_timeout",
+        default: "0",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "timezone",
+        default: "UTC",
+        report: true,
+        read_only: false,
+    },
+    Param {
+        name: "transaction_isolation",
+        default: "read committed",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "transaction_read_only",
+        default: "off",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "join_collapse_limit",
+        default: "8",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "bytea_output",
+        default: "hex",
+        report: false,
+        read_only: false,
+    },
+    Param {
+        name: "synchronous_commit",
+        default: "on",
+        report: false,
+        read_only: false,
+    },
 ];
 
 fn param(name: &str) -> Option<&'static Param> {
@@ -81,7 +251,10 @@ impl Settings {
             .map(|p| (p.name.to_string(), p.default.to_string()))
             .collect();
         values.insert("session_authorization".into(), user.to_string());
-        values.insert("query_memory_limit".into(), format!("{query_memory_limit_mb}MB"));
+        values.insert(
+            "query_memory_limit".into(),
+            format!("{query_memory_limit_mb}MB"),
+        );
         Self {
             values,
             changed: Vec::new(),
@@ -93,7 +266,12 @@ impl Settings {
         PARAMS
             .iter()
             .filter(|p| p.report)
-            .map(|p| (display_name(p.name).to_string(), self.values[p.name].clone()))
+            .map(|p| {
+                (
+                    display_name(p.name).to_string(),
+                    self.values[p.name].clone(),
+                )
+            })
             .collect()
     }
 
@@ -105,10 +283,12 @@ impl Settings {
     /// 42704 for an unknown parameter.
     pub fn get(&self, name: &str) -> SqlResult<String> {
         let key = canonical(name);
-        self.values
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| SqlError::new("42704", format!("unrecognized configuration parameter \"{name}\"")))
+        self.values.get(&key).cloned().ok_or_else(|| {
+            SqlError::new(
+                "42704",
+                format!("unrecognized configuration parameter \"{name}\""),
+            )
+        })
     }
 
     /// Changes a setting.
@@ -120,15 +300,25 @@ impl Settings {
         let key = canonical(name);
         let value = match param(&key) {
             Some(p) if p.read_only => {
-                if self.values.get(&key).is_some_and(|v| v.eq_ignore_ascii_case(value)) {
+                if self
+                    .values
+                    .get(&key)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(value))
+                {
                     return Ok(());
                 }
-                return Err(SqlError::new("55P02", format!("parameter \"{name}\" cannot be changed")));
+                return Err(SqlError::new(
+                    "55P02",
+                    format!("parameter \"{name}\" cannot be changed"),
+                ));
             }
             Some(_) => normalize_value(&key, value)?,
             None if key.contains('.') => value.to_string(),
             None => {
-                return Err(SqlError::new("42704", format!("unrecognized configuration parameter \"{name}\"")));
+                return Err(SqlError::new(
+                    "42704",
+                    format!("unrecognized configuration parameter \"{name}\""),
+                ));
             }
         };
         if param(&key).is_some_and(|p| p.report) && self.values.get(&key) != Some(&value) {
@@ -155,7 +345,10 @@ impl Settings {
                 self.values.remove(&key);
                 Ok(())
             }
-            None => Err(SqlError::new("42704", format!("unrecognized configuration parameter \"{name}\""))),
+            None => Err(SqlError::new(
+                "42704",
+                format!("unrecognized configuration parameter \"{name}\""),
+            )),
         }
     }
 
@@ -248,7 +441,12 @@ fn parse_memory(value: &str) -> Option<usize> {
 }
 
 fn normalize_value(key: &str, value: &str) -> SqlResult<String> {
-    let bad = || SqlError::new("22023", format!("invalid value for parameter \"{key}\": \"{value}\""));
+    let bad = || {
+        SqlError::new(
+            "22023",
+            format!("invalid value for parameter \"{key}\": \"{value}\""),
+        )
+    };
     Ok(match key {
         "client_encoding" => {
             let v = value.to_ascii_uppercase().replace('-', "");
@@ -268,11 +466,15 @@ fn normalize_value(key: &str, value: &str) -> SqlResult<String> {
         }
         "timezone" => {
             let tz = value.trim().trim_matches('\'');
-            if tz.eq_ignore_ascii_case("utc") || tz.eq_ignore_ascii_case("gmt") || tz.eq_ignore_ascii_case("z") {
+            if tz.eq_ignore_ascii_case("utc")
+                || tz.eq_ignore_ascii_case("gmt")
+                || tz.eq_ignore_ascii_case("z")
+                || tz.eq_ignore_ascii_case("local")
+                || tz.eq_ignore_ascii_case("default")
+            {
                 "UTC".into()
-            } else if tz.eq_ignore_ascii_case("local") || tz.eq_ignore_ascii_case("default") {
-                "UTC".into()
-            } else if tz.parse::<chrono::FixedOffset>().is_ok() || is_offset(tz) || tz.contains('/') {
+            } else if tz.parse::<chrono::FixedOffset>().is_ok() || is_offset(tz) || tz.contains('/')
+            {
                 tz.to_string()
             } else {
                 return Err(bad());
@@ -285,7 +487,9 @@ fn normalize_value(key: &str, value: &str) -> SqlResult<String> {
         "datestyle" => {
             let v = value.to_ascii_uppercase();
             if !v.contains("ISO") {
-                return Err(SqlError::not_supported("only the ISO DateStyle is supported"));
+                return Err(SqlError::not_supported(
+                    "only the ISO DateStyle is supported",
+                ));
             }
             if v.contains("DMY") {
                 "ISO, DMY".into()
@@ -300,7 +504,10 @@ fn normalize_value(key: &str, value: &str) -> SqlResult<String> {
 }
 
 fn is_offset(tz: &str) -> bool {
-    let t = tz.strip_prefix('+').or_else(|| tz.strip_prefix('-')).unwrap_or(tz);
+    let t = tz
+        .strip_prefix('+')
+        .or_else(|| tz.strip_prefix('-'))
+        .unwrap_or(tz);
     !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == ':')
 }
 
@@ -314,13 +521,19 @@ mod tests {
         assert_eq!(s.get("DateStyle").unwrap(), "ISO, MDY");
         s.set("application_name", "psql").unwrap();
         s.set("extra_float_digits", "3").unwrap();
-        assert_eq!(s.take_changes(), vec![("application_name".to_string(), "psql".to_string())]);
+        assert_eq!(
+            s.take_changes(),
+            vec![("application_name".to_string(), "psql".to_string())]
+        );
         assert!(s.take_changes().is_empty());
         assert_eq!(s.get("nope").unwrap_err().code, "42704");
         assert_eq!(s.set("server_version", "9").unwrap_err().code, "55P02");
         s.set("my.custom", "x").unwrap();
         assert_eq!(s.get("my.custom").unwrap(), "x");
-        assert_eq!(s.search_path("ann"), vec!["ann".to_string(), "public".to_string()]);
+        assert_eq!(
+            s.search_path("ann"),
+            vec!["ann".to_string(), "public".to_string()]
+        );
         s.reset("extra_float_digits", "ann", 1024).unwrap();
         assert_eq!(s.extra_float_digits(), 1);
         assert_eq!(s.query_memory_limit_bytes(), Some(1024 << 20));

@@ -813,7 +813,10 @@ mod tests {
                     "{}|v1|{public}|v|0|1|false|0|-1.0|n|0",
                     oid_of("public", "v1")
                 ),
-                format!("{}|events|{s2}|r|2|1|true|0|-1.0|d|0", oid_of("s2", "events")),
+                format!(
+                    "{}|events|{s2}|r|2|1|true|0|-1.0|d|0",
+                    oid_of("s2", "events")
+                ),
                 format!("{id_idx}|orders_id_idx|{public}|i|403|1|false|1|0.0|n|0"),
                 format!("{note_idx}|Orders By Note|{public}|i|403|3|false|1|0.0|n|0"),
                 format!("{ev}|ev|{s2}|i|403|1|false|1|0.0|n|0"),
