@@ -13,6 +13,8 @@ pub mod context;
 pub mod error;
 pub mod lower;
 mod names;
+pub mod origin;
+mod params;
 mod pg_compat;
 pub mod rules;
 pub mod statement;

@@ -11,7 +11,8 @@
 //! - object identifier types: `'orders'::regclass` becomes the table's OID
 //!   (an error 42P01 when there is no such relation, as in Postgres),
 //!   `oid::regclass` its name as text, likewise `regtype` (via
-//!   `format_type`), `regnamespace` and `regproc`;
+//!   `format_type`), `regnamespace` and `regproc`; a parameter
+//!   (`$1::regclass`) is resolved as a name when its value is bound;
 //! - `ARRAY(subquery)` becomes `(SELECT array_agg(v) FROM (subquery) AS
 //!   s(v))`.
 
@@ -105,6 +106,10 @@ fn string_literal(e: &Expr) -> Option<&str> {
     }
 }
 
+fn is_placeholder(e: &Expr) -> bool {
+    matches!(e, Expr::Value(v) if matches!(v.value, Value::Placeholder(_)))
+}
+
 /// Object identifier types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OidType {
@@ -184,8 +189,17 @@ impl Rewriter<'_, '_> {
         }
     }
 
-    /// `expr::<oid type>`.
+    /// `expr::<oid type>`. A parameter (`$1::regclass`) is a name, like a
+    /// literal, looked up when its value is bound.
     fn oid_cast(&mut self, expr: Expr, target: OidType) -> Expr {
+        if is_placeholder(&expr) {
+            return match target {
+                OidType::Regclass => function("to_regclass", vec![expr]),
+                OidType::Regtype => function("to_regtype", vec![expr]),
+                OidType::Regnamespace => function("to_regnamespace", vec![expr]),
+                OidType::Regproc => expr,
+            };
+        }
         match (target, string_literal(&expr)) {
             (OidType::Regclass, Some(name)) => {
                 // Resolve now: Postgres raises an error for an unknown name.
@@ -596,6 +610,14 @@ mod tests {
         assert_eq!(
             rewritten("SELECT ARRAY(SELECT DISTINCT a FROM t)").unwrap(),
             "SELECT (SELECT array_agg(__tw_array_value) FROM (SELECT DISTINCT a FROM t) AS __tw_array (__tw_array_value))"
+        );
+        assert_eq!(
+            rewritten("SELECT * FROM pg_attribute WHERE attrelid = $1::regclass").unwrap(),
+            "SELECT * FROM pg_attribute WHERE attrelid = to_regclass($1)"
+        );
+        assert_eq!(
+            rewritten("SELECT $1::pg_catalog.regtype, $2::regnamespace").unwrap(),
+            "SELECT to_regtype($1), to_regnamespace($2)"
         );
         let err = rewritten("SELECT 'nope'::regclass").unwrap_err();
         assert_eq!(crate::find_plan_error(&err).map(|e| e.code), Some("42P01"));

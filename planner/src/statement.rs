@@ -288,7 +288,8 @@ impl<'a> Planner<'a> {
         param_types: &[Option<DataType>],
     ) -> Result<PreparedQuery> {
         let logical = self.plan_logical(statement, param_types)?;
-        let mut types = logical.get_parameter_types()?;
+        let logical = crate::rules::int4_constants::type_int4_arithmetic(logical, param_types)?;
+        let mut types = crate::params::parameter_types(&logical)?;
         let count = types
             .keys()
             .filter_map(|k| k.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()))
@@ -823,6 +824,9 @@ impl<'a> Planner<'a> {
                 .iter()
                 .zip(&query.param_types)
                 .map(|(v, t)| match t {
+                    // A numeric keeps the scale it was written with, as
+                    // Postgres's `numeric` does (`$1 * 2` of 1.25 is 2.50).
+                    Some(t) if is_decimal(t) && is_decimal(&v.data_type()) => Ok(v.clone()),
                     Some(t) if &v.data_type() != t => v.cast_to(t),
                     _ => Ok(v.clone()),
                 })
@@ -855,6 +859,16 @@ impl<'a> Planner<'a> {
     pub fn session(&self) -> &SessionInfo {
         self.ctx.session()
     }
+}
+
+fn is_decimal(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Decimal32(..)
+            | DataType::Decimal64(..)
+            | DataType::Decimal128(..)
+            | DataType::Decimal256(..)
+    )
 }
 
 /// Renders `EXPLAIN` output: the optimized logical plan and the dataflow plan.

@@ -1,5 +1,9 @@
 //! Text input of values (`COPY ... FROM STDIN`, text-format parameters):
 //! Postgres's input syntax for each type, parsed into Arrow arrays.
+//!
+//! As in Postgres, a zone offset after a date or a timestamp without time
+//! zone (`2024-07-19 +00`, `2024-07-19 10:00:00+02`, as pgjdbc sends them)
+//! is accepted and ignored.
 
 use std::sync::Arc;
 
@@ -78,6 +82,53 @@ fn parse_bytea(s: &str) -> Option<Vec<u8>> {
     }
 }
 
+/// A date or timestamp without the zone offset that may follow it
+/// (`2024-07-19 +00`, `2024-07-19 10:00:00.5-08:00`), trimmed. The offset
+/// is looked for after the date part, whose own `-`s are not offsets.
+fn without_zone_offset(s: &str) -> &str {
+    let s = s.trim();
+    let date_end = s.find([' ', 'T']).unwrap_or(s.len());
+    let rest = &s[date_end..];
+    match rest.find(['+', '-']) {
+        Some(i) if is_zone_offset(&rest[i + 1..]) => s[..date_end + i].trim_end(),
+        _ => s,
+    }
+}
+
+/// `hh`, `hhmm`, `hh:mm` or `hh:mm:ss` (the part of an offset after its sign).
+fn is_zone_offset(s: &str) -> bool {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if s.len() == 4 && digits(s) {
+        return true;
+    }
+    let parts: Vec<&str> = s.split(':').collect();
+    parts.len() <= 3 && parts.iter().all(|p| p.len() <= 2 && digits(p))
+}
+
+/// The decimal type that holds a numeric written as `s` with the scale it
+/// was written with (`2.50` has scale 2, `1.5e3` scale 0), as Postgres's
+/// `numeric` without a type modifier keeps it: `Decimal128(38, scale)`.
+/// `None` when `s` is not a plain decimal number (`NaN`, `Infinity`) or
+/// its scale is above 38.
+pub fn numeric_type_of_text(s: &str) -> Option<DataType> {
+    let s = s.trim();
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let unsigned = mantissa.strip_prefix(['+', '-']).unwrap_or(mantissa);
+    let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let frac_digits = i32::try_from(frac.len()).ok()?;
+    let scale = frac_digits.saturating_sub(exponent).max(0);
+    let scale = i8::try_from(scale).ok().filter(|s| *s <= 38)?;
+    Some(DataType::Decimal128(38, scale))
+}
+
 fn invalid(ty: &DataType, value: &str) -> SqlError {
     SqlError::new(
         "22P02",
@@ -117,7 +168,22 @@ pub fn parse_text_values(
         }
         DataType::Utf8 => Ok(Arc::new(StringArray::from(values.to_vec()))),
         _ => {
-            let trimmed: Vec<Option<&str>> = values.iter().map(|v| v.map(str::trim)).collect();
+            let ignores_zone = matches!(
+                ty,
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, None)
+            );
+            let trimmed: Vec<Option<&str>> = values
+                .iter()
+                .map(|v| {
+                    v.map(|s| {
+                        if ignores_zone {
+                            without_zone_offset(s)
+                        } else {
+                            s.trim()
+                        }
+                    })
+                })
+                .collect();
             let strings: ArrayRef = Arc::new(StringArray::from(trimmed.clone()));
             let options = CastOptions {
                 safe: false,
@@ -166,7 +232,7 @@ pub fn parse_text_values(
 #[cfg(test)]
 mod tests {
     use arrow::array::{Array, AsArray};
-    use arrow::datatypes::Int64Type;
+    use arrow::datatypes::{Date32Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 
     use super::*;
 
@@ -186,5 +252,70 @@ mod tests {
         assert_eq!(x.as_binary::<i32>().value(0), &[0x0a, 0xff]);
         let (_, e) = parse_text_values(&[Some("99999999999")], &DataType::Int32).unwrap_err();
         assert_eq!(e.code, "22003");
+    }
+
+    #[test]
+    fn dates_and_timestamps_ignore_a_zone_offset() {
+        let d = parse_text_values(
+            &[
+                Some("2024-07-19 +00"),
+                Some("2024-07-19"),
+                Some(" 2024-07-19 -08:00 "),
+            ],
+            &DataType::Date32,
+        )
+        .unwrap();
+        let d = d.as_primitive::<Date32Type>();
+        assert_eq!(d.value(0), 19_923);
+        assert_eq!(d.value(1), 19_923);
+        assert_eq!(d.value(2), 19_923);
+        let ts = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let t = parse_text_values(
+            &[
+                Some("2024-02-29 23:59:00.000201+00"),
+                Some("2024-02-29 23:59:00.000201 -08:00"),
+                Some("2024-02-29T23:59:00.000201+0530"),
+                Some("2024-02-29 23:59:00.000201"),
+            ],
+            &ts,
+        )
+        .unwrap();
+        let t = t.as_primitive::<TimestampMicrosecondType>();
+        for i in 0..4 {
+            assert_eq!(t.value(i), 1_709_251_140_000_201, "row {i}");
+        }
+        let (_, e) =
+            parse_text_values(&[Some("2024-07-19 +00:xx")], &DataType::Date32).unwrap_err();
+        assert_eq!(e.code, "22P02");
+        // With a time zone, the offset counts.
+        let tz = DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()));
+        let t = parse_text_values(&[Some("2024-02-29 23:59:00+01")], &tz).unwrap();
+        assert_eq!(
+            t.as_primitive::<TimestampMicrosecondType>().value(0),
+            1_709_247_540_000_000
+        );
+    }
+
+    #[test]
+    fn numeric_text_keeps_its_scale() {
+        for (text, scale) in [
+            ("2.50", Some(2)),
+            ("-0.005", Some(3)),
+            ("12", Some(0)),
+            ("+.5", Some(1)),
+            ("1.5e3", Some(0)),
+            ("15E-3", Some(3)),
+            (" 7. ", Some(0)),
+            ("NaN", None),
+            ("1.2.3", None),
+            ("", None),
+            ("1e-40", None),
+        ] {
+            assert_eq!(
+                numeric_type_of_text(text),
+                scale.map(|s| DataType::Decimal128(38, s)),
+                "{text}"
+            );
+        }
     }
 }

@@ -7,6 +7,7 @@ use datafusion_optimizer::optimizer::Optimizer;
 
 pub mod array_literal;
 pub mod decorrelate;
+pub mod int4_constants;
 pub mod pg_casts;
 pub mod pg_semantics;
 

@@ -26,6 +26,7 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use bytes::BytesMut;
 use datafusion_common::ScalarValue;
+use pgwire::api::Type;
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::CopyInResponse;
 use pgwire::messages::data::{
@@ -45,17 +46,18 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::cancel::{CancelRegistry, Registration};
-use super::encode::{EncodeContext, Format, encode_row, normalize_column};
+use super::encode::{EncodeContext, Format, char_column, encode_row, normalize_column};
 use super::error::{Severity, error_response, notice_response};
 use super::params::{decode_param, expand_formats};
 use super::protocol::{
     FrontendMessage, MessageReader, MessageWriter, ReadError, StartupPacket, Target,
 };
-use super::types::{data_type_for_oid, pg_type, type_size};
+use super::types::{data_type_for_oid, pg_field_type, pg_type, type_size};
 use crate::error::{SqlError, SqlResult};
 use crate::session::copy::CopyIn;
 use crate::session::{
-    ExecResult, RowStream, ServerState, Session, StatementDescription, TransactionStatus,
+    COLUMN_NUMBER_KEY, ExecResult, RowStream, ServerState, Session, StatementDescription,
+    TABLE_OID_KEY, TransactionStatus,
 };
 
 /// A client must finish the startup handshake within this time.
@@ -341,21 +343,34 @@ fn command_complete(tag: impl Into<String>) -> PgWireBackendMessage {
     PgWireBackendMessage::CommandComplete(CommandComplete::new(tag.into()))
 }
 
-/// `RowDescription` for result columns sent in `formats`.
+/// `RowDescription` for result columns sent in `formats`: each column's
+/// type and type modifier and, for a column of a table, the table's OID
+/// and the column's number.
 fn row_description(schema: &Schema, formats: &[Format]) -> PgWireBackendMessage {
     let fields = schema
         .fields()
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let ty = pg_type(f.data_type());
+            let (ty, typmod) = pg_field_type(f);
+            // OIDs are unsigned; the message field is signed.
+            let table = f
+                .metadata()
+                .get(TABLE_OID_KEY)
+                .and_then(|v| v.parse::<u32>().ok())
+                .map(|oid| oid as i32);
+            let column = f
+                .metadata()
+                .get(COLUMN_NUMBER_KEY)
+                .and_then(|v| v.parse::<i16>().ok());
+            let (table, column) = table.zip(column).unwrap_or((0, 0));
             FieldDescription::new(
                 f.name().clone(),
-                0,
-                0,
+                table,
+                column,
                 ty.oid(),
                 type_size(&ty),
-                -1,
+                typmod,
                 formats.get(i).copied().unwrap_or(Format::Text).code(),
             )
         })
@@ -384,6 +399,11 @@ struct Prepared {
 }
 
 impl Prepared {
+    /// The Arrow types of the declared parameter types, where known.
+    fn declared_types(&self) -> Vec<Option<DataType>> {
+        declared_types(&self.declared)
+    }
+
     /// The type each parameter is converted to.
     fn param_types(&self) -> Vec<DataType> {
         let described = self.description.as_ref().map_or(&[][..], |d| &d.params[..]);
@@ -416,6 +436,12 @@ impl Prepared {
     fn columns(&self) -> Option<&SchemaRef> {
         self.description.as_ref().and_then(|d| d.columns.as_ref())
     }
+}
+
+/// The Arrow types of declared parameter OIDs (`None`: unspecified or
+/// unknown, for the planner to infer).
+fn declared_types(oids: &[u32]) -> Vec<Option<DataType>> {
+    oids.iter().map(|oid| data_type_for_oid(*oid)).collect()
 }
 
 /// Where a portal is in its life.
@@ -485,14 +511,21 @@ impl RowCursor {
             .enumerate()
             .map(|(i, c)| {
                 let c = normalize_column(c)?;
-                match self.described.as_ref().map(|s| s.field(i).data_type()) {
-                    Some(t) if pg_type(t) != pg_type(c.data_type()) => arrow::compute::cast(&c, t)
-                        .map_err(|e| {
-                            SqlError::internal(format!(
-                                "result column {i} has an unexpected type: {e}"
-                            ))
-                        }),
-                    _ => Ok(c),
+                let Some(field) = self.described.as_ref().map(|s| s.field(i)) else {
+                    return Ok(c);
+                };
+                let t = field.data_type();
+                let c = if pg_type(t) == pg_type(c.data_type()) {
+                    c
+                } else {
+                    arrow::compute::cast(&c, t).map_err(|e| {
+                        SqlError::internal(format!("result column {i} has an unexpected type: {e}"))
+                    })?
+                };
+                if self.formats[i] == Format::Binary && pg_field_type(field).0 == Type::CHAR {
+                    char_column(&c)
+                } else {
+                    Ok(c)
                 }
             })
             .collect()
@@ -634,10 +667,11 @@ impl Connection {
     async fn execute_statement(
         &mut self,
         statement: &Statement,
+        param_types: &[Option<DataType>],
         params: &[ScalarValue],
     ) -> Step<ExecResult> {
         let result = tokio::select! {
-            r = self.session.execute(statement, params) => r,
+            r = self.session.execute(statement, param_types, params) => r,
             _ = self.reader.closed() => return Err(Failure::Closed),
             _ = self.shutdown.cancelled() => return Err(Failure::Closed),
         };
@@ -672,7 +706,7 @@ impl Connection {
     }
 
     async fn simple_statement(&mut self, statement: &Statement) -> Step {
-        match self.execute_statement(statement, &[]).await? {
+        match self.execute_statement(statement, &[], &[]).await? {
             ExecResult::Rows(stream) => {
                 let formats = vec![Format::Text; stream.schema.fields().len()];
                 self.writer
@@ -833,12 +867,8 @@ impl Connection {
             .into());
         }
         let statement = statements.pop();
-        let declared: Vec<Option<DataType>> = param_types
-            .iter()
-            .map(|oid| data_type_for_oid(*oid))
-            .collect();
         let description = match &statement {
-            Some(s) => Some(self.session.describe(s, &declared)?),
+            Some(s) => Some(self.session.describe(s, &declared_types(&param_types))?),
             None => None,
         };
         self.send_notices()?;
@@ -979,7 +1009,11 @@ impl Connection {
                     ))?;
                     return Ok(());
                 };
-                match self.execute_statement(statement, &portal.params).await? {
+                let declared = portal.prepared.declared_types();
+                match self
+                    .execute_statement(statement, &declared, &portal.params)
+                    .await?
+                {
                     ExecResult::Rows(stream) => {
                         let described = portal.prepared.columns().cloned();
                         // Rows from a statement described as returning none

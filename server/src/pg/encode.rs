@@ -13,7 +13,9 @@
 use std::fmt::Write as _;
 
 use arrow::array::timezone::Tz;
-use arrow::array::{Array, ArrayRef, AsArray, GenericListArray, OffsetSizeTrait};
+use arrow::array::{
+    Array, ArrayRef, AsArray, FixedSizeBinaryBuilder, GenericListArray, OffsetSizeTrait,
+};
 use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Date32Type, Date64Type, Decimal32Type, Decimal64Type,
     Decimal128Type, Decimal256Type, DurationMicrosecondType, DurationMillisecondType,
@@ -130,6 +132,29 @@ pub(crate) fn normalize_column(column: &ArrayRef) -> SqlResult<ArrayRef> {
             .map_err(|e| SqlError::internal(format!("cannot unpack column: {e}"))),
         _ => Ok(std::sync::Arc::clone(column)),
     }
+}
+
+/// A text column of Postgres type `"char"` in its binary form: one byte
+/// per value (the first byte of the text, 0 for the empty value), as
+/// `charsend` writes it.
+///
+/// # Errors
+///
+/// A column that is not text (internal).
+pub(crate) fn char_column(column: &ArrayRef) -> SqlResult<ArrayRef> {
+    let text = arrow::compute::cast(column, &DataType::Utf8)
+        .map_err(|e| SqlError::internal(format!("cannot send a \"char\" column: {e}")))?;
+    let text = text.as_string::<i32>();
+    let mut out = FixedSizeBinaryBuilder::with_capacity(text.len(), 1);
+    for value in text {
+        match value {
+            Some(v) => out
+                .append_value([v.as_bytes().first().copied().unwrap_or(0)])
+                .map_err(|e| SqlError::internal(e.to_string()))?,
+            None => out.append_null(),
+        }
+    }
+    Ok(std::sync::Arc::new(out.finish()))
 }
 
 /// Appends the fields of row `row` of `columns` to `buf` (the body of a
@@ -1141,5 +1166,19 @@ mod tests {
         assert_eq!(format_decimal("-5", 3), "-0.005");
         assert_eq!(format_decimal("12", -2), "1200");
         assert_eq!(format_decimal("0", 0), "0");
+    }
+
+    #[test]
+    fn char_columns_are_one_byte_in_binary() {
+        let chars: ArrayRef = Arc::new(StringArray::from(vec![Some("r"), Some(""), None]));
+        let bytes = char_column(&chars).unwrap();
+        assert_eq!(binary(Arc::clone(&bytes)), b"r");
+        let mut buf = BytesMut::new();
+        let ctx = EncodeContext::new("UTC", 1);
+        write_field(bytes.as_ref(), 1, Format::Binary, &ctx, &mut buf).unwrap();
+        assert_eq!(&buf[..], &[0, 0, 0, 1, 0]);
+        buf.clear();
+        write_field(bytes.as_ref(), 2, Format::Binary, &ctx, &mut buf).unwrap();
+        assert_eq!(&buf[..], &(-1i32).to_be_bytes());
     }
 }

@@ -5,7 +5,9 @@
 //! or, for unspecified OIDs, the type the statement expects), then cast
 //! when the two differ. Text values are parsed with Postgres's input
 //! syntax ([`crate::types::parse_text_values`]); binary values follow
-//! Postgres's `*recv` functions.
+//! Postgres's `*recv` functions. A numeric keeps the scale it was written
+//! with (`1.25` stays `Decimal128(38, 2)` where the statement expects some
+//! decimal), as Postgres's `numeric` does, so that `$1 * 2` is `2.50`.
 
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ use pgwire::api::Type;
 use super::encode::{Format, PG_EPOCH_DAYS, PG_EPOCH_MICROS};
 use super::types::{UTC, data_type_for_oid, is_text, pg_type};
 use crate::error::{SqlError, SqlResult};
-use crate::types::{parse_text_values, pg_type_name};
+use crate::types::{numeric_type_of_text, parse_text_values, pg_type_name};
 
 /// Converts parameter `index` (0-based) to a value of type `expected`.
 ///
@@ -41,6 +43,12 @@ pub(crate) fn decode_param(
     let Some(bytes) = value else {
         return ScalarValue::try_from(expected).map_err(|e| SqlError::from_datafusion(&e));
     };
+    // A binary "char" is one byte; 0 is the empty value.
+    let bytes = if declared == Type::CHAR.oid() && format == Format::Binary && bytes == [0] {
+        &[][..]
+    } else {
+        bytes
+    };
     // The type the bytes are written in.
     let wire = match data_type_for_oid(declared) {
         Some(t) if !(format == Format::Text && is_text(&pg_type(&t))) => t,
@@ -53,17 +61,44 @@ pub(crate) fn decode_param(
             })?;
             match &wire {
                 DataType::List(field) => parse_text_array(text, field)?,
+                w if is_decimal(w) => parse_numeric(text, w)?,
                 _ => parse_text_values(&[Some(text)], &wire).map_err(|(_, e)| e)?,
             }
         }
+        Format::Binary if is_decimal(&wire) => {
+            let text = numeric_from_binary(bytes).ok_or_else(|| bad_binary(index))?;
+            parse_numeric(&text, &wire)?
+        }
         Format::Binary => decode_binary(index, bytes, &wire)?,
     };
-    let array = if array.data_type() == expected {
+    let keeps_scale = is_decimal(array.data_type()) && is_decimal(expected);
+    let array = if array.data_type() == expected || keeps_scale {
         array
     } else {
         cast_value(&array, expected)?
     };
     ScalarValue::try_from_array(&array, 0).map_err(|e| SqlError::from_datafusion(&e))
+}
+
+fn is_decimal(ty: &DataType) -> bool {
+    matches!(
+        ty,
+        DataType::Decimal32(..)
+            | DataType::Decimal64(..)
+            | DataType::Decimal128(..)
+            | DataType::Decimal256(..)
+    )
+}
+
+/// A numeric in the scale it is written with ([`numeric_type_of_text`]),
+/// or as `wire` when that type cannot hold it.
+fn parse_numeric(text: &str, wire: &DataType) -> SqlResult<ArrayRef> {
+    if let Some(natural) = numeric_type_of_text(text)
+        && let Ok(array) = parse_text_values(&[Some(text)], &natural)
+    {
+        return Ok(array);
+    }
+    parse_text_values(&[Some(text)], wire).map_err(|(_, e)| e)
 }
 
 fn cast_value(array: &ArrayRef, to: &DataType) -> SqlResult<ArrayRef> {
@@ -542,9 +577,44 @@ mod tests {
             &DataType::Decimal128(10, 3),
         )
         .unwrap();
-        assert_eq!(v, ScalarValue::Decimal128(Some(-5), 10, 3));
+        assert_eq!(v, ScalarValue::Decimal128(Some(-5), 38, 3));
         let v = decode_param(0, Some(&b), Format::Binary, 1700, &DataType::Float64).unwrap();
         assert_eq!(v, ScalarValue::Float64(Some(-0.005)));
+    }
+
+    #[test]
+    fn numeric_params_keep_their_scale() {
+        let numeric = DataType::Decimal128(38, 10);
+        let v = decode_param(0, Some(b"1.25"), Format::Text, 1700, &numeric).unwrap();
+        assert_eq!(v, ScalarValue::Decimal128(Some(125), 38, 2));
+        let v = decode_param(
+            0,
+            Some(b"1.25"),
+            Format::Text,
+            0,
+            &DataType::Decimal128(10, 2),
+        )
+        .unwrap();
+        assert_eq!(v, ScalarValue::Decimal128(Some(125), 38, 2));
+        // Too many digits for its own scale: read as the expected type.
+        let long = format!("1.{}", "1".repeat(40));
+        let v = decode_param(0, Some(long.as_bytes()), Format::Text, 0, &numeric).unwrap();
+        assert_eq!(v, ScalarValue::Decimal128(Some(11_111_111_111), 38, 10));
+        // Other expected types are still cast to.
+        let v = decode_param(0, Some(b"2.5"), Format::Text, 1700, &DataType::Float64).unwrap();
+        assert_eq!(v, ScalarValue::Float64(Some(2.5)));
+        let v = decode_param(0, None, Format::Text, 1700, &numeric).unwrap();
+        assert_eq!(v, ScalarValue::Decimal128(None, 38, 10));
+    }
+
+    #[test]
+    fn char_params() {
+        let v = decode_param(0, Some(b"r"), Format::Binary, 18, &DataType::Utf8).unwrap();
+        assert_eq!(v, ScalarValue::Utf8(Some("r".into())));
+        let v = decode_param(0, Some(&[0]), Format::Binary, 18, &DataType::Utf8).unwrap();
+        assert_eq!(v, ScalarValue::Utf8(Some(String::new())));
+        let v = decode_param(0, Some(b"v"), Format::Text, 18, &DataType::Utf8).unwrap();
+        assert_eq!(v, ScalarValue::Utf8(Some("v".into())));
     }
 
     #[test]

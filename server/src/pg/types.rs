@@ -4,12 +4,17 @@
 //!
 //! Only built-in OIDs are used, so that every client library knows them.
 //! Arrow types without a Postgres counterpart are sent as `text`, rendered
-//! with Arrow's display.
+//! with Arrow's display. A result column whose field carries a declared
+//! Postgres type ([`PG_TYPE_METADATA_KEY`]: a table column's
+//! `varchar(10)` or `numeric(10,2)`, the system tables' `"char"`) is sent
+//! as that type, with its type modifier, when the declared type is sent
+//! like the Arrow type (`"char"`, `varchar` and `text` are all `Utf8`).
 
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, IntervalUnit, TimeUnit};
 use pgwire::api::Type;
+use tidewater_runtime::functions::postgres::{PG_TYPE_METADATA_KEY, parse_type_with_typmod};
 
 /// The time zone of `timestamptz` values built from client parameters.
 pub(crate) const UTC: &str = "+00:00";
@@ -46,6 +51,20 @@ pub(crate) fn pg_type(ty: &DataType) -> Type {
     }
 }
 
+/// The Postgres type and type modifier a result column is sent as: its
+/// declared type ([`PG_TYPE_METADATA_KEY`]) when that is sent like its
+/// Arrow type, else the type of its Arrow type (modifier -1).
+pub(crate) fn pg_field_type(field: &Field) -> (Type, i32) {
+    let arrow = pg_type(field.data_type());
+    let declared = field
+        .metadata()
+        .get(PG_TYPE_METADATA_KEY)
+        .and_then(|t| parse_type_with_typmod(t))
+        .and_then(|(oid, typmod)| Some((Type::from_oid(oid)?, typmod)))
+        .filter(|(ty, _)| data_type_for_oid(ty.oid()).is_some_and(|t| pg_type(&t) == arrow));
+    declared.unwrap_or((arrow, -1))
+}
+
 /// The array type whose elements are `element`, for the types we send.
 pub(crate) fn array_type(element: &Type) -> Option<Type> {
     Some(match *element {
@@ -70,7 +89,7 @@ pub(crate) fn array_type(element: &Type) -> Option<Type> {
 /// `pg_type.typlen`: the fixed size of a type, or -1 when variable.
 pub(crate) fn type_size(ty: &Type) -> i16 {
     match *ty {
-        Type::BOOL => 1,
+        Type::BOOL | Type::CHAR => 1,
         Type::INT2 => 2,
         Type::INT4 | Type::FLOAT4 | Type::DATE => 4,
         Type::INT8 | Type::FLOAT8 | Type::TIME | Type::TIMESTAMP | Type::TIMESTAMPTZ => 8,
@@ -84,7 +103,7 @@ pub(crate) fn type_size(ty: &Type) -> i16 {
 pub(crate) fn is_text(ty: &Type) -> bool {
     matches!(
         *ty,
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::CHAR | Type::UNKNOWN
     )
 }
 
@@ -101,7 +120,7 @@ pub(crate) fn data_type_for_oid(oid: u32) -> Option<DataType> {
         Type::FLOAT4 => DataType::Float32,
         Type::FLOAT8 => DataType::Float64,
         Type::NUMERIC => DataType::Decimal128(38, 10),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DataType::Utf8,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::CHAR => DataType::Utf8,
         Type::BYTEA => DataType::Binary,
         Type::DATE => DataType::Date32,
         Type::TIME => DataType::Time64(TimeUnit::Microsecond),
@@ -168,5 +187,29 @@ mod tests {
         assert_eq!(data_type_for_oid(0), None);
         assert_eq!(data_type_for_oid(705), None);
         assert_eq!(data_type_for_oid(20), Some(DataType::Int64));
+    }
+
+    #[test]
+    fn declared_column_types_when_sent_alike() {
+        let declared = |ty: DataType, declared: &str| {
+            let field = Field::new("c", ty, true)
+                .with_metadata([(PG_TYPE_METADATA_KEY.to_string(), declared.to_string())].into());
+            let (ty, typmod) = pg_field_type(&field);
+            (ty.oid(), typmod)
+        };
+        assert_eq!(declared(DataType::Utf8, "\"char\""), (18, -1));
+        assert_eq!(declared(DataType::Utf8, "VARCHAR(10)"), (1043, 14));
+        assert_eq!(
+            declared(DataType::Decimal128(10, 2), "NUMERIC(10,2)"),
+            (1700, 655_366)
+        );
+        assert_eq!(declared(DataType::Int32, "INTEGER"), (23, -1));
+        // A declared type sent differently from the values is not used.
+        assert_eq!(declared(DataType::Int64, "INTEGER"), (20, -1));
+        assert_eq!(declared(DataType::Utf8, "nonsense"), (25, -1));
+        assert_eq!(
+            pg_field_type(&Field::new("c", DataType::Decimal128(10, 2), true)),
+            (Type::NUMERIC, -1)
+        );
     }
 }

@@ -26,10 +26,11 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion_common::ScalarValue;
 use parking_lot::Mutex;
 use sqlparser::ast::{Set, Statement};
+use tidewater_planner::origin::column_origins;
 use tidewater_planner::statement::{
     CreateTablePlan, DropPlan, DropTarget, LoweredQuery, explain_text,
 };
-use tidewater_planner::{Planned, Planner, PreparedQuery, SessionInfo};
+use tidewater_planner::{Planned, Planner, PreparedQuery, QualifiedName, SessionInfo};
 use tidewater_runtime::plan::QueryConfig;
 use tidewater_runtime::pool::{QueryCanceller, QueryEvent, QueryHandle, Runtime};
 
@@ -59,6 +60,15 @@ pub enum TransactionStatus {
     /// Inside a block after an error.
     Failed,
 }
+
+/// Field metadata of a result column that shows a table's column
+/// unchanged: the table's OID (decimal), as Postgres reports it in
+/// `RowDescription`. Set on [`StatementDescription::columns`] and
+/// [`RowStream::schema`].
+pub const TABLE_OID_KEY: &str = "tidewater.table_oid";
+/// Field metadata next to [`TABLE_OID_KEY`]: the column's number in the
+/// table (`attnum`, from 1).
+pub const COLUMN_NUMBER_KEY: &str = "tidewater.column_number";
 
 /// Parameter and result types of a statement.
 #[derive(Debug, Clone)]
@@ -298,7 +308,7 @@ impl Session {
         Ok(match planned {
             Planned::Query(q) => StatementDescription {
                 params: params(&q),
-                columns: Some(display_schema(&q.output)),
+                columns: Some(result_schema(&snapshot, &q)),
             },
             Planned::Explain { query } => StatementDescription {
                 params: params(&query),
@@ -319,7 +329,10 @@ impl Session {
         })
     }
 
-    /// Executes one statement with parameter values.
+    /// Executes one statement with parameter values. `param_types` are
+    /// the types the client declared, as given to [`Session::describe`]
+    /// (the statement is planned again with them, so that it runs as it
+    /// was described).
     ///
     /// # Errors
     ///
@@ -328,6 +341,7 @@ impl Session {
     pub async fn execute(
         &mut self,
         statement: &Statement,
+        param_types: &[Option<DataType>],
         params: &[ScalarValue],
     ) -> SqlResult<ExecResult> {
         if self.transaction == TransactionStatus::Failed
@@ -341,7 +355,7 @@ impl Session {
                 "current transaction is aborted, commands ignored until end of transaction block",
             ));
         }
-        let result = self.execute_inner(statement, params).await;
+        let result = self.execute_inner(statement, param_types, params).await;
         if result.is_err() && self.transaction == TransactionStatus::InBlock {
             self.transaction = TransactionStatus::Failed;
         }
@@ -400,18 +414,19 @@ impl Session {
     async fn execute_inner(
         &mut self,
         statement: &Statement,
+        param_types: &[Option<DataType>],
         params: &[ScalarValue],
     ) -> SqlResult<ExecResult> {
         let snapshot = self.snapshot();
         let info = self.session_info();
         let planner = Planner::new(&snapshot, &info);
-        let planned = planner.plan(statement, &[])?;
+        let planned = planner.plan(statement, param_types)?;
         match planned {
             Planned::Query(query) => {
                 let lowered = self.lower(&planner, &query, params)?;
                 let handle = self.submit(&lowered)?;
                 Ok(ExecResult::Rows(RowStream {
-                    schema: display_schema(&query.output),
+                    schema: result_schema(&snapshot, &query),
                     source: RowSource::Query(handle),
                     cancel_slot: Some(Arc::clone(&self.cancel.0)),
                 }))
@@ -828,15 +843,43 @@ fn explain_schema() -> SchemaRef {
     )]))
 }
 
-/// The result schema shown to clients: nullable columns, no metadata.
-fn display_schema(schema: &SchemaRef) -> SchemaRef {
-    Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| Field::new(f.name(), f.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ))
+/// The result schema shown to clients: nullable columns whose metadata is
+/// only their declared Postgres type (`PG_TYPE_METADATA_KEY`) and, for
+/// columns that show a table's column, [`TABLE_OID_KEY`] and
+/// [`COLUMN_NUMBER_KEY`].
+fn result_schema(snapshot: &CatalogSnapshot, query: &PreparedQuery) -> SchemaRef {
+    use tidewater_runtime::functions::postgres::PG_TYPE_METADATA_KEY;
+    let origins = column_origins(&query.logical);
+    let fields: Vec<Field> = query
+        .output
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut metadata = std::collections::HashMap::new();
+            if let Some(t) = f.metadata().get(PG_TYPE_METADATA_KEY) {
+                metadata.insert(PG_TYPE_METADATA_KEY.to_string(), t.clone());
+            }
+            let origin = origins.get(i).and_then(Option::as_ref);
+            if let Some((oid, column)) = origin
+                .and_then(|o| Some((relation_oid(snapshot, &o.table)?, o.column.checked_add(1)?)))
+            {
+                metadata.insert(TABLE_OID_KEY.to_string(), oid.to_string());
+                metadata.insert(COLUMN_NUMBER_KEY.to_string(), column.to_string());
+            }
+            Field::new(f.name(), f.data_type().clone(), true).with_metadata(metadata)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// The OID of a table, view or system relation.
+fn relation_oid(snapshot: &CatalogSnapshot, name: &QualifiedName) -> Option<u32> {
+    if crate::catalog::SYSTEM_SCHEMAS.contains(&name.schema.as_str()) {
+        crate::catalog::system::system_relation_oid(&name.schema, &name.name)
+    } else {
+        snapshot.state.relation(name).map(|r| r.oid)
+    }
 }
 
 /// A table schema without planner metadata, keeping only each column's

@@ -20,7 +20,9 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int64Type, IntervalUnit, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
-use tidewater_runtime::functions::postgres::{PgType, pg_type, pg_type_by_name};
+use tidewater_runtime::functions::postgres::{
+    PG_TYPE_METADATA_KEY, PgType, pg_type, pg_type_by_name,
+};
 
 use super::defs;
 
@@ -132,7 +134,17 @@ fn parse_relation(schema: &'static str, entry: &'static str) -> Option<SystemRel
     }
     let fields: Vec<Field> = columns
         .iter()
-        .map(|c| Field::new(c.name, arrow_type(c.pg_type), !c.not_null))
+        .map(|c| {
+            let field = Field::new(c.name, arrow_type(c.pg_type), !c.not_null);
+            // `"char"` columns are `Utf8` like `text`; clients see their type.
+            if c.pg_type.name == "char" {
+                field.with_metadata(
+                    [(PG_TYPE_METADATA_KEY.to_string(), "\"char\"".to_string())].into(),
+                )
+            } else {
+                field
+            }
+        })
         .collect();
     Some(SystemRelation {
         schema,
