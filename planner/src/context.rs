@@ -1,7 +1,8 @@
 //! DataFusion's view of our catalog: the [`ContextProvider`] that resolves
 //! table names (Postgres rules: `pg_catalog` first, then the search path),
 //! inlines views, and supplies functions, including the per-session ones
-//! (`current_database()`, `version()`, ...) that fold to constants.
+//! (`current_database()`, `version()`, ...) that fold to constants, and
+//! the table functions of `FROM` ([`crate::table_functions`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -268,6 +269,14 @@ impl ContextProvider for PlannerContext<'_> {
             _ => None,
         };
         Ok(Arc::new(TableSourceAdapter { entry, view_plan }))
+    }
+
+    fn get_table_function_source(
+        &self,
+        name: &str,
+        args: Vec<Expr>,
+    ) -> Result<Arc<dyn TableSource>> {
+        crate::table_functions::resolve(name, args)
     }
 
     fn get_expr_planners(&self) -> &[Arc<dyn ExprPlanner>] {

@@ -18,6 +18,7 @@ mod params;
 mod pg_compat;
 pub mod rules;
 pub mod statement;
+pub mod table_functions;
 
 use datafusion_common::Result;
 use datafusion_sql::planner::ParserOptions;

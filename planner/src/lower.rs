@@ -20,13 +20,15 @@ use tidewater_runtime::expr::{ExprContext, ExprIr, SchemaIr, SortIr, encode_batc
 use tidewater_runtime::functions::FunctionRegistry;
 use tidewater_runtime::operators::aggregate::partial_schema;
 use tidewater_runtime::plan::{
-    AggregatePhase, DataflowPlan, Edge, Exchange, JoinKind, NodeId, NodeKind, PlanNode, QueryConfig,
+    AggregatePhase, DataflowPlan, Edge, Exchange, JoinKind, NodeId, NodeKind, PlanNode,
+    QueryConfig, UnnestNulls,
 };
 use tidewater_runtime::source::SourceSpec;
 
 use crate::catalog::TableKind;
 use crate::context::TableSourceAdapter;
 use crate::error::PlanError;
+use crate::table_functions::{TableFunctionCall, TableFunctionSource};
 
 /// Where a node's rows are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,7 +304,7 @@ impl Lowering {
             LogicalPlan::Repartition(r) => self.lower(&r.input),
             LogicalPlan::Subquery(_) => Err(not_supported("this form of subquery")),
             LogicalPlan::RecursiveQuery(_) => Err(not_supported("WITH RECURSIVE")),
-            LogicalPlan::Unnest(_) => Err(not_supported("UNNEST")),
+            LogicalPlan::Unnest(u) => self.lower_unnest(u),
             LogicalPlan::Distinct(_) => Err(DataFusionError::Internal(
                 "DISTINCT should have been rewritten to an aggregation".into(),
             )),
@@ -310,7 +312,78 @@ impl Lowering {
         }
     }
 
+    /// `unnest` of list columns (one level) and of struct columns: a
+    /// row-local operator on the input's workers.
+    fn lower_unnest(&mut self, u: &datafusion_expr::logical_plan::Unnest) -> Result<NodeId> {
+        let input = self.lower(&u.input)?;
+        let mut lists = Vec::with_capacity(u.list_type_columns.len());
+        for (index, column) in &u.list_type_columns {
+            if column.depth != 1 || lists.contains(index) {
+                return Err(not_supported("unnest of a nested array at several depths"));
+            }
+            lists.push(*index);
+        }
+        let nulls = match u.options.null_handling {
+            datafusion_common::NullHandling::Drop => UnnestNulls::Drop,
+            datafusion_common::NullHandling::Preserve => UnnestNulls::Preserve,
+            datafusion_common::NullHandling::PreserveAndExpandEmpty => {
+                UnnestNulls::PreserveAndExpandEmpty
+            }
+        };
+        let dist = self.dists[input];
+        Ok(self.push(
+            NodeKind::Unnest {
+                lists,
+                structs: u.struct_type_columns.clone(),
+                nulls,
+            },
+            vec![Edge::forward(input)],
+            SchemaIr::from_df_schema(&u.schema),
+            dist,
+        ))
+    }
+
+    /// A table function in `FROM`: its rows on worker 0.
+    fn lower_table_function(
+        &mut self,
+        scan: &datafusion_expr::logical_plan::TableScan,
+        source: &TableFunctionSource,
+    ) -> Result<NodeId> {
+        let schema = SchemaIr::from_df_schema(&scan.projected_schema);
+        let limit = scan.fetch.filter(|_| scan.filters.is_empty());
+        let mut id = match &source.call {
+            TableFunctionCall::Series(Some(spec)) => self.push(
+                NodeKind::Series {
+                    spec: spec.clone(),
+                    limit,
+                },
+                vec![],
+                schema.clone(),
+                Dist::Single,
+            ),
+            TableFunctionCall::Series(None) => self.push(
+                NodeKind::Values { rows: vec![] },
+                vec![],
+                schema.clone(),
+                Dist::Single,
+            ),
+        };
+        if let Some(predicate) = datafusion_expr::utils::conjunction(scan.filters.iter().cloned()) {
+            id = self.push(
+                NodeKind::Filter {
+                    predicate: ir(&predicate)?,
+                },
+                vec![Edge::forward(id)],
+                schema,
+                Dist::Single,
+            );
+        }
+        Ok(id)
+    }
     fn lower_scan(&mut self, scan: &datafusion_expr::logical_plan::TableScan) -> Result<NodeId> {
+        if let Some(source) = scan.source.downcast_ref::<TableFunctionSource>() {
+            return self.lower_table_function(scan, source);
+        }
         let Some(adapter) = scan.source.downcast_ref::<TableSourceAdapter>() else {
             return Err(DataFusionError::Internal(format!(
                 "unknown table source for {}",

@@ -14,15 +14,24 @@
 //!   `format_type`), `regnamespace` and `regproc`; a parameter
 //!   (`$1::regclass`) is resolved as a name when its value is bound;
 //! - `ARRAY(subquery)` becomes `(SELECT array_agg(v) FROM (subquery) AS
-//!   s(v))`.
+//!   s(v))`;
+//! - the set-returning `information_schema._pg_expandarray(a)` in an
+//!   expression becomes `unnest(_pg_expandarray(a))` (the scalar function
+//!   builds the `(x, n)` pairs, the unnest makes them rows), and field
+//!   selection from a composite, `(expr).field`, becomes `(expr)['field']`;
+//! - table functions in `FROM` lose a `pg_catalog.` or
+//!   `information_schema.` qualifier (`FROM pg_catalog.generate_series(1,
+//!   3)`), which DataFusion would take for the function's name, and the
+//!   bare alias of a one-column function names its column too
+//!   (`generate_series(1, 3) AS g` has the column `g`).
 
 use std::ops::ControlFlow;
 
 use datafusion_common::{DataFusionError, Result, TableReference};
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr,
+    AccessExpr, BinaryOperator, CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart, Query, Statement,
-    Value, VisitMut, VisitorMut,
+    Subscript, TableFactor, Value, VisitMut, VisitorMut,
 };
 
 use crate::context::PlannerContext;
@@ -402,8 +411,64 @@ fn quantified_comparison(left: Expr, op: &BinaryOperator, query: Query, all: boo
     }
 }
 
+/// The single argument of a call to `information_schema._pg_expandarray`
+/// (also accepted unqualified), if `f` is one.
+fn expandarray_argument(f: &Function) -> Option<Expr> {
+    let parts = name_parts(&f.name);
+    let is_expandarray = match parts.as_slice() {
+        [n] => n == "_pg_expandarray",
+        [schema, n] => schema == "information_schema" && n == "_pg_expandarray",
+        _ => false,
+    };
+    if !is_expandarray || f.over.is_some() || f.filter.is_some() {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    match list.args.as_slice() {
+        [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => Some(e.clone()),
+        _ => None,
+    }
+}
+
 impl VisitorMut for Rewriter<'_, '_> {
     type Break = ();
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table {
+            name,
+            args: Some(_),
+            alias,
+            ..
+        } = factor
+        {
+            let parts = name_parts(name);
+            match parts.as_slice() {
+                [_] => {}
+                [schema, function] if schema == "pg_catalog" || schema == "information_schema" => {
+                    *name = ObjectName::from(vec![Ident::new(function.as_str())]);
+                }
+                _ => self.fail(
+                    PlanError::new("42883", format!("function {name}() does not exist")).into(),
+                ),
+            }
+            // A function returning one column: a bare alias also names
+            // the column (`generate_series(1, 3) AS g` has column `g`).
+            if let Some(alias) = alias
+                && alias.columns.is_empty()
+                && name_parts(name)
+                    .last()
+                    .is_some_and(|f| crate::table_functions::returns_one_column(f))
+            {
+                alias.columns = vec![sqlparser::ast::TableAliasColumnDef {
+                    name: alias.name.clone(),
+                    data_type: None,
+                }];
+            }
+        }
+        ControlFlow::Continue(())
+    }
 
     fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
         fn has_except_all(set: &sqlparser::ast::SetExpr) -> bool {
@@ -530,6 +595,32 @@ impl VisitorMut for Rewriter<'_, '_> {
                     }
                 }
             }
+            Expr::Function(f) if expandarray_argument(&f).is_some() => {
+                let array = expandarray_argument(&f).expect("matched above");
+                function(
+                    "unnest",
+                    vec![function(
+                        tidewater_runtime::functions::expand_array::NAME,
+                        vec![array],
+                    )],
+                )
+            }
+            Expr::CompoundFieldAccess { root, access_chain }
+                if matches!(root.as_ref(), Expr::Nested(_)) =>
+            {
+                let access_chain = access_chain
+                    .into_iter()
+                    .map(|a| match a {
+                        AccessExpr::Dot(Expr::Identifier(field)) => {
+                            AccessExpr::Subscript(Subscript::Index {
+                                index: Expr::value(Value::SingleQuotedString(ident_text(&field))),
+                            })
+                        }
+                        other => other,
+                    })
+                    .collect();
+                Expr::CompoundFieldAccess { root, access_chain }
+            }
             Expr::Function(f)
                 if matches!(f.args, FunctionArguments::Subquery(_))
                     && unqualified(&f.name).as_deref() == Some("array") =>
@@ -619,6 +710,29 @@ mod tests {
             rewritten("SELECT $1::pg_catalog.regtype, $2::regnamespace").unwrap(),
             "SELECT to_regtype($1), to_regnamespace($2)"
         );
+        assert_eq!(
+            rewritten(
+                "SELECT (information_schema._pg_expandarray(i.indkey)).n, \
+                 information_schema._pg_expandarray(i.indkey) AS keys FROM pg_index i"
+            )
+            .unwrap(),
+            "SELECT (unnest(_pg_expandarray(i.indkey)))['n'], \
+             unnest(_pg_expandarray(i.indkey)) AS keys FROM pg_index i"
+        );
+        assert_eq!(
+            rewritten("SELECT * FROM (SELECT 1) AS r WHERE r.a = (r.keys).x").unwrap(),
+            "SELECT * FROM (SELECT 1) AS r WHERE r.a = (r.keys)['x']"
+        );
+        assert_eq!(
+            rewritten("SELECT * FROM pg_catalog.generate_series(1, 3) AS g(n)").unwrap(),
+            "SELECT * FROM generate_series(1, 3) AS g (n)"
+        );
+        assert_eq!(
+            rewritten("SELECT sum(g) FROM generate_series(1, 3) AS g").unwrap(),
+            "SELECT sum(g) FROM generate_series(1, 3) AS g (g)"
+        );
+        let err = rewritten("SELECT * FROM s.f(1)").unwrap_err();
+        assert_eq!(crate::find_plan_error(&err).map(|e| e.code), Some("42883"));
         let err = rewritten("SELECT 'nope'::regclass").unwrap_err();
         assert_eq!(crate::find_plan_error(&err).map(|e| e.code), Some("42P01"));
         assert!(rewritten("SELECT a COLLATE \"de_DE\" FROM t").is_err());

@@ -62,6 +62,23 @@ pub struct CreateTablePlan {
     pub if_not_exists: bool,
     /// `AS query`.
     pub query: Option<PreparedQuery>,
+    /// `PRIMARY KEY` and `UNIQUE` constraints, in the order written (the
+    /// primary key's columns are NOT NULL in `columns`).
+    pub constraints: Vec<KeyConstraint>,
+}
+
+/// A `PRIMARY KEY` or `UNIQUE` constraint of `CREATE TABLE`. Recorded in the
+/// catalog and shown to clients as Postgres shows it; uniqueness is not
+/// enforced (inserts do not check it), only the primary key's NOT NULL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyConstraint {
+    /// `CONSTRAINT name`, when given (Postgres's names are generated
+    /// otherwise: `<table>_pkey`, `<table>_<columns>_key`).
+    pub name: Option<String>,
+    /// A primary key (or a unique constraint).
+    pub primary: bool,
+    /// Its columns, in key order.
+    pub columns: Vec<String>,
 }
 
 /// `CREATE VIEW`.
@@ -220,6 +237,108 @@ fn option_value(o: &SqlExpr) -> Result<String> {
         ))
         .into()),
     }
+}
+
+/// The `PRIMARY KEY` and `UNIQUE` constraints of `CREATE TABLE` (column
+/// options and table constraints, in the order written), checked against
+/// the declared columns. Other constraints (`CHECK`, `REFERENCES`) are not
+/// recorded.
+fn key_constraints(ct: &sqlparser::ast::CreateTable) -> Result<Vec<KeyConstraint>> {
+    use sqlparser::ast::{ColumnOption, IndexColumn, TableConstraint};
+    let name_of = |i: &sqlparser::ast::Ident| {
+        if i.quote_style.is_some() {
+            i.value.clone()
+        } else {
+            i.value.to_lowercase()
+        }
+    };
+    let key_columns = |columns: &[IndexColumn]| {
+        columns
+            .iter()
+            .map(|c| match &c.column.expr {
+                SqlExpr::Identifier(i) => Ok(name_of(i)),
+                other => Err(DataFusionError::from(PlanError::feature_not_supported(
+                    format!("keys on expressions are not supported: {other}"),
+                ))),
+            })
+            .collect::<Result<Vec<_>>>()
+    };
+    let mut out = Vec::new();
+    for column in &ct.columns {
+        for option in &column.options {
+            let primary = match &option.option {
+                ColumnOption::PrimaryKey(_) => true,
+                ColumnOption::Unique(_) => false,
+                _ => continue,
+            };
+            out.push(KeyConstraint {
+                name: option.name.as_ref().map(name_of),
+                primary,
+                columns: vec![name_of(&column.name)],
+            });
+        }
+    }
+    for constraint in &ct.constraints {
+        let (name, primary, columns) = match constraint {
+            TableConstraint::PrimaryKey(pk) => (&pk.name, true, &pk.columns),
+            TableConstraint::Unique(u) => (&u.name, false, &u.columns),
+            _ => continue,
+        };
+        out.push(KeyConstraint {
+            name: name.as_ref().map(name_of),
+            primary,
+            columns: key_columns(columns)?,
+        });
+    }
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let table = ct
+        .name
+        .0
+        .last()
+        .map(|p| match p {
+            sqlparser::ast::ObjectNamePart::Identifier(i) => name_of(i),
+            other => other.to_string(),
+        })
+        .unwrap_or_default();
+    if ct.columns.is_empty() {
+        return Err(PlanError::feature_not_supported(
+            "PRIMARY KEY and UNIQUE need the table's columns declared",
+        )
+        .into());
+    }
+    if out.iter().filter(|c| c.primary).count() > 1 {
+        return Err(PlanError::new(
+            "42P16",
+            format!("multiple primary keys for table \"{table}\" are not allowed"),
+        )
+        .into());
+    }
+    for constraint in &out {
+        let kind = if constraint.primary {
+            "primary key"
+        } else {
+            "unique"
+        };
+        for (i, column) in constraint.columns.iter().enumerate() {
+            if !ct.columns.iter().any(|c| name_of(&c.name) == *column) {
+                return Err(PlanError::new(
+                    "42703",
+                    format!("column \"{column}\" named in key does not exist"),
+                )
+                .into());
+            }
+            if constraint.columns[..i].contains(column) {
+                return Err(PlanError::new(
+                    "42701",
+                    format!("column \"{column}\" appears twice in {kind} constraint"),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn with_options(options: &CreateTableOptions) -> Result<BTreeMap<String, String>> {
@@ -410,12 +529,19 @@ impl<'a> Planner<'a> {
                 }
                 let name = qualify(&ct.name, session, catalog)?;
                 let options = with_options(&ct.table_options)?;
+                let constraints = key_constraints(ct)?;
+                let primary_key: Vec<&String> = constraints
+                    .iter()
+                    .filter(|c| c.primary)
+                    .flat_map(|c| &c.columns)
+                    .collect();
                 let columns = if ct.columns.is_empty() {
                     None
                 } else {
                     let schema = self.sql_to_rel().build_schema(ct.columns.clone())?;
                     // Keep each column's declared SQL type (varchar(10),
-                    // numeric(10,2)) for the catalog and clients.
+                    // numeric(10,2)) for the catalog and clients; primary
+                    // key columns are NOT NULL.
                     let fields: Vec<Field> = schema
                         .fields()
                         .iter()
@@ -424,7 +550,11 @@ impl<'a> Planner<'a> {
                             let mut metadata = f.metadata().clone();
                             metadata
                                 .insert(PG_TYPE_METADATA_KEY.to_string(), c.data_type.to_string());
-                            f.as_ref().clone().with_metadata(metadata)
+                            let nullable = f.is_nullable() && !primary_key.contains(&f.name());
+                            f.as_ref()
+                                .clone()
+                                .with_metadata(metadata)
+                                .with_nullable(nullable)
                         })
                         .collect();
                     Some(Arc::new(Schema::new(fields)))
@@ -445,6 +575,7 @@ impl<'a> Planner<'a> {
                     options,
                     if_not_exists: ct.if_not_exists,
                     query,
+                    constraints,
                 }))
             }
             Statement::CreateView(cv) => {

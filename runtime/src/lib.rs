@@ -21,6 +21,7 @@ pub mod operators;
 pub mod plan;
 pub mod pool;
 mod render;
+pub mod series;
 pub mod shuffle;
 pub mod source;
 

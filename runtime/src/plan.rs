@@ -15,6 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::expr::{ExprIr, SchemaIr, SortIr};
+use crate::series::SeriesSpec;
 use crate::source::SourceSpec;
 
 /// Index of a node in [`DataflowPlan::nodes`].
@@ -133,6 +134,17 @@ pub enum JoinKind {
     RightMark,
 }
 
+/// How [`NodeKind::Unnest`] counts NULL and empty lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnnestNulls {
+    /// NULL and empty lists give no rows (SQL `unnest`).
+    Drop,
+    /// A NULL list gives one row with a NULL element; an empty list none.
+    Preserve,
+    /// NULL and empty lists both give one row with a NULL element.
+    PreserveAndExpandEmpty,
+}
+
 /// What an operator does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum NodeKind {
@@ -147,6 +159,24 @@ pub enum NodeKind {
     Rows {
         /// The rows as an Arrow IPC stream.
         ipc: Vec<u8>,
+    },
+    /// `generate_series(...)`, produced on worker 0. The schema has the
+    /// value column, or no column when only the row count is used.
+    Series {
+        /// The series.
+        spec: SeriesSpec,
+        /// Upper bound on the rows needed.
+        limit: Option<usize>,
+    },
+    /// Replaces list columns by their elements (one row per element, the
+    /// other columns repeated) and struct columns by their fields.
+    Unnest {
+        /// Input columns holding lists, each at most once.
+        lists: Vec<usize>,
+        /// Input columns holding structs.
+        structs: Vec<usize>,
+        /// How NULL and empty lists count.
+        nulls: UnnestNulls,
     },
     /// Evaluates expressions over each row.
     Project {
@@ -223,6 +253,8 @@ impl NodeKind {
             NodeKind::Scan(_) => "Scan",
             NodeKind::Values { .. } => "Values",
             NodeKind::Rows { .. } => "Rows",
+            NodeKind::Series { .. } => "Series",
+            NodeKind::Unnest { .. } => "Unnest",
             NodeKind::Project { .. } => "Project",
             NodeKind::Filter { .. } => "Filter",
             NodeKind::Aggregate { phase, .. } => match phase {
@@ -301,6 +333,47 @@ impl DataflowPlan {
             }
             NodeKind::Values { rows } => write!(f, ": {} rows", rows.len())?,
             NodeKind::Rows { .. } => {}
+            NodeKind::Series { spec, limit } => {
+                match spec {
+                    SeriesSpec::Integers { start, stop, step } => {
+                        write!(f, ": {start} to {stop} step {step}")?
+                    }
+                    SeriesSpec::Timestamps {
+                        start,
+                        stop,
+                        months,
+                        days,
+                        nanos,
+                        ..
+                    } => write!(
+                        f,
+                        ": {start} to {stop} (microseconds) step {months} months {days} days {nanos} ns"
+                    )?,
+                }
+                if let Some(l) = limit {
+                    write!(f, " limit={l}")?;
+                }
+            }
+            NodeKind::Unnest {
+                lists,
+                structs,
+                nulls,
+            } => {
+                let names = |columns: &[usize]| {
+                    columns
+                        .iter()
+                        .map(|c| format!("#{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                write!(f, ": lists=[{}]", names(lists))?;
+                if !structs.is_empty() {
+                    write!(f, " structs=[{}]", names(structs))?;
+                }
+                if *nulls != UnnestNulls::Drop {
+                    write!(f, " nulls={nulls:?}")?;
+                }
+            }
             NodeKind::Project { exprs } => write!(f, ": {}", ExprList(exprs))?,
             NodeKind::Filter { predicate } => write!(f, ": {}", DisplayExpr(predicate))?,
             NodeKind::Aggregate {

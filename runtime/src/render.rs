@@ -42,10 +42,12 @@ use crate::operators::hash_join::HashJoinOperator;
 use crate::operators::limit::LimitOperator;
 use crate::operators::project::ProjectOperator;
 use crate::operators::sort::SortOperator;
+use crate::operators::unnest::UnnestOperator;
 use crate::operators::window::WindowOperator;
 use crate::operators::{BinaryOperator, Emit, UnaryOperator};
 use crate::plan::{DataflowPlan, Exchange, NodeKind, QueryConfig};
 use crate::pool::{QueryEvent, ResultSender};
+use crate::series::{SeriesReader, SeriesSpec};
 use crate::shuffle::{EdgePact, Route};
 use crate::source::{ConnectorRegistry, SourceContext, SourcePoll, SourceReader, SourceSpec};
 
@@ -85,6 +87,8 @@ impl QueryShared {
 /// A node ready to be wired into timely.
 enum Prepared {
     Source(SourceSpec),
+    /// `generate_series`, with its output schema and limit.
+    Series(SeriesSpec, arrow::datatypes::SchemaRef, Option<usize>),
     /// Rows produced on worker 0 (`None` elsewhere); evaluating them may
     /// have failed, which fails the query rather than its construction.
     Values(Option<Result<RecordBatch, QueryError>>),
@@ -167,6 +171,20 @@ fn prepare(
                     Prepared::Values(None)
                 }
             }
+            NodeKind::Series { spec, limit } => {
+                Prepared::Series(spec.clone(), output_schema, *limit)
+            }
+            NodeKind::Unnest {
+                lists,
+                structs,
+                nulls,
+            } => Prepared::Unary(Box::new(UnnestOperator::new(
+                lists.clone(),
+                structs.clone(),
+                *nulls,
+                output_schema,
+                q.config.batch_size,
+            ))),
             NodeKind::Project { exprs } => {
                 let ctx = ExprContext::try_new(registry, input_schema(0), &props)?;
                 Prepared::Unary(Box::new(ProjectOperator::new(
@@ -320,6 +338,16 @@ pub(crate) fn build_query(
                 let kind = plan.nodes[id].kind.name();
                 let stream = match op {
                     Prepared::Source(spec) => render_source(scope, spec, Rc::clone(&q)),
+                    Prepared::Series(spec, schema, limit) => render_reader(
+                        scope,
+                        "Series".to_string(),
+                        "generate_series".to_string(),
+                        Rc::clone(&q),
+                        move |q: &QueryShared| {
+                            let reader = SeriesReader::try_new(spec, schema, limit, &q.place)?;
+                            Ok(Box::new(reader) as Box<dyn SourceReader>)
+                        },
+                    ),
                     Prepared::Values(batch) => render_values(scope, batch),
                     Prepared::Unary(op) => {
                         let input = inputs
@@ -658,10 +686,31 @@ fn render_source<'s>(
     q: Rc<QueryShared>,
 ) -> Stream<'s, Epoch, Chunk> {
     let name = format!("Scan {}", spec.table);
+    let table = spec.table.clone();
+    render_reader(scope, name, table, q, move |q: &QueryShared| {
+        q.connectors
+            .get(&spec.connector)
+            .and_then(|connector| connector.open(&spec, &q.place))
+    })
+}
+
+/// A source operator polling the reader that `open` returns (opened on
+/// the first activation); `what` names the input in error messages.
+fn render_reader<'s, F>(
+    scope: Scope<'s, Epoch>,
+    name: String,
+    what: String,
+    q: Rc<QueryShared>,
+    open: F,
+) -> Stream<'s, Epoch, Chunk>
+where
+    F: FnOnce(&QueryShared) -> Result<Box<dyn SourceReader>, QueryError> + 'static,
+{
     source::<_, Out, _, _>(scope, &name, move |cap, info| {
         let activator = scope.activator_for(info.address);
         let mut cap = Some(cap);
         let mut reader: Option<Box<dyn SourceReader>> = None;
+        let mut open = Some(open);
         let mut epoch_started = Instant::now();
         move |output| {
             let Some(c) = cap.as_mut() else { return };
@@ -670,10 +719,13 @@ fn render_source<'s>(
                 return;
             }
             if reader.is_none() {
-                let opened = q
-                    .connectors
-                    .get(&spec.connector)
-                    .and_then(|connector| connector.open(&spec, &q.place));
+                let opened = match open.take() {
+                    Some(open) => open(&q),
+                    None => Err(QueryError::new(
+                        SqlState::Internal,
+                        format!("{what} was opened twice"),
+                    )),
+                };
                 match opened {
                     Ok(r) => reader = Some(r),
                     Err(e) => {
@@ -694,11 +746,7 @@ fn render_source<'s>(
                 let polled = catch_unwind(AssertUnwindSafe(|| r.poll_next())).unwrap_or_else(|p| {
                     Err(QueryError::new(
                         SqlState::Internal,
-                        format!(
-                            "internal error reading {}: {}",
-                            spec.table,
-                            panic_message(p)
-                        ),
+                        format!("internal error reading {what}: {}", panic_message(p)),
                     ))
                 });
                 match polled {

@@ -1115,7 +1115,6 @@ async fn pgjdbc_get_index_info_by_index_columns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs information_schema._pg_expandarray (a set-returning function in the select list) in the planner"]
 async fn pgjdbc_get_index_info() {
     let (f, client) = fixture_with_indexes().await;
     assert_eq!(
@@ -1137,6 +1136,73 @@ async fn index_regclass_literals() {
         )
         .await,
         ["t|CREATE INDEX \"T3 Idx\" ON s2.t3 USING btree (\"Y\", x)"]
+    );
+    f.shutdown().await;
+}
+
+/// `DatabaseMetaData.getPrimaryKeys(null, "public", "keyed")` in pgjdbc
+/// 42.5: `_pg_expandarray` in the select list, twice, zipped.
+const PGJDBC_GET_PRIMARY_KEYS: &str = "SELECT        result.TABLE_CAT,        result.TABLE_SCHEM,        result.TABLE_NAME,        result.COLUMN_NAME,        result.KEY_SEQ,        result.PK_NAME FROM      (SELECT NULL AS TABLE_CAT, n.nspname AS TABLE_SCHEM,   ct.relname AS TABLE_NAME, a.attname AS COLUMN_NAME,   (information_schema._pg_expandarray(i.indkey)).n AS KEY_SEQ, ci.relname AS PK_NAME,   information_schema._pg_expandarray(i.indkey) AS KEYS, a.attnum AS A_ATTNUM FROM pg_catalog.pg_class ct   JOIN pg_catalog.pg_attribute a ON (ct.oid = a.attrelid)   JOIN pg_catalog.pg_namespace n ON (ct.relnamespace = n.oid)   JOIN pg_catalog.pg_index i ON ( a.attrelid = i.indrelid)   JOIN pg_catalog.pg_class ci ON (ci.oid = i.indexrelid) WHERE true  AND n.nspname = 'public' AND ct.relname = 'keyed' AND i.indisprimary  ) result where  result.A_ATTNUM = (result.KEYS).x  ORDER BY result.table_name, result.pk_name, result.key_seq";
+
+/// pgjdbc's `TypeInfoCache` looks a type up by name along the search path
+/// with `generate_series` in `FROM` (from `getTypeInfo()` and
+/// `getSQLType`).
+const PGJDBC_TYPE_BY_NAME: &str = "SELECT pg_type.oid, typname   FROM pg_catalog.pg_type   LEFT   JOIN (select ns.oid as nspoid, ns.nspname, r.r           from pg_namespace as ns           join ( select s.r, (current_schemas(false))[s.r] as nspname                    from generate_series(1, array_upper(current_schemas(false), 1)) as s(r) ) as r          using ( nspname )        ) as sp     ON sp.nspoid = typnamespace  WHERE typname = 'int4'  ORDER BY sp.r, pg_type.oid DESC LIMIT 1;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_as_pgjdbc_and_psql_read_them() {
+    let f = Fixture::start().await;
+    let client = f.connect("tidewater").await;
+    client
+        .batch_execute(
+            "CREATE TABLE keyed (a integer, b text, c bigint, PRIMARY KEY (c, a), UNIQUE (b))",
+        )
+        .await
+        .expect("create keyed");
+    // What Postgres 15 answers.
+    assert_eq!(
+        rows(&client, PGJDBC_GET_PRIMARY_KEYS).await,
+        [
+            "NULL|public|keyed|c|1|keyed_pkey",
+            "NULL|public|keyed|a|2|keyed_pkey"
+        ]
+    );
+    assert_eq!(
+        rows(
+            &client,
+            &PGJDBC_GET_PRIMARY_KEYS.replace("'keyed'", "'orders'")
+        )
+        .await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        rows(
+            &client,
+            &PGJDBC_GET_INDEX_INFO.replace("'orders'", "'keyed'")
+        )
+        .await,
+        [
+            "NULL|public|keyed|f|NULL|keyed_b_key|3|1|b|A|0|1|NULL",
+            "NULL|public|keyed|f|NULL|keyed_pkey|3|1|c|A|0|1|NULL",
+            "NULL|public|keyed|f|NULL|keyed_pkey|3|2|a|A|0|1|NULL",
+        ]
+    );
+    assert_eq!(rows(&client, PGJDBC_TYPE_BY_NAME).await, ["23|int4"]);
+    // psql's `\d keyed` footer:
+    //     Indexes:
+    //         "keyed_pkey" PRIMARY KEY, btree (c, a)
+    //         "keyed_b_key" UNIQUE CONSTRAINT, btree (b)
+    let oid = value(
+        &client,
+        "SELECT oid FROM pg_catalog.pg_class WHERE relname = 'keyed'",
+    )
+    .await;
+    assert_eq!(
+        rows(&client, &PSQL_D_TABLE_INDEXES.replace("{oid}", &oid)).await,
+        [
+            "keyed_pkey|t|t|f|t|CREATE UNIQUE INDEX keyed_pkey ON keyed USING btree (c, a)|PRIMARY KEY (c, a)|p|f|f|f|0",
+            "keyed_b_key|f|t|f|t|CREATE UNIQUE INDEX keyed_b_key ON keyed USING btree (b)|UNIQUE (b)|u|f|f|f|0",
+        ]
     );
     f.shutdown().await;
 }

@@ -12,6 +12,7 @@ use datafusion_common::{Result as DFResult, plan_err};
 use datafusion_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 pub mod bytea;
+pub mod expand_array;
 pub mod postgres;
 pub mod scalar_subquery;
 
@@ -37,6 +38,7 @@ impl FunctionRegistry {
             .chain(datafusion_functions_nested::all_default_nested_functions())
             .chain(postgres::scalar_functions())
             .chain(std::iter::once(bytea::ByteaIn::udf()))
+            .chain(std::iter::once(expand_array::ExpandArray::udf()))
         {
             r.add_scalar(f);
         }

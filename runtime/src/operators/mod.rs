@@ -16,6 +16,7 @@ pub mod join_util;
 pub mod limit;
 pub mod project;
 pub mod sort;
+pub mod unnest;
 pub mod window;
 
 /// Where an operator puts its output rows.

@@ -83,6 +83,95 @@ pub struct IndexDef {
     pub table: String,
     /// Indexed columns.
     pub columns: Vec<String>,
+    /// The `PRIMARY KEY` or `UNIQUE` constraint this index was made for
+    /// (named like the index); `None` for `CREATE INDEX`. Catalogs written
+    /// before constraints existed have no such field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<IndexConstraint>,
+}
+
+/// A `PRIMARY KEY` or `UNIQUE` constraint, as recorded with its index.
+///
+/// Only the primary key's NOT NULL is enforced (its columns are NOT NULL
+/// in the table's schema, checked by `INSERT` and `COPY`); uniqueness is
+/// not: inserting a duplicate key succeeds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IndexConstraint {
+    /// The constraint's object id (`pg_constraint.oid`; the index has its
+    /// own).
+    pub oid: u32,
+    /// Which constraint.
+    pub kind: ConstraintKind,
+}
+
+/// The kind of an [`IndexConstraint`].
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ConstraintKind {
+    /// `PRIMARY KEY` (`contype = 'p'`).
+    PrimaryKey,
+    /// `UNIQUE` (`contype = 'u'`).
+    Unique,
+}
+
+/// Postgres's limit on identifier length (`NAMEDATALEN - 1` bytes).
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// The longest prefix of `s` of at most `bytes` bytes.
+fn truncate_bytes(s: &str, bytes: usize) -> &str {
+    let mut end = bytes.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Postgres's `makeObjectName`: `name1_name2_label`, shortening the longer
+/// of the two names until it fits in an identifier.
+fn object_name(name1: &str, name2: &str, label: &str) -> String {
+    let overhead = label.len() + 1 + usize::from(!name2.is_empty());
+    let available = MAX_IDENTIFIER_BYTES.saturating_sub(overhead);
+    let (mut len1, mut len2) = (name1.len(), name2.len());
+    while len1 + len2 > available {
+        if len1 > len2 {
+            len1 -= 1;
+        } else {
+            len2 -= 1;
+        }
+    }
+    let name1 = truncate_bytes(name1, len1);
+    let name2 = truncate_bytes(name2, len2);
+    if name2.is_empty() {
+        format!("{name1}_{label}")
+    } else {
+        format!("{name1}_{name2}_{label}")
+    }
+}
+
+/// The name Postgres gives an unnamed key constraint (and its index) of
+/// `table`: `<table>_pkey` or `<table>_<columns>_key`, with a number after
+/// the label when `taken` says the name is in use (`t_a_key1`).
+fn key_constraint_name(
+    table: &str,
+    primary: bool,
+    columns: &[String],
+    taken: impl Fn(&str) -> bool,
+) -> String {
+    let (name2, label) = if primary {
+        (String::new(), "pkey")
+    } else {
+        (
+            truncate_bytes(&columns.join("_"), MAX_IDENTIFIER_BYTES).to_string(),
+            "key",
+        )
+    };
+    let mut candidate = object_name(table, &name2, label);
+    let mut pass = 0;
+    while taken(&candidate) {
+        pass += 1;
+        candidate = object_name(table, &name2, &format!("{label}{pass}"));
+    }
+    candidate
 }
 
 /// A schema (namespace).
@@ -406,9 +495,56 @@ impl Catalog {
         if_not_exists: bool,
         or_replace: bool,
     ) -> SqlResult<bool> {
+        self.create_relation_with_keys(name, kind, schema, if_not_exists, or_replace, &[])
+    }
+
+    /// Creates a table with `PRIMARY KEY` / `UNIQUE` constraints: each is
+    /// recorded as an index of the table (named after the constraint,
+    /// Postgres's generated name when it has none) carrying the
+    /// constraint. The table and its keys appear in one catalog change.
+    /// Uniqueness is not enforced; the primary key's columns must already
+    /// be NOT NULL in `schema`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::create_relation`]; a key column missing from `schema`
+    /// (42703); a constraint name that is taken (42P07).
+    pub fn create_table_with_keys(
+        &self,
+        name: &QualifiedName,
+        kind: RelationKind,
+        schema: SchemaRef,
+        if_not_exists: bool,
+        keys: &[tidewater_planner::statement::KeyConstraint],
+    ) -> SqlResult<bool> {
+        self.create_relation_with_keys(name, kind, schema, if_not_exists, false, keys)
+    }
+
+    fn create_relation_with_keys(
+        &self,
+        name: &QualifiedName,
+        kind: RelationKind,
+        schema: SchemaRef,
+        if_not_exists: bool,
+        or_replace: bool,
+        keys: &[tidewater_planner::statement::KeyConstraint],
+    ) -> SqlResult<bool> {
         let _guard = self.ddl.lock();
         let current = self.state();
         Self::check_new_relation(&current, name)?;
+        let index_named = current.databases[&name.database].schemas[&name.schema]
+            .indexes
+            .contains_key(&name.name);
+        if index_named {
+            return if if_not_exists {
+                Ok(false)
+            } else {
+                Err(SqlError::new(
+                    "42P07",
+                    format!("relation \"{}\" already exists", name.name),
+                ))
+            };
+        }
         if let Some(existing) = current.relation(name) {
             let replace_view = or_replace
                 && matches!(existing.kind, RelationKind::View { .. })
@@ -428,6 +564,7 @@ impl Catalog {
             Some(existing) => existing.oid,
             None => next.allocate_oid(),
         };
+        let indexes = Self::key_indexes(&mut next, name, &schema, keys)?;
         let kind = match kind {
             RelationKind::Managed { .. } => {
                 let dir = oid.to_string();
@@ -439,22 +576,86 @@ impl Catalog {
             }
             other => other,
         };
-        next.schema_mut(&name.database, &name.schema)?
-            .relations
-            .insert(
-                name.name.clone(),
-                RelationDef {
-                    oid,
-                    kind,
-                    schema: schema.as_ref().clone(),
-                },
-            );
+        let schema_def = next.schema_mut(&name.database, &name.schema)?;
+        schema_def.relations.insert(
+            name.name.clone(),
+            RelationDef {
+                oid,
+                kind,
+                schema: schema.as_ref().clone(),
+            },
+        );
+        schema_def.indexes.extend(indexes);
         let bytes =
             serde_json::to_vec_pretty(&next).map_err(|e| SqlError::internal(e.to_string()))?;
         write_atomically(&self.data_dir.join(CATALOG_FILE), &bytes)
             .map_err(|e| io_error("cannot write catalog", e))?;
         *self.state.write() = Arc::new(next);
         Ok(true)
+    }
+
+    /// The indexes that record `keys` of the new table `table` (OIDs
+    /// allocated in `state`: the index's, then the constraint's, as
+    /// Postgres does), by name.
+    fn key_indexes(
+        state: &mut CatalogState,
+        table: &QualifiedName,
+        schema: &Schema,
+        keys: &[tidewater_planner::statement::KeyConstraint],
+    ) -> SqlResult<Vec<(String, IndexDef)>> {
+        let mut out: Vec<(String, IndexDef)> = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(missing) = key
+                .columns
+                .iter()
+                .find(|c| schema.field_with_name(c).is_err())
+            {
+                return Err(SqlError::new(
+                    "42703",
+                    format!("column \"{missing}\" named in key does not exist"),
+                ));
+            }
+            let existing = state
+                .databases
+                .get(&table.database)
+                .and_then(|db| db.schemas.get(&table.schema));
+            let taken = |candidate: &str| {
+                candidate == table.name
+                    || out.iter().any(|(n, _)| n == candidate)
+                    || existing.is_some_and(|s| {
+                        s.relations.contains_key(candidate) || s.indexes.contains_key(candidate)
+                    })
+            };
+            let index_name = match &key.name {
+                Some(n) if taken(n) => {
+                    return Err(SqlError::new(
+                        "42P07",
+                        format!("relation \"{n}\" already exists"),
+                    ));
+                }
+                Some(n) => n.clone(),
+                None => key_constraint_name(&table.name, key.primary, &key.columns, taken),
+            };
+            let index_oid = state.allocate_oid();
+            let constraint_oid = state.allocate_oid();
+            out.push((
+                index_name,
+                IndexDef {
+                    oid: index_oid,
+                    table: table.name.clone(),
+                    columns: key.columns.clone(),
+                    constraint: Some(IndexConstraint {
+                        oid: constraint_oid,
+                        kind: if key.primary {
+                            ConstraintKind::PrimaryKey
+                        } else {
+                            ConstraintKind::Unique
+                        },
+                    }),
+                },
+            ));
+        }
+        Ok(out)
     }
 
     /// Drops a table (`view = false`) or view. Returns `false` when it did
@@ -553,19 +754,34 @@ impl Catalog {
                     oid,
                     table: table.name.clone(),
                     columns: columns.to_vec(),
+                    constraint: None,
                 },
             );
             Ok(Some(name))
         })
     }
 
-    /// Drops an index.
+    /// Drops an index (not one that a constraint uses: 2BP01, as in
+    /// Postgres).
     pub fn drop_index(&self, name: &QualifiedName, if_exists: bool) -> SqlResult<bool> {
         self.update(|s| {
-            let removed = s
-                .schema_mut(&name.database, &name.schema)
-                .ok()
-                .and_then(|schema| schema.indexes.remove(&name.name));
+            let schema = s.schema_mut(&name.database, &name.schema).ok();
+            if let Some(index) = schema.as_ref().and_then(|s| s.indexes.get(&name.name))
+                && index.constraint.is_some()
+            {
+                return Err(SqlError::new(
+                    "2BP01",
+                    format!(
+                        "cannot drop index {0} because constraint {0} on table {1} requires it",
+                        name.name, index.table
+                    ),
+                )
+                .with_hint(format!(
+                    "You can drop constraint {} on table {} instead.",
+                    name.name, index.table
+                )));
+            }
+            let removed = schema.and_then(|schema| schema.indexes.remove(&name.name));
             match removed {
                 Some(_) => Ok(true),
                 None if if_exists => Ok(false),
@@ -788,5 +1004,124 @@ impl CatalogView for CatalogSnapshot {
             ),
         ));
         functions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::datatypes::{DataType, Field};
+    use tidewater_planner::statement::KeyConstraint;
+
+    use super::*;
+
+    fn key(name: Option<&str>, primary: bool, columns: &[&str]) -> KeyConstraint {
+        KeyConstraint {
+            name: name.map(str::to_string),
+            primary,
+            columns: columns.iter().map(|c| (*c).to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn key_names_like_postgres() {
+        let none = |_: &str| false;
+        assert_eq!(key_constraint_name("t", true, &[], none), "t_pkey");
+        assert_eq!(
+            key_constraint_name("t", false, &["a".into(), "b".into()], none),
+            "t_a_b_key"
+        );
+        assert_eq!(
+            key_constraint_name("t", false, &["a".into()], |n| n == "t_a_key"),
+            "t_a_key1"
+        );
+        // Too long: the longer part is shortened to fit 63 bytes.
+        let long = "x".repeat(70);
+        let name = key_constraint_name(&long, false, &["col".into()], none);
+        assert_eq!(name.len(), 63);
+        assert_eq!(name, format!("{}_col_key", "x".repeat(55)));
+    }
+
+    #[test]
+    fn keys_persist_and_old_catalogs_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let connectors = Arc::new(tidewater_connectors::registry());
+        let name = QualifiedName::new(DEFAULT_DATABASE, DEFAULT_SCHEMA, "t");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("code", DataType::Utf8, true),
+        ]));
+        {
+            let catalog = Catalog::open(dir.path(), Arc::clone(&connectors)).unwrap();
+            catalog
+                .create_table_with_keys(
+                    &name,
+                    RelationKind::Managed { dir: String::new() },
+                    Arc::clone(&schema),
+                    false,
+                    &[
+                        key(None, true, &["id"]),
+                        key(Some("t_code"), false, &["code"]),
+                    ],
+                )
+                .unwrap();
+            let missing = catalog.create_table_with_keys(
+                &QualifiedName::new(DEFAULT_DATABASE, DEFAULT_SCHEMA, "u"),
+                RelationKind::Managed { dir: String::new() },
+                Arc::clone(&schema),
+                false,
+                &[key(None, false, &["nope"])],
+            );
+            assert_eq!(missing.unwrap_err().code, "42703");
+        }
+        let catalog = Catalog::open(dir.path(), Arc::clone(&connectors)).unwrap();
+        let state = catalog.state();
+        let public = &state.databases[DEFAULT_DATABASE].schemas[DEFAULT_SCHEMA];
+        let table_oid = public.relations["t"].oid;
+        let pkey = &public.indexes["t_pkey"];
+        let code = &public.indexes["t_code"];
+        assert_eq!((pkey.oid, pkey.table.as_str()), (table_oid + 1, "t"));
+        assert_eq!(
+            pkey.constraint,
+            Some(IndexConstraint {
+                oid: table_oid + 2,
+                kind: ConstraintKind::PrimaryKey
+            })
+        );
+        assert_eq!(
+            code.constraint.map(|c| c.kind),
+            Some(ConstraintKind::Unique)
+        );
+        assert!(!public.relations.contains_key("u"));
+        // Constraint indexes cannot be dropped on their own; the table
+        // takes them along.
+        let pkey_name = QualifiedName::new(DEFAULT_DATABASE, DEFAULT_SCHEMA, "t_pkey");
+        assert_eq!(
+            catalog.drop_index(&pkey_name, false).unwrap_err().code,
+            "2BP01"
+        );
+        catalog.drop_relation(&name, false, false).unwrap();
+        assert!(
+            catalog.state().databases[DEFAULT_DATABASE].schemas[DEFAULT_SCHEMA]
+                .indexes
+                .is_empty()
+        );
+
+        // A catalog written before constraints existed: indexes without the
+        // field load as plain indexes.
+        let old = tempfile::tempdir().unwrap();
+        let mut text = serde_json::to_value(CatalogState::initial()).unwrap();
+        text["databases"][DEFAULT_DATABASE]["schemas"][DEFAULT_SCHEMA]["indexes"] = serde_json::json!({
+            "t_idx": { "oid": 20000, "table": "t", "columns": ["id"] }
+        });
+        std::fs::write(
+            old.path().join(CATALOG_FILE),
+            serde_json::to_vec(&text).unwrap(),
+        )
+        .unwrap();
+        let catalog = Catalog::open(old.path(), connectors).unwrap();
+        let index =
+            &catalog.state().databases[DEFAULT_DATABASE].schemas[DEFAULT_SCHEMA].indexes["t_idx"];
+        assert_eq!(index.constraint, None);
+        assert_eq!(index.columns, ["id"]);
     }
 }

@@ -595,12 +595,12 @@ impl Session {
                 )
             }
         };
-        if !catalog.create_relation(
+        if !catalog.create_table_with_keys(
             &plan.name,
             kind,
             strip_metadata(&schema),
             plan.if_not_exists,
-            false,
+            &plan.constraints,
         )? {
             self.notices.push(format!(
                 "relation \"{}\" already exists, skipping",

@@ -1,6 +1,8 @@
 //! Rows of the `information_schema` views that describe what Tidewater
-//! has: schemata, tables, columns, views and roles. The other views
-//! (constraints, privileges, routines, ...) have no rows.
+//! has: schemata, tables, columns, views, roles and constraints (`PRIMARY
+//! KEY`, `UNIQUE`, and NOT NULL columns as Postgres 15's `CHECK`
+//! constraints). The other views (privileges, routines, ...) have no
+//! rows.
 
 use tidewater_runtime::functions::postgres::{
     INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE, SUPERUSER_NAME, format_type,
@@ -8,7 +10,7 @@ use tidewater_runtime::functions::postgres::{
 };
 
 use super::builder::{Rows, SystemRelation, Value};
-use super::{Column, Model, Relation, Source};
+use super::{Column, ConstraintKind, Model, Relation, Source};
 
 /// `yes_or_no` values.
 fn yes_no(b: bool) -> Value {
@@ -27,9 +29,130 @@ pub(super) fn rows(relation: &'static SystemRelation, model: &Model<'_>) -> Rows
         "columns" => columns(&mut rows, model),
         "views" => views(&mut rows, model),
         "enabled_roles" => rows.push(vec![("role_name", SUPERUSER_NAME.into())]),
+        "table_constraints" => table_constraints(&mut rows, model),
+        "key_column_usage" => key_column_usage(&mut rows, model),
+        "constraint_column_usage" => constraint_column_usage(&mut rows, model),
+        "constraint_table_usage" => constraint_table_usage(&mut rows, model),
+        "check_constraints" => check_constraints(&mut rows, model),
         _ => {}
     }
     rows
+}
+
+/// The NOT NULL columns of tables, which Postgres 15 lists as `CHECK`
+/// constraints: `(relation, attnum, column, constraint name)`.
+fn not_null_checks<'m, 'a>(
+    model: &'m Model<'a>,
+) -> impl Iterator<Item = (&'m Relation<'a>, usize, &'m Column<'a>, String)> {
+    model
+        .relations
+        .iter()
+        .filter(|r| r.relkind() == 'r')
+        .flat_map(|r| {
+            r.columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.not_null)
+                .map(move |(i, c)| {
+                    let name = format!("{}_{}_{}_not_null", r.namespace, r.oid, i + 1);
+                    (r, i + 1, c, name)
+                })
+        })
+}
+
+fn table_constraints(rows: &mut Rows, model: &Model<'_>) {
+    for (i, c) in model.key_constraints() {
+        let (kind, nulls_distinct) = match c.kind {
+            ConstraintKind::PrimaryKey => ("PRIMARY KEY", Value::Null),
+            ConstraintKind::Unique => ("UNIQUE", yes_no(true)),
+        };
+        rows.push(vec![
+            ("constraint_catalog", model.database.into()),
+            ("constraint_schema", i.schema.into()),
+            ("constraint_name", i.name.into()),
+            ("table_catalog", model.database.into()),
+            ("table_schema", i.schema.into()),
+            ("table_name", i.table.into()),
+            ("constraint_type", kind.into()),
+            ("is_deferrable", yes_no(false)),
+            ("initially_deferred", yes_no(false)),
+            ("enforced", yes_no(true)),
+            ("nulls_distinct", nulls_distinct),
+        ]);
+    }
+    for (r, _, _, name) in not_null_checks(model) {
+        rows.push(vec![
+            ("constraint_catalog", model.database.into()),
+            ("constraint_schema", r.schema.into()),
+            ("constraint_name", name.into()),
+            ("table_catalog", model.database.into()),
+            ("table_schema", r.schema.into()),
+            ("table_name", r.name.into()),
+            ("constraint_type", "CHECK".into()),
+            ("is_deferrable", yes_no(false)),
+            ("initially_deferred", yes_no(false)),
+            ("enforced", yes_no(true)),
+            ("nulls_distinct", Value::Null),
+        ]);
+    }
+}
+
+fn key_column_usage(rows: &mut Rows, model: &Model<'_>) {
+    for (i, _) in model.key_constraints() {
+        for (position, c) in i.columns.iter().enumerate() {
+            rows.push(vec![
+                ("constraint_catalog", model.database.into()),
+                ("constraint_schema", i.schema.into()),
+                ("constraint_name", i.name.into()),
+                ("table_catalog", model.database.into()),
+                ("table_schema", i.schema.into()),
+                ("table_name", i.table.into()),
+                ("column_name", c.column.name.into()),
+                ("ordinal_position", (position + 1).into()),
+                ("position_in_unique_constraint", Value::Null),
+            ]);
+        }
+    }
+}
+
+fn constraint_column_usage(rows: &mut Rows, model: &Model<'_>) {
+    for (i, _) in model.key_constraints() {
+        for c in &i.columns {
+            rows.push(vec![
+                ("table_catalog", model.database.into()),
+                ("table_schema", i.schema.into()),
+                ("table_name", i.table.into()),
+                ("column_name", c.column.name.into()),
+                ("constraint_catalog", model.database.into()),
+                ("constraint_schema", i.schema.into()),
+                ("constraint_name", i.name.into()),
+            ]);
+        }
+    }
+}
+
+fn constraint_table_usage(rows: &mut Rows, model: &Model<'_>) {
+    for (i, _) in model.key_constraints() {
+        rows.push(vec![
+            ("table_catalog", model.database.into()),
+            ("table_schema", i.schema.into()),
+            ("table_name", i.table.into()),
+            ("constraint_catalog", model.database.into()),
+            ("constraint_schema", i.schema.into()),
+            ("constraint_name", i.name.into()),
+        ]);
+    }
+}
+
+fn check_constraints(rows: &mut Rows, model: &Model<'_>) {
+    for (r, _, c, name) in not_null_checks(model) {
+        rows.push(vec![
+            ("constraint_catalog", model.database.into()),
+            ("constraint_schema", r.schema.into()),
+            ("constraint_name", name.into()),
+            ("check_clause", format!("{} IS NOT NULL", c.name).into()),
+        ]);
+    }
 }
 
 fn schemata(rows: &mut Rows, model: &Model<'_>) {

@@ -1,5 +1,5 @@
 //! Per-statement catalog functions: the answers of `pg_table_is_visible`,
-//! `pg_get_viewdef`, `pg_get_indexdef`, `regclass` / `regnamespace`
+//! `pg_get_viewdef`, `pg_get_indexdef`, `pg_get_constraintdef`, `regclass` / `regnamespace`
 //! conversions for one database and search path, as [`CatalogLookup`] (and
 //! [`IndexDefinitions`]) functions that the optimizer rewrites into
 //! literals (workers never see the catalog).
@@ -25,6 +25,8 @@ use crate::catalog::CatalogSnapshot;
 /// - `pg_get_indexdef(oid [, column, pretty])`: an index's `CREATE INDEX`
 ///   statement (the table schema-qualified, unless `pretty` and visible),
 ///   or the name of its `column`-th column;
+/// - `pg_get_constraintdef(oid [, pretty])`: a key constraint's definition
+///   (`PRIMARY KEY (id)`);
 /// - `regclass_name(oid)`: the text of `oid::regclass` for a relation or
 ///   an index (the bare name when
 ///   visible, else `schema.name`; `-` for 0; NULL for unknown OIDs);
@@ -97,6 +99,11 @@ pub fn catalog_functions(
             .map(|c| quote_ident(c.column.name).into_owned())
             .collect(),
     });
+    let constraintdefs: Vec<(u32, ScalarValue)> = model
+        .key_constraints()
+        .into_iter()
+        .filter_map(|(i, c)| Some((c.oid, text(i.constraint_definition()?))))
+        .collect();
     let namespace_names = model
         .namespaces
         .iter()
@@ -111,6 +118,12 @@ pub fn catalog_functions(
         CatalogLookup::membership("pg_table_is_visible", visible.iter().map(|(o, _)| *o)),
         CatalogLookup::new("pg_get_viewdef", viewdefs, ScalarValue::Utf8(None))
             .with_optional_flag(),
+        CatalogLookup::new(
+            "pg_get_constraintdef",
+            constraintdefs,
+            ScalarValue::Utf8(None),
+        )
+        .with_optional_flag(),
         CatalogLookup::new("regclass_name", regclass_names, ScalarValue::Utf8(None)),
         CatalogLookup::by_name("to_regclass", regclass_oids, ScalarValue::Int32(None)),
         CatalogLookup::new(

@@ -19,6 +19,16 @@
 //! show as Postgres 14 shows a plain btree index on columns: a `pg_class`
 //! row of kind `i`, `pg_attribute` rows for its columns, a `pg_index` row,
 //! a `pg_indexes` row, and `pg_get_indexdef` ([`lookups`]).
+//!
+//! `PRIMARY KEY` and `UNIQUE` constraints show as in Postgres: the unique
+//! btree index made for each (named like the constraint; `indisunique`,
+//! and `indisprimary` for the primary key), a `pg_constraint` row (`contype`
+//! `p` or `u`, `conkey`, `conindid`), `pg_get_constraintdef`, and the
+//! `information_schema` views `table_constraints`, `key_column_usage`,
+//! `constraint_column_usage` and `constraint_table_usage`. NOT NULL columns
+//! of tables show in `table_constraints` and `check_constraints` as the
+//! `CHECK` constraints `<namespace oid>_<table oid>_<attnum>_not_null`,
+//! as Postgres 15 lists them.
 
 mod builder;
 mod defs;
@@ -36,7 +46,10 @@ use tidewater_runtime::functions::postgres::{
     quote_ident,
 };
 
-use super::{CatalogSnapshot, CatalogState, DatabaseDef, IndexDef, RelationDef, RelationKind};
+use super::{
+    CatalogSnapshot, CatalogState, ConstraintKind, DatabaseDef, IndexConstraint, IndexDef,
+    RelationDef, RelationKind,
+};
 use crate::config::Config;
 use crate::session::settings::Settings;
 use builder::{SystemKind, SystemRelation};
@@ -161,7 +174,8 @@ struct IndexColumn<'a> {
 }
 
 /// An index as the system tables show it: a btree index on columns of a
-/// table in its schema, neither unique nor partial.
+/// table in its schema, not partial; unique when it was made for a
+/// `PRIMARY KEY` or `UNIQUE` constraint.
 #[derive(Debug, Clone)]
 struct Index<'a> {
     oid: u32,
@@ -172,6 +186,8 @@ struct Index<'a> {
     table_oid: u32,
     table: &'a str,
     columns: Vec<IndexColumn<'a>>,
+    /// The constraint it was made for (named like the index).
+    constraint: Option<IndexConstraint>,
 }
 
 /// What one database holds, as the system tables show it: its namespaces
@@ -278,6 +294,18 @@ impl<'a> Model<'a> {
     fn has_index(&self, relation: u32) -> bool {
         self.indexes.iter().any(|i| i.table_oid == relation)
     }
+
+    /// The indexes made for constraints, with their constraint, in the
+    /// order of the constraints' OIDs.
+    fn key_constraints(&self) -> Vec<(&Index<'a>, IndexConstraint)> {
+        let mut out: Vec<_> = self
+            .indexes
+            .iter()
+            .filter_map(|i| i.constraint.map(|c| (i, c)))
+            .collect();
+        out.sort_by_key(|(_, c)| c.oid);
+        out
+    }
 }
 
 /// The columns of a user relation.
@@ -308,16 +336,36 @@ impl<'a> Index<'a> {
         } else {
             quote_ident(self.table).into_owned()
         };
+        format!(
+            "CREATE {}INDEX {} ON {table} USING btree ({})",
+            if self.constraint.is_some() {
+                "UNIQUE "
+            } else {
+                ""
+            },
+            quote_ident(self.name),
+            self.column_list()
+        )
+    }
+
+    /// The quoted column names, separated by `, `.
+    fn column_list(&self) -> String {
         let columns: Vec<String> = self
             .columns
             .iter()
             .map(|c| quote_ident(c.column.name).into_owned())
             .collect();
-        format!(
-            "CREATE INDEX {} ON {table} USING btree ({})",
-            quote_ident(self.name),
-            columns.join(", ")
-        )
+        columns.join(", ")
+    }
+
+    /// What `pg_get_constraintdef` answers for its constraint:
+    /// `PRIMARY KEY (id)`, `UNIQUE (a, b)`.
+    fn constraint_definition(&self) -> Option<String> {
+        let kind = match self.constraint?.kind {
+            ConstraintKind::PrimaryKey => "PRIMARY KEY",
+            ConstraintKind::Unique => "UNIQUE",
+        };
+        Some(format!("{kind} ({})", self.column_list()))
     }
 
     /// The index `name` of `schema`; `None` when its table or one of its
@@ -350,6 +398,7 @@ impl<'a> Index<'a> {
             table_oid: rel.oid,
             table,
             columns,
+            constraint: def.constraint,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! Rows of the `pg_catalog` relations that describe what Tidewater has.
-//! Relations not filled here (constraints, triggers, comments, statistics,
-//! ...) have no rows.
+//! Relations not filled here (triggers, comments, statistics, ...) have no
+//! rows; `pg_constraint` has the `PRIMARY KEY` and `UNIQUE` constraints.
 
 use datafusion_expr::Volatility;
 use tidewater_runtime::functions::FunctionRegistry;
@@ -10,7 +10,7 @@ use tidewater_runtime::functions::postgres::{
 };
 
 use super::builder::{Rows, SystemRelation, Value};
-use super::{Index, Model, Relation};
+use super::{ConstraintKind, Index, Model, Relation};
 
 /// OID of the first registered function in `pg_proc`; functions are
 /// numbered in name order up to [`LAST_FUNCTION_OID`].
@@ -108,6 +108,7 @@ pub(super) fn rows(
         "pg_views" => views(&mut rows, model),
         "pg_am" => access_methods(&mut rows),
         "pg_index" => index_rows(&mut rows, model),
+        "pg_constraint" => constraints(&mut rows, model),
         "pg_indexes" => indexes_view(&mut rows, model),
         "pg_opclass" => operator_classes(&mut rows),
         "pg_opfamily" => operator_families(&mut rows),
@@ -290,9 +291,14 @@ fn index_rows(rows: &mut Rows, model: &Model<'_>) {
             ("indrelid", i.table_oid.into()),
             ("indnatts", count.into()),
             ("indnkeyatts", count.into()),
-            ("indisunique", false.into()),
+            ("indisunique", i.constraint.is_some().into()),
             ("indnullsnotdistinct", false.into()),
-            ("indisprimary", false.into()),
+            (
+                "indisprimary",
+                i.constraint
+                    .is_some_and(|c| c.kind == ConstraintKind::PrimaryKey)
+                    .into(),
+            ),
             ("indisexclusion", false.into()),
             ("indimmediate", true.into()),
             ("indisclustered", false.into()),
@@ -313,6 +319,41 @@ fn index_rows(rows: &mut Rows, model: &Model<'_>) {
             ("indoption", ints(&|_| 0)),
             ("indexprs", Value::Null),
             ("indpred", Value::Null),
+        ]);
+    }
+}
+
+/// `PRIMARY KEY` and `UNIQUE` constraints, as Postgres 15 records them
+/// (not deferrable, validated, not inheritable, on their index).
+fn constraints(rows: &mut Rows, model: &Model<'_>) {
+    for (i, c) in model.key_constraints() {
+        let contype = match c.kind {
+            ConstraintKind::PrimaryKey => 'p',
+            ConstraintKind::Unique => 'u',
+        };
+        rows.push(vec![
+            ("oid", c.oid.into()),
+            ("conname", i.name.into()),
+            ("connamespace", i.namespace.into()),
+            ("contype", contype.into()),
+            ("condeferrable", false.into()),
+            ("condeferred", false.into()),
+            ("convalidated", true.into()),
+            ("conrelid", i.table_oid.into()),
+            ("contypid", 0u32.into()),
+            ("conindid", i.oid.into()),
+            ("conparentid", 0u32.into()),
+            ("confrelid", 0u32.into()),
+            ("confupdtype", ' '.into()),
+            ("confdeltype", ' '.into()),
+            ("confmatchtype", ' '.into()),
+            ("conislocal", true.into()),
+            ("coninhcount", 0i32.into()),
+            ("connoinherit", true.into()),
+            (
+                "conkey",
+                Value::Ints(i.columns.iter().map(|c| i64::from(c.attnum)).collect()),
+            ),
         ]);
     }
 }
