@@ -11,6 +11,7 @@
 pub mod catalog;
 pub mod context;
 pub mod error;
+mod estimate;
 pub mod lower;
 mod names;
 pub mod origin;

@@ -28,6 +28,7 @@ use tidewater_runtime::source::SourceSpec;
 use crate::catalog::TableKind;
 use crate::context::TableSourceAdapter;
 use crate::error::PlanError;
+use crate::estimate;
 use crate::table_functions::{TableFunctionCall, TableFunctionSource};
 
 /// Where a node's rows are.
@@ -380,6 +381,33 @@ impl Lowering {
         }
         Ok(id)
     }
+
+    /// Lowers `swapped` (`j` with its inputs swapped) and restores `j`'s
+    /// column order.
+    fn lower_swapped_join(
+        &mut self,
+        j: &datafusion_expr::logical_plan::Join,
+        swapped: &datafusion_expr::logical_plan::Join,
+    ) -> Result<NodeId> {
+        let id = self.lower_join(swapped)?;
+        if swapped.schema == j.schema {
+            return Ok(id);
+        }
+        let exprs = j
+            .schema
+            .columns()
+            .into_iter()
+            .map(|c| ir(&Expr::Column(c)))
+            .collect::<Result<Vec<_>>>()?;
+        let dist = self.dists[id];
+        Ok(self.push(
+            NodeKind::Project { exprs },
+            vec![Edge::forward(id)],
+            SchemaIr::from_df_schema(&j.schema),
+            dist,
+        ))
+    }
+
     fn lower_scan(&mut self, scan: &datafusion_expr::logical_plan::TableScan) -> Result<NodeId> {
         if let Some(source) = scan.source.downcast_ref::<TableFunctionSource>() {
             return self.lower_table_function(scan, source);
@@ -535,6 +563,9 @@ impl Lowering {
     }
 
     fn lower_join(&mut self, j: &datafusion_expr::logical_plan::Join) -> Result<NodeId> {
+        if let Some(swapped) = swap_join_sides(j)? {
+            return self.lower_swapped_join(j, &swapped);
+        }
         let left = self.lower(&j.left)?;
         let right = self.lower(&j.right)?;
         let join_type = match j.join_type {
@@ -607,6 +638,56 @@ impl Lowering {
             dist,
         ))
     }
+}
+
+/// The join with its inputs swapped, when its right input looks much
+/// smaller than its left: the hash join builds its left input, and building
+/// the smaller one saves memory and time. Joins whose sides matter beyond
+/// the build (NOT IN's null-aware anti join, mark joins, joins without
+/// equality keys) keep their sides.
+fn swap_join_sides(
+    j: &datafusion_expr::logical_plan::Join,
+) -> Result<Option<datafusion_expr::logical_plan::Join>> {
+    if j.null_aware || j.on.is_empty() {
+        return Ok(None);
+    }
+    let (swapped_type, margin) = match j.join_type {
+        // Only the left input's columns come out either way: always build
+        // the smaller side.
+        JoinType::LeftSemi => (JoinType::RightSemi, 1.0),
+        JoinType::LeftAnti => (JoinType::RightAnti, 1.0),
+        // The swap costs a projection that restores the column order: do
+        // it only for a clear difference, as estimates are rough.
+        JoinType::Inner => (JoinType::Inner, 4.0),
+        JoinType::Left => (JoinType::Right, 4.0),
+        JoinType::Right => (JoinType::Left, 4.0),
+        JoinType::Full => (JoinType::Full, 4.0),
+        _ => return Ok(None),
+    };
+    let (Some(left), Some(right)) = (
+        estimate::estimated_bytes(&j.left),
+        estimate::estimated_bytes(&j.right),
+    ) else {
+        return Ok(None);
+    };
+    if right * margin >= left {
+        return Ok(None);
+    }
+    let schema = match swapped_type {
+        JoinType::RightSemi | JoinType::RightAnti => Arc::clone(&j.schema),
+        _ => Arc::new(j.right.schema().join(j.left.schema())?),
+    };
+    Ok(Some(datafusion_expr::logical_plan::Join {
+        left: Arc::clone(&j.right),
+        right: Arc::clone(&j.left),
+        on: j.on.iter().map(|(l, r)| (r.clone(), l.clone())).collect(),
+        filter: j.filter.clone(),
+        join_type: swapped_type,
+        join_constraint: j.join_constraint,
+        schema,
+        null_equality: j.null_equality,
+        null_aware: false,
+    }))
 }
 
 /// The `PARTITION BY` keys shared by every window expression (empty if they

@@ -78,7 +78,11 @@ pub enum QueryEvent {
 }
 
 /// The channel a query's sink sends its events to.
-pub(crate) type ResultSender = tokio::sync::mpsc::UnboundedSender<QueryEvent>;
+pub(crate) type ResultSender = tokio::sync::mpsc::Sender<QueryEvent>;
+
+/// Result events a query may have waiting for its client; when they are not
+/// taken, the sink and then the sources wait (see `MAX_EPOCHS_AHEAD`).
+const RESULT_QUEUE: usize = 64;
 
 /// A command every worker executes in the same order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -228,7 +232,7 @@ impl Runtime {
         }
         plan.validate()?;
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = tokio::sync::mpsc::channel(RESULT_QUEUE);
         self.shared.send(Request::Build {
             id,
             plan: plan.encode(),
@@ -277,7 +281,7 @@ impl Drop for Runtime {
 #[derive(Debug)]
 pub struct QueryHandle {
     id: u64,
-    events: tokio::sync::mpsc::UnboundedReceiver<QueryEvent>,
+    events: tokio::sync::mpsc::Receiver<QueryEvent>,
     shared: Arc<Shared>,
     finished: bool,
 }
@@ -441,7 +445,7 @@ fn run_worker(
                         Ok(p) => p,
                         Err(e) => {
                             if let Some(tx) = results {
-                                let _ = tx.send(QueryEvent::Error(e.into_query_error()));
+                                let _ = tx.try_send(QueryEvent::Error(e.into_query_error()));
                             }
                             continue;
                         }
@@ -458,6 +462,7 @@ fn run_worker(
                         connectors: Arc::clone(&connectors),
                         epoch_interval,
                         cancel_requests: Rc::clone(&cancel_requests),
+                        sink_probe: timely::dataflow::ProbeHandle::new(),
                     });
                     let index = worker.next_dataflow_index();
                     build_query(worker, &plan, Rc::clone(&shared), results);

@@ -26,9 +26,10 @@ use datafusion_physical_expr::PhysicalExpr;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::generic::operator::source;
-use timely::dataflow::operators::{Capability, CapabilityTrait, Concatenate};
+use timely::dataflow::operators::{Capability, CapabilityTrait, Concatenate, Probe};
 use timely::dataflow::{Scope, Stream};
 use timely::worker::Worker;
+use tokio::sync::mpsc::error::TrySendError;
 
 use crate::Epoch;
 use crate::chunk::{Chunk, Item};
@@ -56,6 +57,9 @@ type Out = CapacityContainerBuilder<Chunk>;
 /// How long a source may produce before yielding its worker.
 const SOURCE_SLICE: Duration = Duration::from_millis(10);
 
+/// How often a source or sink that waits on the client looks again.
+const BACKPRESSURE_POLL: Duration = Duration::from_millis(1);
+
 /// What one worker knows about one running query.
 #[derive(Debug)]
 pub(crate) struct QueryShared {
@@ -76,11 +80,24 @@ pub(crate) struct QueryShared {
     /// Queries whose sink asks for cancellation (failed, or the client left);
     /// the worker loop broadcasts these.
     pub(crate) cancel_requests: Rc<RefCell<Vec<u64>>>,
+    /// The frontier of results not yet handed to the client's channel.
+    pub(crate) sink_probe: timely::dataflow::ProbeHandle<Epoch>,
 }
+
+/// Epochs a source may run ahead of the results not yet handed to the
+/// client. Rows between the sources and the client are bounded by this many
+/// epochs of input: when operators or the client fall behind, sources wait
+/// (backpressure) instead of filling memory.
+const MAX_EPOCHS_AHEAD: Epoch = 4;
 
 impl QueryShared {
     fn canceled(&self) -> bool {
         self.cancel.get()
+    }
+
+    /// Whether a source at `epoch` must wait for the results to catch up.
+    fn source_must_wait(&self, epoch: Epoch) -> bool {
+        epoch >= MAX_EPOCHS_AHEAD && self.sink_probe.less_than(&(epoch - MAX_EPOCHS_AHEAD))
     }
 }
 
@@ -743,6 +760,10 @@ where
                     c.downgrade(&next);
                     epoch_started = Instant::now();
                 }
+                if q.source_must_wait(*c.time()) {
+                    activator.activate_after(BACKPRESSURE_POLL);
+                    return;
+                }
                 let polled = catch_unwind(AssertUnwindSafe(|| r.poll_next())).unwrap_or_else(|p| {
                     Err(QueryError::new(
                         SqlState::Internal,
@@ -842,63 +863,89 @@ fn render_error<'s>(
 }
 
 /// Gathers the result on worker 0 and forwards it to the client's channel.
+///
+/// Events the channel has no room for wait here, holding the capability of
+/// their epoch: the sink probe then stays behind and sources wait
+/// (`QueryShared::source_must_wait`), so a slow client slows the query down
+/// instead of growing its memory.
 fn render_sink(
     stream: Stream<'_, Epoch, Chunk>,
     q: Rc<QueryShared>,
     results: Option<ResultSender>,
 ) {
+    let scope = stream.scope();
+    let probe = q.sink_probe.clone();
     let mut results = results;
     let mut finished = false;
-    let pending: RefCell<VecDeque<QueryEvent>> = RefCell::new(VecDeque::new());
-    stream.sink(
-        EdgePact::Exchange(Route::Single(0)),
-        "Result",
-        move |(input, frontier)| {
-            input.for_each(|_time, data| {
-                for item in data.take_items() {
-                    if finished {
-                        continue;
+    let mut pending: VecDeque<(Option<Capability<Epoch>>, QueryEvent)> = VecDeque::new();
+    stream
+        .unary_frontier::<Out, _, _, _>(
+            EdgePact::Exchange(Route::Single(0)),
+            "Result",
+            move |cap, info| {
+                // Only the capabilities of waiting events hold the probe back.
+                drop(cap);
+                let activator = scope.activator_for(info.address);
+                move |(input, frontier), _output| {
+                    input.for_each(|time, data| {
+                        let cap = time.retain(0);
+                        for item in data.take_items() {
+                            if finished {
+                                continue;
+                            }
+                            match item {
+                                Item::Rows(batch) => {
+                                    pending
+                                        .push_back((Some(cap.clone()), QueryEvent::Batch(batch)));
+                                }
+                                Item::Error { error, .. } => {
+                                    pending
+                                        .push_back((Some(cap.clone()), QueryEvent::Error(error)));
+                                    finished = true;
+                                    q.cancel.set(true);
+                                    q.cancel_requests.borrow_mut().push(q.id);
+                                }
+                            }
+                        }
+                    });
+                    if frontier.is_empty() && !finished {
+                        finished = true;
+                        let last = if q.canceled() {
+                            QueryEvent::Error(QueryError::canceled())
+                        } else {
+                            QueryEvent::Done
+                        };
+                        pending.push_back((None, last));
                     }
-                    match item {
-                        Item::Rows(batch) => {
-                            pending.borrow_mut().push_back(QueryEvent::Batch(batch))
+                    match results.as_ref() {
+                        Some(tx) => {
+                            while let Some((cap, event)) = pending.pop_front() {
+                                match tx.try_send(event) {
+                                    Ok(()) => {}
+                                    Err(TrySendError::Full(event)) => {
+                                        pending.push_front((cap, event));
+                                        activator.activate_after(BACKPRESSURE_POLL);
+                                        break;
+                                    }
+                                    Err(TrySendError::Closed(_)) => {
+                                        // The client is gone: stop the query.
+                                        if !q.canceled() {
+                                            q.cancel.set(true);
+                                            q.cancel_requests.borrow_mut().push(q.id);
+                                        }
+                                        pending.clear();
+                                        break;
+                                    }
+                                }
+                            }
                         }
-                        Item::Error { error, .. } => {
-                            pending.borrow_mut().push_back(QueryEvent::Error(error));
-                            finished = true;
-                            q.cancel.set(true);
-                            q.cancel_requests.borrow_mut().push(q.id);
-                        }
+                        None => pending.clear(),
+                    }
+                    if finished && frontier.is_empty() && pending.is_empty() {
+                        results = None;
                     }
                 }
-            });
-            if frontier.is_empty() && !finished {
-                finished = true;
-                if q.canceled() {
-                    pending
-                        .borrow_mut()
-                        .push_back(QueryEvent::Error(QueryError::canceled()));
-                } else {
-                    pending.borrow_mut().push_back(QueryEvent::Done);
-                }
-            }
-            if let Some(tx) = results.as_ref() {
-                for event in pending.borrow_mut().drain(..) {
-                    if tx.send(event).is_err() {
-                        // The client is gone: stop the query.
-                        if !q.canceled() {
-                            q.cancel.set(true);
-                            q.cancel_requests.borrow_mut().push(q.id);
-                        }
-                        break;
-                    }
-                }
-            } else {
-                pending.borrow_mut().clear();
-            }
-            if finished && frontier.is_empty() {
-                results = None;
-            }
-        },
-    );
+            },
+        )
+        .probe_with(&probe);
 }

@@ -32,6 +32,33 @@ pub struct Server {
     pg_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The exclusive lock on the data directory (process 0 only).
+    _data_dir_lock: Option<std::fs::File>,
+}
+
+/// Takes the exclusive lock on `data_dir` (created when missing), so that
+/// two servers never write one data directory. The operating system
+/// releases it when the process exits, however it exits.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let path = data_dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "the data directory {} is in use by another tidewater process",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }
 
 /// Reads the cluster hosts file: one `host:port` per line (blank lines and
@@ -106,9 +133,11 @@ impl Server {
                 pg_addr: None,
                 shutdown,
                 tasks: Vec::new(),
+                _data_dir_lock: None,
             });
         }
 
+        let lock = lock_data_dir(&config.data_dir)?;
         let catalog = Catalog::open(&config.data_dir, connectors).map_err(|e| {
             anyhow::anyhow!(
                 "cannot open the catalog in {}: {e}",
@@ -132,6 +161,7 @@ impl Server {
             pg_addr: Some(pg_addr),
             shutdown,
             tasks: vec![task],
+            _data_dir_lock: Some(lock),
         })
     }
 
@@ -160,5 +190,21 @@ impl Server {
         self.state = None;
         let runtime = Arc::clone(&self.runtime);
         let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_directory_is_locked_by_one_server_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let first = lock_data_dir(&data).unwrap();
+        let err = lock_data_dir(&data).unwrap_err().to_string();
+        assert!(err.contains("in use by another tidewater process"), "{err}");
+        drop(first);
+        lock_data_dir(&data).unwrap();
     }
 }

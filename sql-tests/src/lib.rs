@@ -257,6 +257,12 @@ fn render_binary(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<Strin
                 Some(s) => s,
             }
         }
+        // Postgres's one-byte "char" (pg_class.relkind and friends).
+        Type::CHAR => match row.try_get::<_, Option<i8>>(i)? {
+            None => "NULL".into(),
+            Some(0) => "(empty)".into(),
+            Some(c) => char::from(c.to_ne_bytes()[0]).to_string(),
+        },
         Type::DATE => text(row.try_get::<_, Option<chrono::NaiveDate>>(i)?),
         Type::TIME => text(row.try_get::<_, Option<chrono::NaiveTime>>(i)?),
         Type::TIMESTAMP => text(row.try_get::<_, Option<chrono::NaiveDateTime>>(i)?),

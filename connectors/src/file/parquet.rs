@@ -30,12 +30,47 @@ use crate::file::source::FormatReader;
 use crate::schema::{sql_type_name, strip_metadata};
 
 /// Reads the metadata of a Parquet file.
+///
+/// String and binary columns that the file's embedded Arrow schema declares
+/// as views (`Utf8View`, `BinaryView`) are read as `Utf8` and `Binary`: a
+/// view batch shares its data buffers with every batch sliced or taken from
+/// it, so operators that keep rows (join build sides, sorts, groups) would
+/// hold, ship between processes and account for whole pages per row.
 pub(crate) fn load_metadata(path: &Path) -> Result<ArrowReaderMetadata> {
+    let shown = || path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
-    ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|source| Error::Parquet {
-        path: path.display().to_string(),
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|source| {
+        Error::Parquet {
+            path: shown(),
+            source,
+        }
+    })?;
+    let schema = meta.schema();
+    if !schema.fields().iter().any(|f| is_view(f.data_type())) {
+        return Ok(meta);
+    }
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8View => Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8)),
+            DataType::BinaryView => Arc::new(f.as_ref().clone().with_data_type(DataType::Binary)),
+            _ => Arc::clone(f),
+        })
+        .collect();
+    let hint = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    ArrowReaderMetadata::try_new(
+        Arc::clone(meta.metadata()),
+        ArrowReaderOptions::new().with_schema(hint),
+    )
+    .map_err(|source| Error::Parquet {
+        path: shown(),
         source,
     })
+}
+
+fn is_view(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8View | DataType::BinaryView)
 }
 
 /// The schema of Parquet `files`, as Arrow reads the first one; every other
@@ -463,6 +498,45 @@ mod tests {
             ])
         );
         assert_eq!(count(&batches), 10);
+    }
+
+    #[test]
+    fn view_columns_are_read_as_plain_strings_and_binaries() {
+        use arrow::array::{BinaryViewArray, StringViewArray};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.parquet");
+        let batch = RecordBatch::try_from_iter([
+            (
+                "s",
+                Arc::new(StringViewArray::from(vec![
+                    Some("a long enough string value"),
+                    None,
+                ])) as ArrayRef,
+            ),
+            (
+                "b",
+                Arc::new(BinaryViewArray::from(vec![
+                    b"xy".as_slice(),
+                    b"z".as_slice(),
+                ])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let mut writer =
+            ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+
+        let (schema, batches) = scan(&[("path", path.to_str().unwrap())], None).unwrap();
+        assert_eq!(schema.field(0).data_type(), &DataType::Utf8);
+        assert_eq!(schema.field(1).data_type(), &DataType::Binary);
+        let s = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(s.value(0), "a long enough string value");
+        assert!(s.is_null(1));
     }
 
     #[test]
