@@ -115,10 +115,10 @@ fn path_bytes(path: &str) -> Option<f64> {
     }
     let mut total = 0u64;
     for entry in std::fs::read_dir(&fixed).ok()?.flatten() {
-        if let Ok(m) = entry.metadata() {
-            if m.is_file() {
-                total += m.len();
-            }
+        if let Ok(m) = entry.metadata()
+            && m.is_file()
+        {
+            total += m.len();
         }
     }
     Some(total as f64)

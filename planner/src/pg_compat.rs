@@ -187,6 +187,27 @@ fn map_type(t: &DataType) -> Option<TypeTarget> {
                 ))),
             }
         }
+        other => pg_sql_type(other).map(TypeTarget::Sql),
+    }
+}
+
+/// Postgres's meaning of a standard type spelling that DataFusion reads
+/// differently or not at all, as a spelling DataFusion reads the Postgres
+/// way: `FLOAT` and `FLOAT(25..53)` are `double precision` (DataFusion
+/// makes every `FLOAT` 32-bit), `FLOAT(1..24)` is `real`, and
+/// `CHARACTER [VARYING] (n)` is `char(n)` / `varchar(n)`. `None` when the
+/// type needs no change. Used for column types and casts alike.
+pub(crate) fn pg_sql_type(t: &DataType) -> Option<DataType> {
+    use sqlparser::ast::{ArrayElemTypeDef, ExactNumberInfo};
+    match t {
+        DataType::Float(ExactNumberInfo::Precision(p)) if *p <= 24 => Some(DataType::Real),
+        DataType::Float(_) => Some(DataType::DoublePrecision),
+        DataType::Character(len) => Some(DataType::Char(*len)),
+        DataType::CharacterVarying(len) | DataType::CharVarying(len) => {
+            Some(DataType::Varchar(*len))
+        }
+        DataType::Array(ArrayElemTypeDef::SquareBracket(inner, size)) => pg_sql_type(inner)
+            .map(|inner| DataType::Array(ArrayElemTypeDef::SquareBracket(Box::new(inner), *size))),
         _ => None,
     }
 }

@@ -16,8 +16,8 @@ use datafusion_optimizer::analyzer::Analyzer;
 use datafusion_optimizer::optimizer::OptimizerContext;
 use datafusion_sql::planner::SqlToRel;
 use sqlparser::ast::{
-    CopyOption, CopySource, CopyTarget, CreateTableOptions, Expr as SqlExpr, ObjectType, SqlOption,
-    Statement, Value,
+    CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, CreateTableOptions,
+    Expr as SqlExpr, ObjectType, SqlOption, Statement, Value,
 };
 use tidewater_runtime::functions::postgres::PG_TYPE_METADATA_KEY;
 use tidewater_runtime::plan::{DataflowPlan, QueryConfig};
@@ -538,14 +538,22 @@ impl<'a> Planner<'a> {
                 let columns = if ct.columns.is_empty() {
                     None
                 } else {
-                    let schema = self.sql_to_rel().build_schema(ct.columns.clone())?;
+                    // Postgres spellings DataFusion reads differently
+                    // (FLOAT is float8, CHARACTER VARYING is varchar).
+                    let mut column_defs = ct.columns.clone();
+                    for c in &mut column_defs {
+                        if let Some(t) = crate::pg_compat::pg_sql_type(&c.data_type) {
+                            c.data_type = t;
+                        }
+                    }
+                    let schema = self.sql_to_rel().build_schema(column_defs.clone())?;
                     // Keep each column's declared SQL type (varchar(10),
                     // numeric(10,2)) for the catalog and clients; primary
                     // key columns are NOT NULL.
                     let fields: Vec<Field> = schema
                         .fields()
                         .iter()
-                        .zip(&ct.columns)
+                        .zip(&column_defs)
                         .map(|(f, c)| {
                             let mut metadata = f.metadata().clone();
                             metadata
@@ -808,8 +816,9 @@ impl<'a> Planner<'a> {
                 to,
                 target,
                 options,
+                legacy_options,
                 ..
-            } => self.plan_copy(source, *to, target, options),
+            } => self.plan_copy(source, *to, target, options, legacy_options),
             Statement::Update(_) | Statement::Delete(_) => Err(PlanError::feature_not_supported(
                 "UPDATE and DELETE are not supported yet: tables are append-only",
             )
@@ -824,6 +833,7 @@ impl<'a> Planner<'a> {
         to: bool,
         target: &CopyTarget,
         options: &[CopyOption],
+        legacy_options: &[CopyLegacyOption],
     ) -> Result<Planned> {
         if to || !matches!(target, CopyTarget::Stdin) {
             return Err(
@@ -901,6 +911,37 @@ impl<'a> Planner<'a> {
                 CopyOption::Header(h) => plan.header = *h,
                 CopyOption::Quote(c) => plan.quote = *c,
                 CopyOption::Escape(c) => plan.escape = *c,
+                other => {
+                    return Err(PlanError::feature_not_supported(format!(
+                        "COPY option {other} is not supported"
+                    ))
+                    .into());
+                }
+            }
+        }
+        // The syntax before Postgres 9.0, which clients and dumps still
+        // write: `WITH CSV HEADER`, `DELIMITER ','`, `NULL 'x'`.
+        for o in legacy_options {
+            match o {
+                CopyLegacyOption::Delimiter(c) => delimiter = Some(*c),
+                CopyLegacyOption::Null(s) => null = Some(s.clone()),
+                CopyLegacyOption::Csv(csv_options) => {
+                    plan.format = CopyFormat::Csv;
+                    for o in csv_options {
+                        match o {
+                            CopyLegacyCsvOption::Header => plan.header = true,
+                            CopyLegacyCsvOption::Quote(c) => plan.quote = *c,
+                            CopyLegacyCsvOption::Escape(c) => plan.escape = *c,
+                            other => {
+                                return Err(PlanError::feature_not_supported(format!(
+                                    "COPY option {other} is not supported"
+                                ))
+                                .into());
+                            }
+                        }
+                    }
+                }
+                CopyLegacyOption::Header => plan.header = true,
                 other => {
                     return Err(PlanError::feature_not_supported(format!(
                         "COPY option {other} is not supported"

@@ -8,9 +8,10 @@ use clap::Parser;
 use tidewater_server::Server;
 use tidewater_server::config::{ClusterSettings, Config};
 
-/// Tidewater: a SQL server for bounded and unbounded tables.
+/// Tidewater: a streaming SQL server for bounded and unbounded tables,
+/// speaking the Postgres wire protocol.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(name = "tidewater", version)]
 struct Args {
     /// TOML config file.
     #[arg(long, env = "TIDEWATER_CONFIG")]

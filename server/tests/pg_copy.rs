@@ -129,3 +129,47 @@ async fn copy_in_a_simple_query_and_copy_fail() {
         rows(&[("1", "apple"), ("2", "pear")])
     );
 }
+
+/// The option syntax from before Postgres 9.0 (`WITH CSV HEADER`,
+/// `DELIMITER`, `NULL`), which clients and dumps still write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_legacy_options() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE legacy (id BIGINT, name TEXT)")
+        .await
+        .unwrap();
+    let copies: [(&str, &[u8]); 5] = [
+        (
+            "COPY legacy FROM STDIN WITH CSV HEADER",
+            b"id,name\n1,\"a, b\"\n",
+        ),
+        ("COPY legacy FROM STDIN CSV HEADER", b"id,name\n2,c\n"),
+        ("COPY legacy (name, id) FROM STDIN WITH CSV", b"d,3\n,4\n"),
+        ("COPY legacy FROM STDIN WITH DELIMITER ','", b"5,e\n"),
+        ("COPY legacy FROM STDIN WITH NULL 'none'", b"6\tnone\n"),
+    ];
+    for (sql, data) in copies {
+        let sink = client.copy_in(sql).await.unwrap();
+        futures::pin_mut!(sink);
+        sink.send(Bytes::from_static(data)).await.unwrap();
+        assert!(sink.finish().await.unwrap() >= 1, "{sql}");
+    }
+    let mut expected = rows(&[("1", "a, b"), ("2", "c"), ("3", "d")]);
+    expected.push(vec![Some("4".into()), None]);
+    expected.extend(rows(&[("5", "e")]));
+    expected.push(vec![Some("6".into()), None]);
+    assert_eq!(
+        simple_rows(&client, "SELECT id, name FROM legacy ORDER BY id").await,
+        expected
+    );
+    // HEADER is CSV-only, as in Postgres.
+    let Err(err) = client
+        .copy_in::<_, Bytes>("COPY legacy FROM STDIN WITH HEADER")
+        .await
+    else {
+        panic!("COPY ... WITH HEADER in text format succeeded");
+    };
+    assert_eq!(sqlstate(&err), "0A000");
+}

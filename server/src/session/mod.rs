@@ -664,11 +664,7 @@ impl Session {
     fn session_statement_columns(&self, statement: &Statement) -> Option<SchemaRef> {
         match statement {
             Statement::ShowVariable { variable } => {
-                let name = variable
-                    .iter()
-                    .map(|i| i.value.to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join("_");
+                let name = show_name(variable);
                 if name == "all" {
                     Some(Arc::new(Schema::new(vec![
                         Field::new("name", DataType::Utf8, false),
@@ -690,11 +686,7 @@ impl Session {
         match statement {
             Statement::Set(set) => self.set(set),
             Statement::ShowVariable { variable } => {
-                let name = variable
-                    .iter()
-                    .map(|i| i.value.to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join("_");
+                let name = show_name(variable);
                 let (schema, columns) = if name == "all" {
                     let all = self.settings.all();
                     (
@@ -790,7 +782,7 @@ impl Session {
             Set::SingleAssignment {
                 variable, values, ..
             } => {
-                let name = variable.to_string();
+                let name = setting_name(variable);
                 let value = values.iter().map(value_text).collect::<Vec<_>>().join(", ");
                 if value.eq_ignore_ascii_case("default") {
                     self.settings
@@ -807,7 +799,7 @@ impl Session {
             Set::MultipleAssignments { assignments } => {
                 for a in assignments {
                     let value = value_text(&a.value);
-                    self.settings.set(&a.name.to_string(), &value)?;
+                    self.settings.set(&setting_name(&a.name), &value)?;
                 }
             }
             other => {
@@ -825,6 +817,34 @@ impl Session {
 
 fn first_words(sql: &str) -> String {
     sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// The parameter a `SET` names: its parts joined by dots, without quotes
+/// (`"MyApp".flag` is `MyApp.flag`; lookups ignore case).
+fn setting_name(name: &sqlparser::ast::ObjectName) -> String {
+    name.0
+        .iter()
+        .map(|part| match part.as_ident() {
+            Some(i) => i.value.clone(),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The parameter a `SHOW` names. The parser drops the dots between its
+/// words, and Postgres allows several words only in a few fixed phrases
+/// (`TRANSACTION ISOLATION LEVEL`, `TIME ZONE`, `SESSION AUTHORIZATION`);
+/// any other words are the parts of a dotted custom name (`myapp.flag`).
+fn show_name(variable: &[sqlparser::ast::Ident]) -> String {
+    // Parameter names are case-insensitive, quoted or not.
+    let words: Vec<String> = variable.iter().map(|i| i.value.to_lowercase()).collect();
+    match words.join(" ").as_str() {
+        "transaction isolation level" => "transaction_isolation_level".into(),
+        "time zone" => "timezone".into(),
+        "session authorization" => "session_authorization".into(),
+        _ => words.join("."),
+    }
 }
 
 fn show_column(name: &str) -> String {
