@@ -7,8 +7,12 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Ident, ObjectName, Query, Select, SelectItem, SetExpr, Statement, VisitMut, VisitorMut,
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
+    ObjectName, OrderBy, OrderByKind, Query, Select, SelectItem, SetExpr, Statement, Value,
+    VisitMut, VisitorMut,
 };
+use tidewater_runtime::functions::FunctionRegistry;
+use tidewater_runtime::functions::named_cast::NAME as NAMED_CAST;
 
 use crate::catalog::{CatalogView, QualifiedName, SessionInfo};
 use crate::error::PlanError;
@@ -24,27 +28,49 @@ fn normalize(ident: &Ident) -> String {
 /// The name Postgres gives a result column computed by `e` (its
 /// `FigureColname`), or `None` when it would say `?column?`.
 fn figure_colname(e: &Expr) -> Option<String> {
+    figure_colname_strength(e).map(|(name, _)| name)
+}
+
+/// [`figure_colname`] with Postgres's strength of the name: 2 for the name
+/// of a column, function or keyword, 1 for a type name given by a cast or
+/// `case`, which an enclosing cast replaces (`1.5::float8::int` is `int4`,
+/// `x::text` is `x`).
+fn figure_colname_strength(e: &Expr) -> Option<(String, u8)> {
+    let strong = |name: &str| Some((name.to_string(), 2));
     match e {
-        Expr::Identifier(i) => Some(normalize(i)),
-        Expr::CompoundIdentifier(parts) => parts.last().map(normalize),
-        Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).map(normalize),
+        Expr::Identifier(i) => Some((normalize(i), 2)),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|p| (normalize(p), 2)),
+        Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| (normalize(i), 2)),
         Expr::Cast {
             expr, data_type, ..
-        } => figure_colname(expr).or_else(|| Some(pg_type_name(&data_type.to_string()))),
-        Expr::Nested(inner) => figure_colname(inner),
-        Expr::Case { .. } => Some("case".into()),
-        Expr::Exists { .. } => Some("exists".into()),
-        Expr::Extract { .. } => Some("extract".into()),
-        Expr::Position { .. } => Some("position".into()),
-        Expr::Substring { .. } => Some("substring".into()),
-        Expr::Trim { .. } => Some("btrim".into()),
-        Expr::Ceil { .. } => Some("ceil".into()),
-        Expr::Floor { .. } => Some("floor".into()),
-        Expr::Overlay { .. } => Some("overlay".into()),
-        Expr::Array(_) => Some("array".into()),
+        } => match figure_colname_strength(expr) {
+            Some(named @ (_, 2)) => Some(named),
+            _ => Some((pg_type_name(&data_type.to_string()), 1)),
+        },
+        Expr::Nested(inner) => figure_colname_strength(inner),
+        Expr::Case { else_result, .. } => {
+            match else_result.as_deref().and_then(figure_colname_strength) {
+                Some(named @ (_, 2)) => Some(named),
+                _ => Some(("case".into(), 1)),
+            }
+        }
+        Expr::Exists { .. } => strong("exists"),
+        Expr::Extract { .. } => strong("extract"),
+        Expr::Position { .. } => strong("position"),
+        Expr::Substring { .. } => strong("substring"),
+        Expr::Trim { .. } => strong("btrim"),
+        Expr::Ceil { .. } => strong("ceil"),
+        Expr::Floor { .. } => strong("floor"),
+        Expr::Overlay { .. } => strong("overlay"),
+        Expr::Array(_) => strong("array"),
         Expr::Subquery(q) => first_select(q).and_then(|s| match s.projection.first() {
-            Some(SelectItem::UnnamedExpr(e)) => figure_colname(e),
-            Some(SelectItem::ExprWithAlias { alias, .. }) => Some(normalize(alias)),
+            Some(SelectItem::UnnamedExpr(e)) => figure_colname(e).map(|n| (n, 2)),
+            Some(SelectItem::ExprWithAlias { alias, .. }) => Some((normalize(alias), 2)),
             _ => None,
         }),
         _ => None,
@@ -104,26 +130,158 @@ pub(crate) fn output_names(q: &Query) -> Option<Vec<Option<String>>> {
 }
 
 /// The name DataFusion would give an unaliased select item, for detecting
-/// collisions: its SQL text, with every subquery reduced to one placeholder
-/// (DataFusion names them all `(<subquery>)`).
+/// collisions: its SQL text without casts or parentheses (DataFusion
+/// names `x::text` and `(x)` after `x`), with every subquery reduced to one
+/// placeholder (DataFusion names them all `(<subquery>)`).
 fn datafusion_name_key(e: &Expr) -> String {
     let mut e = e.clone();
     let _ = sqlparser::ast::visit_expressions_mut(&mut e, |e| {
-        if matches!(e, Expr::Subquery(_)) {
-            *e = Expr::Identifier(Ident::new("<subquery>"));
+        match e {
+            Expr::Subquery(_) => *e = Expr::Identifier(Ident::new("<subquery>")),
+            Expr::Cast { expr, .. } | Expr::Nested(expr) => *e = expr.as_ref().clone(),
+            _ => {}
         }
         ControlFlow::<()>::Continue(())
     });
     e.to_string().to_lowercase()
 }
 
+/// Calls `f` on every expression in `e` outside subqueries, innermost
+/// first.
+struct OuterExprs<F> {
+    f: F,
+    /// Subqueries entered.
+    depth: usize,
+}
+
+impl<F: FnMut(&mut Expr)> VisitorMut for OuterExprs<F> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _query: &mut Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _query: &mut Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if self.depth == 0 {
+            (self.f)(e);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn for_each_outer_expr(e: &mut Expr, f: impl FnMut(&mut Expr)) {
+    let _ = e.visit(&mut OuterExprs { f, depth: 0 });
+}
+
+fn is_aggregate_call(e: &Expr) -> bool {
+    let Expr::Function(f) = e else {
+        return false;
+    };
+    let name = f.name.to_string().to_lowercase();
+    f.over.is_none()
+        && FunctionRegistry::shared()
+            .find_aggregate(name.strip_prefix("pg_catalog.").unwrap_or(&name))
+            .is_some()
+}
+
+/// The expressions of a query's `SELECT` list, `HAVING` and `ORDER BY`:
+/// where the aggregates its aggregation computes are written.
+fn aggregate_clauses(query: &mut Query) -> Vec<&mut Expr> {
+    let mut exprs = Vec::new();
+    if let SetExpr::Select(select) = query.body.as_mut() {
+        let select = select.as_mut();
+        for item in &mut select.projection {
+            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+                exprs.push(e);
+            }
+        }
+        exprs.extend(select.having.as_mut());
+    } else {
+        return exprs;
+    }
+    if let Some(OrderBy {
+        kind: OrderByKind::Expressions(order),
+        ..
+    }) = &mut query.order_by
+    {
+        exprs.extend(order.iter_mut().map(|o| &mut o.expr));
+    }
+    exprs
+}
+
+/// Gives aggregates that differ only by casts in their arguments
+/// (`sum(x)`, `sum(x::float8)`) distinct names: DataFusion names a cast
+/// after its operand, so both would be `sum(x)` in the aggregation's
+/// schema, which must not hold a name twice. The casts in such calls'
+/// arguments are wrapped in `tw_named_cast`, named after the cast itself
+/// and removed again by the optimizer.
+fn distinct_aggregate_names(query: &mut Query) {
+    let mut calls: HashMap<String, Vec<String>> = HashMap::new();
+    for e in aggregate_clauses(query) {
+        for_each_outer_expr(e, |e| {
+            if is_aggregate_call(e) {
+                let texts = calls.entry(datafusion_name_key(e)).or_default();
+                let text = e.to_string();
+                if !texts.contains(&text) {
+                    texts.push(text);
+                }
+            }
+        });
+    }
+    let colliding: Vec<String> = calls
+        .into_values()
+        .filter(|texts| texts.len() > 1)
+        .flatten()
+        .collect();
+    if colliding.is_empty() {
+        return;
+    }
+    for e in aggregate_clauses(query) {
+        for_each_outer_expr(e, |e| {
+            if is_aggregate_call(e) && colliding.contains(&e.to_string()) {
+                for_each_outer_expr(e, |arg| {
+                    if matches!(arg, Expr::Cast { .. }) {
+                        let cast = std::mem::replace(arg, Expr::value(Value::Null));
+                        *arg = Expr::Function(Function {
+                            name: ObjectName::from(vec![Ident::new(NAMED_CAST)]),
+                            uses_odbc_syntax: false,
+                            parameters: FunctionArguments::None,
+                            args: FunctionArguments::List(FunctionArgumentList {
+                                duplicate_treatment: None,
+                                args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(cast))],
+                                clauses: vec![],
+                            }),
+                            filter: None,
+                            null_treatment: None,
+                            over: None,
+                            within_group: vec![],
+                        });
+                    }
+                });
+            }
+        });
+    }
+}
+
 /// Gives colliding unaliased select items distinct aliases (their Postgres
-/// names, suffixed where needed). Postgres allows two result columns with
-/// the same name; DataFusion does not.
+/// names, suffixed where needed), and aggregates that differ only by casts
+/// distinct names ([`distinct_aggregate_names`]). Postgres allows two
+/// result columns with the same name; DataFusion does not.
 struct DistinctSelectNames;
 
 impl VisitorMut for DistinctSelectNames {
     type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        distinct_aggregate_names(query);
+        ControlFlow::Continue(())
+    }
 
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
         let keys: Vec<Option<String>> = select
@@ -283,6 +441,16 @@ mod tests {
                 Some("int4".into()),
                 Some("case".into()),
                 None,
+            ])
+        );
+        // A cast names a column after its operand, unless that is only a
+        // type name; CASE after its ELSE.
+        assert_eq!(
+            names("SELECT 1.5::float8::int, a::text::int, CASE WHEN a THEN 1 ELSE b END FROM t"),
+            Some(vec![
+                Some("int4".into()),
+                Some("a".into()),
+                Some("b".into())
             ])
         );
         assert_eq!(names("SELECT * FROM t"), None);

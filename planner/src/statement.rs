@@ -13,7 +13,6 @@ use datafusion_expr::LogicalPlan;
 use datafusion_expr::logical_plan::{DmlStatement, WriteOp};
 use datafusion_expr::planner::ContextProvider;
 use datafusion_optimizer::analyzer::Analyzer;
-use datafusion_optimizer::optimizer::OptimizerContext;
 use datafusion_sql::planner::SqlToRel;
 use sqlparser::ast::{
     CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, CreateTableOptions,
@@ -27,6 +26,7 @@ use crate::context::{PlannerContext, TableSourceAdapter};
 use crate::error::PlanError;
 use crate::lower::lower_plan;
 use crate::names::{ident_name, output_names, qualify};
+use crate::rules::optimizer_config::TidewaterOptimizerConfig;
 
 /// A query (or the query part of an `INSERT`), planned but not yet bound to
 /// parameter values.
@@ -395,10 +395,12 @@ impl<'a> Planner<'a> {
             .collect();
         let mut pctx =
             datafusion_sql::planner::PlannerContext::new().with_prepare_param_data_types(fields);
+        crate::rules::clause_checks::check_clauses(statement)?;
         let mut statement = statement.clone();
         self.ctx.prepare_statement(&mut statement)?;
         self.sql_to_rel()
             .sql_statement_to_plan_with_context(statement, &mut pctx)
+            .map_err(crate::rules::clause_checks::with_pg_sqlstate)
     }
 
     fn prepare_query(
@@ -479,6 +481,14 @@ impl<'a> Planner<'a> {
     ///
     /// Planning errors carry SQLSTATEs ([`PlanError`]).
     pub fn plan(&self, statement: &Statement, param_types: &[Option<DataType>]) -> Result<Planned> {
+        catch_panics("planning", || self.plan_statement(statement, param_types))
+    }
+
+    fn plan_statement(
+        &self,
+        statement: &Statement,
+        param_types: &[Option<DataType>],
+    ) -> Result<Planned> {
         let session = self.ctx.session();
         let catalog = self.ctx.catalog();
         match statement {
@@ -979,6 +989,17 @@ impl<'a> Planner<'a> {
         params: &[ScalarValue],
         config: QueryConfig,
     ) -> Result<LoweredQuery> {
+        catch_panics("planning", || {
+            self.try_bind_and_lower(query, params, config)
+        })
+    }
+
+    fn try_bind_and_lower(
+        &self,
+        query: &PreparedQuery,
+        params: &[ScalarValue],
+        config: QueryConfig,
+    ) -> Result<LoweredQuery> {
         let mut plan = query.logical.clone();
         if !params.is_empty() || !query.param_types.is_empty() {
             if params.len() != query.param_types.len() {
@@ -1011,9 +1032,9 @@ impl<'a> Planner<'a> {
         let plan = crate::rules::decorrelate::decorrelate_row_subqueries(plan)?;
         let analyzed = Analyzer::new().execute_and_check(plan, &options, |_, _| {})?;
         let analyzed = crate::rules::pg_casts::rewrite_pg_casts(analyzed)?;
+        let analyzed = crate::rules::pg_arithmetic::rewrite_pg_arithmetic(analyzed)?;
         let start = chrono::DateTime::from_timestamp_nanos(config.start_time_nanos);
-        let optimizer_ctx = OptimizerContext::new_with_config_options(options)
-            .with_query_execution_start_time(start);
+        let optimizer_ctx = TidewaterOptimizerConfig::new(options, start);
         let optimized = crate::rules::optimizer().optimize(analyzed, &optimizer_ctx, |_, _| {})?;
         let dataflow = lower_plan(&optimized, config)?;
         Ok(LoweredQuery {
@@ -1033,6 +1054,22 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// Runs `f`, turning a panic (a bug, in Tidewater or DataFusion) into an
+/// internal error (XX000) that names what failed, so that the session
+/// survives it.
+fn catch_panics<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".to_string());
+        Err(DataFusionError::Internal(format!(
+            "{what} failed unexpectedly: {message}"
+        )))
+    })
+}
+
 fn is_decimal(t: &DataType) -> bool {
     matches!(
         t,
@@ -1050,4 +1087,20 @@ pub fn explain_text(lowered: &LoweredQuery) -> String {
         lowered.optimized.display_indent(),
         lowered.dataflow
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_planning_is_an_internal_error() {
+        let result: Result<()> = catch_panics("planning", || panic!("index out of bounds"));
+        match result {
+            Err(DataFusionError::Internal(m)) => {
+                assert_eq!(m, "planning failed unexpectedly: index out of bounds");
+            }
+            other => panic!("expected an internal error, got {other:?}"),
+        }
+    }
 }

@@ -146,6 +146,11 @@ impl QueryError {
         match e {
             ArrowError::DivideByZero => Self::new(SqlState::DivisionByZero, "division by zero"),
             ArrowError::ArithmeticOverflow(m) => Self::new(SqlState::NumericOutOfRange, m.clone()),
+            ArrowError::InvalidArgumentError(m) | ArrowError::CastError(m)
+                if is_decimal_overflow(m) =>
+            {
+                Self::new(SqlState::NumericOutOfRange, "numeric field overflow")
+            }
             ArrowError::CastError(m) | ArrowError::ParseError(m) => {
                 Self::new(SqlState::InvalidTextRepresentation, m.clone())
             }
@@ -182,6 +187,14 @@ impl QueryError {
     }
 }
 
+/// Whether an Arrow message says a value does not fit a decimal type's
+/// precision (Postgres: "numeric field overflow").
+fn is_decimal_overflow(m: &str) -> bool {
+    (m.contains("too large to store in a Decimal") || m.contains("too small to store in a Decimal"))
+        || (m.starts_with("Cannot cast to Decimal")
+            && (m.contains("Overflowing on") || m.contains("overflows")))
+}
+
 impl From<DataFusionError> for QueryError {
     fn from(e: DataFusionError) -> Self {
         Self::from_datafusion(&e)
@@ -191,5 +204,29 @@ impl From<DataFusionError> for QueryError {
 impl From<ArrowError> for QueryError {
     fn from(e: ArrowError) -> Self {
         Self::from_arrow(&e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_overflow_is_numeric_field_overflow() {
+        for e in [
+            ArrowError::InvalidArgumentError(
+                "1234.50 is too large to store in a Decimal128 of precision 5. Max is 999.99"
+                    .into(),
+            ),
+            ArrowError::CastError("Cannot cast to Decimal128(5, 2). Overflowing on 1e30".into()),
+        ] {
+            let q = QueryError::from_arrow(&e);
+            assert_eq!(
+                (q.state.code(), q.message.as_str()),
+                ("22003", "numeric field overflow")
+            );
+        }
+        let other = QueryError::from_arrow(&ArrowError::InvalidArgumentError("bad".into()));
+        assert_eq!(other.state, SqlState::Internal);
     }
 }

@@ -3,7 +3,9 @@
 //! Dataflow plans name functions; each worker resolves the names here, so the
 //! planner and the workers must see the same set. It holds DataFusion's
 //! built-in scalar, aggregate and window functions and Tidewater's own
-//! (Postgres compatibility functions live in [`postgres`]).
+//! (Postgres compatibility functions live in [`postgres`]; arithmetic and
+//! casts with Postgres's errors in [`arithmetic`] and [`int_cast`]; `sum`
+//! typed as Postgres types it, replacing DataFusion's, in [`sum`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -11,10 +13,14 @@ use std::sync::{Arc, OnceLock};
 use datafusion_common::{Result as DFResult, plan_err};
 use datafusion_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
+pub mod arithmetic;
 pub mod bytea;
 pub mod expand_array;
+pub mod int_cast;
+pub mod named_cast;
 pub mod postgres;
 pub mod scalar_subquery;
+pub mod sum;
 
 /// Functions by name (lower case), including aliases.
 #[derive(Debug, Default)]
@@ -39,6 +45,9 @@ impl FunctionRegistry {
             .chain(postgres::scalar_functions())
             .chain(std::iter::once(bytea::ByteaIn::udf()))
             .chain(std::iter::once(expand_array::ExpandArray::udf()))
+            .chain(arithmetic::CheckedArithmetic::all())
+            .chain(int_cast::ToInteger::all())
+            .chain(std::iter::once(named_cast::NamedCast::udf()))
         {
             r.add_scalar(f);
         }
@@ -46,6 +55,8 @@ impl FunctionRegistry {
             r.add_aggregate(f);
         }
         r.add_aggregate(scalar_subquery::ScalarSubqueryValue::udaf());
+        // Replaces DataFusion's `sum`.
+        r.add_aggregate(sum::PgSum::udaf());
         for f in datafusion_functions_window::all_default_window_functions() {
             r.add_window(f);
         }

@@ -73,16 +73,31 @@ fn lower_aggregates(ctx: &ExprContext<'_>, aggregates: &[ExprIr]) -> DFResult<Ve
 }
 
 /// The schema of the partial phase's output: the group columns (as in
-/// `group_fields`) followed by each aggregate's state fields.
+/// `group_fields`) followed by each aggregate's state fields. The final
+/// phase reads the states by position; a state field whose name another
+/// column has already (the ordering keys of two `first_value(x ORDER BY
+/// y)` calls) gets the aggregate's position appended, as a schema must not
+/// hold a name twice.
 pub fn partial_schema(
     ctx: &ExprContext<'_>,
     group_fields: &SchemaIr,
     aggregates: &[ExprIr],
 ) -> DFResult<SchemaIr> {
     let mut columns = group_fields.columns.clone();
-    for (agg, _) in lower_aggregates(ctx, aggregates)? {
+    let mut names: std::collections::HashSet<String> = columns
+        .iter()
+        .filter(|(q, _)| q.is_none())
+        .map(|(_, f)| f.name().clone())
+        .collect();
+    for (k, (agg, _)) in lower_aggregates(ctx, aggregates)?.into_iter().enumerate() {
         for f in agg.state_fields()? {
-            columns.push((None, f.as_ref().clone()));
+            let mut field = f.as_ref().clone();
+            if !names.insert(field.name().clone()) {
+                let unique = format!("{}#{k}", field.name());
+                names.insert(unique.clone());
+                field = field.with_name(unique);
+            }
+            columns.push((None, field));
         }
     }
     Ok(SchemaIr { columns })
