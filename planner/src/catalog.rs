@@ -64,6 +64,11 @@ pub enum TableKind {
     },
 }
 
+/// Field metadata key holding a table column's `DEFAULT` expression, as
+/// SQL (`42`, `'x'`, `now()`). `INSERT` and `COPY` evaluate it, once per
+/// statement, for the columns they do not name.
+pub const DEFAULT_METADATA_KEY: &str = "tidewater.default";
+
 /// A table, view or system table, resolved.
 #[derive(Debug, Clone)]
 pub struct TableEntry {

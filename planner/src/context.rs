@@ -29,6 +29,9 @@ pub struct TableSourceAdapter {
     pub entry: TableEntry,
     /// For views: the planned query, inlined by DataFusion.
     view_plan: Option<LogicalPlan>,
+    /// Column `DEFAULT`s ([`crate::catalog::DEFAULT_METADATA_KEY`]), planned,
+    /// by column name.
+    defaults: HashMap<String, Expr>,
 }
 
 impl TableSource for TableSourceAdapter {
@@ -46,6 +49,10 @@ impl TableSource for TableSourceAdapter {
 
     fn get_logical_plan(&'_ self) -> Option<Cow<'_, LogicalPlan>> {
         self.view_plan.as_ref().map(Cow::Borrowed)
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&Expr> {
+        self.defaults.get(column)
     }
 }
 
@@ -248,6 +255,46 @@ impl<'a> PlannerContext<'a> {
 
     /// Rewrites a statement into the form DataFusion's SQL planner accepts
     /// (Postgres spellings, duplicate result names).
+    /// Plans the `DEFAULT` expressions of a table's columns.
+    fn plan_defaults(&self, entry: &TableEntry) -> Result<HashMap<String, Expr>> {
+        let mut defaults = HashMap::new();
+        for field in entry.schema.fields() {
+            let Some(sql) = field.metadata().get(crate::catalog::DEFAULT_METADATA_KEY) else {
+                continue;
+            };
+            let bad = |e: &dyn std::fmt::Display| {
+                DataFusionError::Plan(format!(
+                    "default of column \"{}\" ({sql}): {e}",
+                    field.name()
+                ))
+            };
+            let dialect = sqlparser::dialect::PostgreSqlDialect {};
+            let mut statement = sqlparser::parser::Parser::new(&dialect)
+                .try_with_sql(&format!("SELECT {sql}"))
+                .and_then(|mut p| p.parse_statement())
+                .map_err(|e| bad(&e))?;
+            crate::pg_compat::rewrite(&mut statement, self)?;
+            let sqlparser::ast::Statement::Query(query) = statement else {
+                return Err(bad(&"not an expression"));
+            };
+            let sqlparser::ast::SetExpr::Select(select) = *query.body else {
+                return Err(bad(&"not an expression"));
+            };
+            let Some(sqlparser::ast::SelectItem::UnnamedExpr(parsed)) =
+                select.projection.into_iter().next()
+            else {
+                return Err(bad(&"not an expression"));
+            };
+            let expr = datafusion_sql::planner::SqlToRel::new(self).sql_to_expr(
+                parsed,
+                &datafusion_common::DFSchema::empty(),
+                &mut datafusion_sql::planner::PlannerContext::new(),
+            )?;
+            defaults.insert(field.name().clone(), expr);
+        }
+        Ok(defaults)
+    }
+
     pub(crate) fn prepare_statement(
         &self,
         statement: &mut sqlparser::ast::Statement,
@@ -268,7 +315,12 @@ impl ContextProvider for PlannerContext<'_> {
             ),
             _ => None,
         };
-        Ok(Arc::new(TableSourceAdapter { entry, view_plan }))
+        let defaults = self.plan_defaults(&entry)?;
+        Ok(Arc::new(TableSourceAdapter {
+            entry,
+            view_plan,
+            defaults,
+        }))
     }
 
     fn get_table_function_source(

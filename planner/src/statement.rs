@@ -21,7 +21,9 @@ use sqlparser::ast::{
 use tidewater_runtime::functions::postgres::PG_TYPE_METADATA_KEY;
 use tidewater_runtime::plan::{DataflowPlan, QueryConfig};
 
-use crate::catalog::{CatalogView, QualifiedName, SessionInfo, TableEntry, TableKind};
+use crate::catalog::{
+    CatalogView, DEFAULT_METADATA_KEY, QualifiedName, SessionInfo, TableEntry, TableKind,
+};
 use crate::context::{PlannerContext, TableSourceAdapter};
 use crate::error::PlanError;
 use crate::lower::lower_plan;
@@ -341,6 +343,19 @@ fn key_constraints(ct: &sqlparser::ast::CreateTable) -> Result<Vec<KeyConstraint
     Ok(out)
 }
 
+/// A column's `DEFAULT` expression, as SQL (a `NULL` default is none).
+fn column_default(column: &sqlparser::ast::ColumnDef) -> Option<String> {
+    column.options.iter().find_map(|o| match &o.option {
+        sqlparser::ast::ColumnOption::Default(SqlExpr::Value(v))
+            if matches!(v.value, Value::Null) =>
+        {
+            None
+        }
+        sqlparser::ast::ColumnOption::Default(e) => Some(e.to_string()),
+        _ => None,
+    })
+}
+
 fn with_options(options: &CreateTableOptions) -> Result<BTreeMap<String, String>> {
     let list: &[SqlOption] = match options {
         CreateTableOptions::None => &[],
@@ -568,6 +583,9 @@ impl<'a> Planner<'a> {
                             let mut metadata = f.metadata().clone();
                             metadata
                                 .insert(PG_TYPE_METADATA_KEY.to_string(), c.data_type.to_string());
+                            if let Some(default) = column_default(c) {
+                                metadata.insert(DEFAULT_METADATA_KEY.to_string(), default);
+                            }
                             let nullable = f.is_nullable() && !primary_key.contains(&f.name());
                             f.as_ref()
                                 .clone()

@@ -522,7 +522,7 @@ impl Session {
     ) -> SqlResult<ExecResult> {
         let catalog = Arc::clone(&self.state.catalog);
         if let Some(query) = &plan.query {
-            let schema = strip_metadata(&query.output);
+            let schema = strip_metadata(&query.output, false);
             let created = catalog.create_relation(
                 &plan.name,
                 RelationKind::Managed { dir: String::new() },
@@ -598,7 +598,7 @@ impl Session {
         if !catalog.create_table_with_keys(
             &plan.name,
             kind,
-            strip_metadata(&schema),
+            strip_metadata(&schema, true),
             plan.if_not_exists,
             &plan.constraints,
         )? {
@@ -903,23 +903,24 @@ fn relation_oid(snapshot: &CatalogSnapshot, name: &QualifiedName) -> Option<u32>
 }
 
 /// A table schema without planner metadata, keeping only each column's
-/// declared SQL type.
-fn strip_metadata(schema: &SchemaRef) -> SchemaRef {
+/// declared SQL type and, for a table's own columns, its DEFAULT.
+fn strip_metadata(schema: &SchemaRef, keep_defaults: bool) -> SchemaRef {
+    use tidewater_planner::catalog::DEFAULT_METADATA_KEY;
     use tidewater_runtime::functions::postgres::PG_TYPE_METADATA_KEY;
     Arc::new(Schema::new(
         schema
             .fields()
             .iter()
             .map(|f| {
-                let field = Field::new(f.name(), f.data_type().clone(), f.is_nullable());
-                match f.metadata().get(PG_TYPE_METADATA_KEY) {
-                    Some(t) => field.with_metadata(
-                        [(PG_TYPE_METADATA_KEY.to_string(), t.clone())]
-                            .into_iter()
-                            .collect(),
-                    ),
-                    None => field,
-                }
+                let metadata = f
+                    .metadata()
+                    .iter()
+                    .filter(|(k, _)| {
+                        *k == PG_TYPE_METADATA_KEY || (keep_defaults && *k == DEFAULT_METADATA_KEY)
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                Field::new(f.name(), f.data_type().clone(), f.is_nullable()).with_metadata(metadata)
             })
             .collect::<Vec<_>>(),
     ))
