@@ -3,8 +3,12 @@
 //! is rounded half away from zero (`2.5::integer` is 3, `-2.5::integer`
 //! is -3; Arrow truncates), and a value the type cannot hold is error 22003
 //! "integer out of range" (`smallint` / `bigint` for those types) instead
-//! of a cast error. The planner rewrites such casts (and narrowing casts
-//! between integer types) into `tw_to_int2`, `tw_to_int4` and `tw_to_int8`.
+//! of a cast error. Text is read as Postgres reads integer input (digits
+//! with an optional sign and surrounding white space), failing with
+//! 22P02 `invalid input syntax for type integer: "abc"` or 22003 `value
+//! "99999999999" is out of range for type integer`. The planner rewrites
+//! such casts (and narrowing casts between integer types) into
+//! `tw_to_int2`, `tw_to_int4` and `tw_to_int8`.
 //!
 //! Postgres rounds `double precision` to even (`rint`) but `numeric` half
 //! away from zero; Tidewater types a literal such as `2.5` as `double
@@ -24,6 +28,11 @@ use datafusion_expr::{
 };
 
 use super::arithmetic::out_of_range;
+use crate::error::{QueryError, SqlState};
+
+fn query_error(state: SqlState, message: String) -> datafusion_common::DataFusionError {
+    datafusion_common::DataFusionError::External(Box::new(QueryError::new(state, message)))
+}
 
 /// The function casting to one integer type (see the module docs).
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -67,7 +76,10 @@ impl ToInteger {
         let target = matches!(to, DataType::Int16 | DataType::Int32 | DataType::Int64);
         let source = matches!(
             from,
-            DataType::Float16
+            DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Float16
                 | DataType::Float32
                 | DataType::Float64
                 | DataType::Decimal32(..)
@@ -140,6 +152,20 @@ impl ToInteger {
             DataType::UInt8 => return self.narrow::<UInt8Type>(array, i64::from),
             DataType::UInt16 => return self.narrow::<UInt16Type>(array, i64::from),
             DataType::UInt32 => return self.narrow::<UInt32Type>(array, i64::from),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                let strings = arrow::compute::cast(array, &DataType::Utf8)?;
+                let strings = strings.as_string::<i32>();
+                let values = (0..strings.len())
+                    .map(|i| {
+                        if strings.is_null(i) {
+                            Ok(0)
+                        } else {
+                            self.parse(strings.value(i))
+                        }
+                    })
+                    .collect::<Result<Vec<i64>>>()?;
+                PrimitiveArray::new(values.into(), strings.nulls().cloned())
+            }
             DataType::UInt64 => array.as_primitive::<UInt64Type>().try_unary(|v| {
                 i64::try_from(v)
                     .ok()
@@ -194,6 +220,57 @@ impl ToInteger {
         };
         // In range already.
         self.narrow::<Int64Type>(&(Arc::new(wide) as ArrayRef), |v| v)
+    }
+
+    /// Postgres's name of the target type.
+    fn type_name(&self) -> &'static str {
+        match self.target {
+            DataType::Int16 => "smallint",
+            DataType::Int32 => "integer",
+            _ => "bigint",
+        }
+    }
+
+    /// Reads one value of integer input syntax.
+    fn parse(&self, text: &str) -> Result<i64> {
+        let invalid = || {
+            query_error(
+                SqlState::InvalidTextRepresentation,
+                format!(
+                    "invalid input syntax for type {}: \"{text}\"",
+                    self.type_name()
+                ),
+            )
+        };
+        // Postgres's white space: isspace() in the C locale.
+        let trimmed = text.trim_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+        let (negative, digits) = match trimmed.as_bytes().first() {
+            Some(b'-') => (true, &trimmed[1..]),
+            Some(b'+') => (false, &trimmed[1..]),
+            _ => (false, trimmed),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let (min, max) = self.bounds();
+        let value = digits
+            .bytes()
+            .try_fold(0_i64, |acc, d| {
+                let d = i64::from(d - b'0');
+                // Accumulate negatively, so that the minimum fits.
+                acc.checked_mul(10)?.checked_sub(d)
+            })
+            .and_then(|v| if negative { Some(v) } else { v.checked_neg() })
+            .filter(|v| (min..=max).contains(v));
+        value.ok_or_else(|| {
+            query_error(
+                SqlState::NumericOutOfRange,
+                format!(
+                    "value \"{text}\" is out of range for type {}",
+                    self.type_name()
+                ),
+            )
+        })
     }
 
     /// An integer array as the target type: one branch-free pass to find
@@ -296,6 +373,39 @@ mod tests {
             out.as_primitive::<Int64Type>(),
             &Int64Array::from(vec![3, -3, 2, 123])
         );
+    }
+
+    #[test]
+    fn text_is_read_as_postgres_reads_integers() {
+        use arrow::array::StringArray;
+
+        let input = Arc::new(StringArray::from(vec![
+            Some("  42 "),
+            Some("+7"),
+            Some("-32768"),
+            None,
+        ]));
+        let out = cast(DataType::Int16, input).expect("valid input");
+        assert_eq!(
+            out.as_primitive::<Int16Type>(),
+            &Int16Array::from(vec![Some(42), Some(7), Some(-32768), None])
+        );
+        for (text, message) in [
+            ("abc", "invalid input syntax for type integer: \"abc\""),
+            ("1.5", "invalid input syntax for type integer: \"1.5\""),
+            ("", "invalid input syntax for type integer: \"\""),
+            ("- 1", "invalid input syntax for type integer: \"- 1\""),
+            (
+                "99999999999",
+                "value \"99999999999\" is out of range for type integer",
+            ),
+        ] {
+            let input = Arc::new(StringArray::from(vec![text]));
+            assert_eq!(error(cast(DataType::Int32, input)), message);
+        }
+        let min = Arc::new(StringArray::from(vec!["-9223372036854775808"]));
+        let out = cast(DataType::Int64, min).expect("in range");
+        assert_eq!(out.as_primitive::<Int64Type>().value(0), i64::MIN);
     }
 
     #[test]
