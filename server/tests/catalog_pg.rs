@@ -7,12 +7,14 @@
 //! Tests marked `#[ignore]` name the SQL-layer feature they wait for; they
 //! pass against Postgres 15 and should pass here once it lands.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+mod clients_support;
 
+use std::net::SocketAddr;
+
+use clients_support::rows;
 use tidewater_server::Server;
 use tidewater_server::config::Config;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{Client, NoTls};
 
 /// A server with `public.orders`, `public.v1`, `s2.t2`, and a second
 /// database `other` with `public.t`.
@@ -78,27 +80,6 @@ impl Fixture {
     async fn shutdown(self) {
         self.server.shutdown().await;
     }
-}
-
-/// Rows of a query (simple protocol, text values joined with `|`, NULL as
-/// `NULL`).
-async fn rows(client: &Client, sql: &str) -> Vec<String> {
-    let messages = tokio::time::timeout(Duration::from_secs(30), client.simple_query(sql))
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {sql}"))
-        .unwrap_or_else(|e| panic!("{sql}\nfailed: {e:?}"));
-    messages
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| row.get(i).unwrap_or("NULL").to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            ),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The one value of a one-row, one-column query.

@@ -24,7 +24,7 @@ use bytes::Bytes;
 use chrono::NaiveDateTime;
 use clients_support::{ServerProcess, TestDir, execute_all, random_in, rows};
 use futures::SinkExt;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Error, ToStatement};
 
 /// The table the insert and COPY tests write: every column is a function
 /// of `id`, so a row can be checked on its own.
@@ -47,6 +47,28 @@ fn ts(id: i64) -> NaiveDateTime {
     chrono::DateTime::from_timestamp(1_700_000_000 + id, 0)
         .expect("timestamp")
         .naive_utc()
+}
+
+/// Inserts one event with parameters.
+const INSERT_EVENT: &str = "INSERT INTO events VALUES ($1, $2, $3, $4, $5)";
+
+/// Runs [`INSERT_EVENT`] (or a statement prepared from it) for event `id`.
+async fn insert_event<T>(client: &Client, statement: &T, id: i64) -> Result<u64, Error>
+where
+    T: ?Sized + ToStatement,
+{
+    client
+        .execute(
+            statement,
+            &[
+                &id,
+                &((id % WRITERS) as i32),
+                &payload(id),
+                &amount(id),
+                &ts(id),
+            ],
+        )
+        .await
 }
 
 /// What the clients of one crash round did: ids sent and ids acknowledged.
@@ -76,7 +98,7 @@ async fn insert_stream(
     } else {
         Some(
             client
-                .prepare("INSERT INTO events VALUES ($1, $2, $3, $4, $5)")
+                .prepare(INSERT_EVENT)
                 .await
                 .map_err(|e| format!("writer {writer}: prepare: {e:?}"))?,
         )
@@ -95,19 +117,7 @@ async fn insert_stream(
                 ))
                 .await
                 .map(|_| ()),
-            Some(statement) => client
-                .execute(
-                    statement,
-                    &[
-                        &id,
-                        &((id % WRITERS) as i32),
-                        &payload(id),
-                        &amount(id),
-                        &ts(id),
-                    ],
-                )
-                .await
-                .map(|_| ()),
+            Some(statement) => insert_event(&client, statement, id).await.map(|_| ()),
         };
         match result {
             Ok(()) => {
@@ -349,17 +359,7 @@ async fn sigkill_during_inserts_loses_no_acknowledged_row() {
     // another crash.
     let client = server.connect().await;
     for id in 9_000_000..9_000_010i64 {
-        client
-            .execute(
-                "INSERT INTO events VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &id,
-                    &((id % WRITERS) as i32),
-                    &payload(id),
-                    &amount(id),
-                    &ts(id),
-                ],
-            )
+        insert_event(&client, INSERT_EVENT, id)
             .await
             .unwrap_or_else(|e| panic!("insert {id} after recovery: {e:?}\n{}", server.log()));
         sent.insert(id);
@@ -421,17 +421,7 @@ async fn sigkill_during_copy_keeps_copy_atomic() {
     // Acknowledged before any crash: single inserts and a whole COPY.
     let mut sent: BTreeSet<i64> = BTreeSet::new();
     for id in 0..50i64 {
-        client
-            .execute(
-                "INSERT INTO events VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &id,
-                    &((id % WRITERS) as i32),
-                    &payload(id),
-                    &amount(id),
-                    &ts(id),
-                ],
-            )
+        insert_event(&client, INSERT_EVENT, id)
             .await
             .expect("insert");
         sent.insert(id);
