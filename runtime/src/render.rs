@@ -491,13 +491,80 @@ fn give_error(
         .give_container(&mut Chunk::from_error(error, weight));
 }
 
-/// Input received but not processed yet, with the capability to emit its
-/// results at its time.
-type Pending = VecDeque<(Capability<Epoch>, usize, Item)>;
+/// Input received but not processed yet: the items of each received
+/// container, with the capability to emit their results at its time and the
+/// input (0 or 1) they came from. One capability per container, not per item.
+#[derive(Default)]
+struct Pending {
+    queue: VecDeque<(Capability<Epoch>, usize, VecDeque<Item>)>,
+}
 
-/// The earliest time of pending input.
-fn pending_min(pending: &Pending) -> Option<Epoch> {
-    pending.iter().map(|(c, _, _)| *c.time()).min()
+impl Pending {
+    /// Queues the items of one container received on input `side`.
+    fn push(&mut self, cap: Capability<Epoch>, side: usize, items: Vec<Item>) {
+        if !items.is_empty() {
+            self.queue.push_back((cap, side, items.into()));
+        }
+    }
+
+    /// Hands pending items, oldest first, to `f` until none is left or the
+    /// operator has used its `OPERATOR_SLICE`; then it asks to run again.
+    fn drain(
+        &mut self,
+        activator: &timely::scheduling::Activator,
+        mut f: impl FnMut(&Capability<Epoch>, usize, Item),
+    ) {
+        let started = Instant::now();
+        while let Some((cap, side, items)) = self.queue.front_mut() {
+            if let Some(item) = items.pop_front() {
+                f(cap, *side, item);
+            }
+            if items.is_empty() {
+                self.queue.pop_front();
+            }
+            if started.elapsed() >= OPERATOR_SLICE && !self.queue.is_empty() {
+                activator.activate();
+                break;
+            }
+        }
+    }
+
+    /// The earliest time of pending input.
+    fn min_time(&self) -> Option<Epoch> {
+        self.queue.iter().map(|(c, _, _)| *c.time()).min()
+    }
+
+    /// Whether input `side` has items pending.
+    fn has_side(&self, side: usize) -> bool {
+        self.queue.iter().any(|(_, s, _)| *s == side)
+    }
+
+    fn clear(&mut self) {
+        self.queue.clear();
+    }
+}
+
+/// Runs an operator callback with an emitter at `cap`; a failure (error or
+/// panic) becomes an error item at `cap`. Returns whether it failed.
+fn run_emitting(
+    name: &str,
+    output: &mut OutputSession<'_>,
+    cap: &Capability<Epoch>,
+    q: &QueryShared,
+    f: impl FnOnce(&mut dyn Emit) -> crate::operators::OpResult,
+) -> bool {
+    let mut emitter = Emitter {
+        output: &mut *output,
+        cap,
+        query: q,
+    };
+    match guarded(name, || f(&mut emitter)) {
+        Ok(()) => false,
+        Err(e) => {
+            give_error(output, cap, e, 1);
+            true
+        }
+    }
 }
 
 fn render_unary<'s>(
@@ -512,41 +579,20 @@ fn render_unary<'s>(
         let activator = scope.activator_for(info.address);
         let mut cap: Option<Capability<Epoch>> = Some(cap);
         let mut failed = false;
-        let mut pending: Pending = VecDeque::new();
+        let mut pending = Pending::default();
         move |(input, frontier), output| {
-            input.for_each(|time, data| {
-                let retained = time.retain(0);
-                for item in data.take_items() {
-                    pending.push_back((retained.clone(), 0, item));
+            input.for_each(|time, data| pending.push(time.retain(0), 0, data.take_items()));
+            pending.drain(&activator, |time, _, item| match item {
+                Item::Error { error, weight } => {
+                    failed = true;
+                    give_error(output, time, error, weight);
+                }
+                Item::Rows(batch) => {
+                    if !(failed || q.canceled() || op.is_done()) {
+                        failed = run_emitting(name, output, time, &q, |e| op.on_batch(batch, e));
+                    }
                 }
             });
-            let started = Instant::now();
-            while let Some((time, _, item)) = pending.pop_front() {
-                match item {
-                    Item::Error { error, weight } => {
-                        failed = true;
-                        give_error(output, &time, error, weight);
-                    }
-                    Item::Rows(batch) => {
-                        if failed || q.canceled() || op.is_done() {
-                            continue;
-                        }
-                        let mut emitter = Emitter {
-                            output: &mut *output,
-                            cap: &time,
-                            query: &q,
-                        };
-                        if let Err(e) = guarded(name, || op.on_batch(batch, &mut emitter)) {
-                            failed = true;
-                            give_error(output, &time, e, 1);
-                        }
-                    }
-                }
-                if started.elapsed() >= OPERATOR_SLICE && !pending.is_empty() {
-                    activator.activate();
-                    break;
-                }
-            }
             if failed || q.canceled() {
                 pending.clear();
             }
@@ -556,20 +602,13 @@ fn render_unary<'s>(
                     .first()
                     .copied()
                     .into_iter()
-                    .chain(pending_min(&pending))
+                    .chain(pending.min_time())
                     .min();
                 match earliest {
                     Some(t) => c.downgrade(&t),
                     None => {
                         if !failed && !q.canceled() {
-                            let mut emitter = Emitter {
-                                output: &mut *output,
-                                cap: &*c,
-                                query: &q,
-                            };
-                            if let Err(e) = guarded(name, || op.on_end(&mut emitter)) {
-                                give_error(output, c, e, 1);
-                            }
+                            run_emitting(name, output, c, &q, |e| op.on_end(e));
                         }
                         cap = None;
                     }
@@ -601,81 +640,48 @@ fn render_binary<'s>(
             let mut failed = false;
             let mut left_ended = false;
             let mut right_ended = false;
-            let mut pending: Pending = VecDeque::new();
+            let mut pending = Pending::default();
             move |(left, left_frontier), (right, right_frontier), output| {
                 for (side, input) in [(0, left), (1, right)] {
                     input.for_each(|time, data| {
-                        let retained = time.retain(0);
-                        for item in data.take_items() {
-                            pending.push_back((retained.clone(), side, item));
-                        }
+                        pending.push(time.retain(0), side, data.take_items())
                     });
                 }
-                let started = Instant::now();
-                while let Some((time, side, item)) = pending.pop_front() {
-                    match item {
-                        Item::Error { error, weight } => {
-                            failed = true;
-                            give_error(output, &time, error, weight);
-                        }
-                        Item::Rows(batch) => {
-                            if failed || q.canceled() {
-                                continue;
-                            }
-                            let mut emitter = Emitter {
-                                output: &mut *output,
-                                cap: &time,
-                                query: &q,
-                            };
-                            let r = guarded(name, || {
+                pending.drain(&activator, |time, side, item| match item {
+                    Item::Error { error, weight } => {
+                        failed = true;
+                        give_error(output, time, error, weight);
+                    }
+                    Item::Rows(batch) => {
+                        if !(failed || q.canceled()) {
+                            failed = run_emitting(name, output, time, &q, |e| {
                                 if side == 0 {
-                                    op.on_left(batch, &mut emitter)
+                                    op.on_left(batch, e)
                                 } else {
-                                    op.on_right(batch, &mut emitter)
+                                    op.on_right(batch, e)
                                 }
                             });
-                            if let Err(e) = r {
-                                failed = true;
-                                give_error(output, &time, e, 1);
-                            }
                         }
                     }
-                    if started.elapsed() >= OPERATOR_SLICE && !pending.is_empty() {
-                        activator.activate();
-                        break;
-                    }
-                }
+                });
                 if failed || q.canceled() {
                     pending.clear();
                 }
-                let pending_side = |side: usize| pending.iter().any(|(_, s, _)| *s == side);
                 if let Some(c) = cap.as_mut() {
-                    if !left_ended && left_frontier.is_empty() && !pending_side(0) {
+                    if !left_ended && left_frontier.is_empty() && !pending.has_side(0) {
                         left_ended = true;
                         if !failed && !q.canceled() {
-                            let mut emitter = Emitter {
-                                output: &mut *output,
-                                cap: &*c,
-                                query: &q,
-                            };
-                            if let Err(e) = guarded(name, || op.on_left_end(&mut emitter)) {
-                                failed = true;
-                                give_error(output, c, e, 1);
-                            }
+                            failed = run_emitting(name, output, c, &q, |e| op.on_left_end(e));
                         }
                     }
-                    if !right_ended && left_ended && right_frontier.is_empty() && !pending_side(1) {
+                    if !right_ended
+                        && left_ended
+                        && right_frontier.is_empty()
+                        && !pending.has_side(1)
+                    {
                         right_ended = true;
                         if !failed && !q.canceled() {
-                            let mut emitter = Emitter {
-                                output: &mut *output,
-                                cap: &*c,
-                                query: &q,
-                            };
-                            if let Err(e) = guarded(name, || op.on_right_end(&mut emitter)) {
-                                failed = true;
-                                give_error(output, c, e, 1);
-                            }
+                            failed = run_emitting(name, output, c, &q, |e| op.on_right_end(e));
                         }
                     }
                     let earliest = left_frontier
@@ -684,7 +690,7 @@ fn render_binary<'s>(
                         .copied()
                         .into_iter()
                         .chain(right_frontier.frontier().first().copied())
-                        .chain(pending_min(&pending))
+                        .chain(pending.min_time())
                         .min();
                     match earliest {
                         Some(t) => c.downgrade(&t),

@@ -537,6 +537,13 @@ mod tests {
             .unwrap();
         assert_eq!(s.value(0), "a long enough string value");
         assert!(s.is_null(1));
+        let b = batches[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<arrow::array::BinaryArray>()
+            .unwrap();
+        assert_eq!(b.value(0), b"xy");
+        assert_eq!(b.value(1), b"z");
     }
 
     #[test]
