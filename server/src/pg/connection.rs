@@ -748,6 +748,9 @@ impl Connection {
         let fields = i16::try_from(cursor.formats.len())
             .map_err(|_| SqlError::new("54011", "too many result columns"))?;
         let mut sent = 0u64;
+        // One buffer for every row: each DataRow takes its bytes with
+        // `split`, and the space is reused once the message is encoded.
+        let mut body = BytesMut::new();
         loop {
             if limit.is_some_and(|l| sent >= l) {
                 return Ok(Outcome::Suspended);
@@ -785,12 +788,14 @@ impl Connection {
                 None => rows,
             };
             while row < end {
-                let mut body = BytesMut::with_capacity(64);
                 if let Err(e) = encode_row(&columns, &cursor.formats, row, &ctx, &mut body) {
                     return Ok(Outcome::Failed(e));
                 }
                 self.writer
-                    .send(PgWireBackendMessage::DataRow(DataRow::new(body, fields)))?;
+                    .send(PgWireBackendMessage::DataRow(DataRow::new(
+                        body.split(),
+                        fields,
+                    )))?;
                 self.writer.flush_if_full().await?;
                 row += 1;
                 sent += 1;

@@ -274,10 +274,13 @@ fn write_text(
         | DataType::LargeBinary
         | DataType::BinaryView
         | DataType::FixedSizeBinary(_) => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
             let bytes = binary_value(array, row)?;
+            buf.reserve(2 + 2 * bytes.len());
             buf.put_slice(b"\\x");
             for b in bytes {
-                write!(buf, "{b:02x}").map_err(fmt_err)?;
+                buf.put_u8(HEX[usize::from(b >> 4)]);
+                buf.put_u8(HEX[usize::from(b & 0xf)]);
             }
         }
         DataType::Date32 | DataType::Date64 => write_date(buf, date_days(array, row)?),
@@ -1017,8 +1020,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            one(Arc::new(BinaryArray::from(vec![&[10u8, 11][..]]))),
-            "\\x0a0b"
+            one(Arc::new(BinaryArray::from(vec![
+                &[10u8, 11, 0xf0, 0x9c][..]
+            ]))),
+            "\\x0a0bf09c"
         );
         assert_eq!(
             one(Arc::new(UInt64Array::from(vec![u64::MAX]))),
