@@ -673,21 +673,19 @@ fn swap_join_sides(
     if right * margin >= left {
         return Ok(None);
     }
-    let schema = match swapped_type {
-        JoinType::RightSemi | JoinType::RightAnti => Arc::clone(&j.schema),
-        _ => Arc::new(j.right.schema().join(j.left.schema())?),
-    };
-    Ok(Some(datafusion_expr::logical_plan::Join {
-        left: Arc::clone(&j.right),
-        right: Arc::clone(&j.left),
-        on: j.on.iter().map(|(l, r)| (r.clone(), l.clone())).collect(),
-        filter: j.filter.clone(),
-        join_type: swapped_type,
-        join_constraint: j.join_constraint,
-        schema,
-        null_equality: j.null_equality,
-        null_aware: false,
-    }))
+    // `try_new` derives the swapped schema, with the outer join's
+    // nullable side marked as such.
+    datafusion_expr::logical_plan::Join::try_new(
+        Arc::clone(&j.right),
+        Arc::clone(&j.left),
+        j.on.iter().map(|(l, r)| (r.clone(), l.clone())).collect(),
+        j.filter.clone(),
+        swapped_type,
+        j.join_constraint,
+        j.null_equality,
+        false,
+    )
+    .map(Some)
 }
 
 /// The `PARTITION BY` keys shared by every window expression (empty if they
@@ -715,4 +713,119 @@ fn common_partition_keys(exprs: &[Expr]) -> Vec<Expr> {
 /// The output schema a client sees for a lowered plan.
 pub fn output_schema(plan: &LogicalPlan) -> arrow::datatypes::SchemaRef {
     Arc::clone(plan.schema().inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion_common::Column;
+    use datafusion_expr::{LogicalPlanBuilder, lit};
+
+    use super::*;
+
+    /// A VALUES list of `rows` rows with one column `k`, under `alias`. Its
+    /// estimated size grows with its rows.
+    fn relation(alias: &str, rows: usize) -> LogicalPlanBuilder {
+        let rows = (0..rows).map(|i| vec![lit(i as i64)]).collect();
+        LogicalPlanBuilder::values(rows)
+            .unwrap()
+            .project(vec![Expr::Column(Column::from_name("column1")).alias("k")])
+            .unwrap()
+            .alias(alias)
+            .unwrap()
+    }
+
+    /// A one-row relation whose column `k` is NOT NULL (a literal).
+    fn not_null_row(alias: &str) -> LogicalPlanBuilder {
+        LogicalPlanBuilder::empty(true)
+            .project(vec![lit(1i64).alias("k")])
+            .unwrap()
+            .alias(alias)
+            .unwrap()
+    }
+
+    fn join(
+        left: LogicalPlanBuilder,
+        right: LogicalPlanBuilder,
+        join_type: JoinType,
+    ) -> datafusion_expr::logical_plan::Join {
+        let plan = left
+            .join(
+                right.build().unwrap(),
+                join_type,
+                (vec!["l.k"], vec!["r.k"]),
+                None,
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+        match plan {
+            LogicalPlan::Join(j) => j,
+            other => panic!("not a join: {other}"),
+        }
+    }
+
+    fn column(name: &str) -> ExprIr {
+        ir(&Expr::Column(Column::from_qualified_name(name))).unwrap()
+    }
+
+    #[test]
+    fn semi_join_builds_the_much_smaller_side() {
+        let j = join(relation("l", 100), relation("r", 1), JoinType::LeftSemi);
+        let swapped = swap_join_sides(&j).unwrap().expect("swapped");
+        assert_eq!(swapped.join_type, JoinType::RightSemi);
+        assert_eq!(swapped.left, j.right);
+        assert_eq!(swapped.right, j.left);
+        assert_eq!(swapped.on, [(j.on[0].1.clone(), j.on[0].0.clone())]);
+        // Only the (original) left input's columns come out, as before.
+        assert_eq!(swapped.schema, j.schema);
+
+        // A larger right side, or sizes too close for an inner join, keep
+        // their sides.
+        let j = join(relation("l", 1), relation("r", 100), JoinType::LeftSemi);
+        assert!(swap_join_sides(&j).unwrap().is_none());
+        let j = join(relation("l", 100), relation("r", 50), JoinType::Inner);
+        assert!(swap_join_sides(&j).unwrap().is_none());
+    }
+
+    #[test]
+    fn swapped_inner_join_restores_column_order() {
+        let j = join(relation("l", 100), relation("r", 1), JoinType::Inner);
+        let plan = lower_plan(&LogicalPlan::Join(j.clone()), QueryConfig::default()).unwrap();
+        let root = &plan.nodes[plan.root];
+        let NodeKind::Project { exprs } = &root.kind else {
+            panic!("no projection over the swapped join: {:?}", root.kind);
+        };
+        assert_eq!(exprs, &[column("l.k"), column("r.k")]);
+        assert_eq!(root.schema, SchemaIr::from_df_schema(&j.schema));
+        let joined = &plan.nodes[root.inputs[0].from];
+        let NodeKind::HashJoin {
+            join_type,
+            left_keys,
+            right_keys,
+            ..
+        } = &joined.kind
+        else {
+            panic!("not a hash join: {:?}", joined.kind);
+        };
+        assert_eq!(*join_type, JoinKind::Inner);
+        // The small input is now the build (left) side.
+        assert_eq!(left_keys, &[column("r.k")]);
+        assert_eq!(right_keys, &[column("l.k")]);
+    }
+
+    #[test]
+    fn swapped_outer_join_keeps_the_outer_sides_nullable() {
+        let j = join(relation("l", 100), not_null_row("r"), JoinType::Left);
+        let swapped = swap_join_sides(&j).unwrap().expect("swapped");
+        assert_eq!(swapped.join_type, JoinType::Right);
+        // `r.k` is NULL where no row of `r` matches, on either side.
+        let nullable = |schema: &DFSchema, name: &str| {
+            schema
+                .field_with_qualified_name(&"r".into(), name)
+                .unwrap()
+                .is_nullable()
+        };
+        assert!(nullable(&j.schema, "k"));
+        assert!(nullable(&swapped.schema, "k"));
+    }
 }
