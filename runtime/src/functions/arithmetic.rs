@@ -253,7 +253,15 @@ trait PgInt: Copy {
 }
 
 macro_rules! pg_int {
-    ($t:ty, $wide:ty) => {
+    // i16 and i32 multiply in the next wider type, which vectorizes.
+    ($t:ty, wide $wide:ty) => {
+        pg_int!($t, |a, b| {
+            let wide = <$wide>::from(a) * <$wide>::from(b);
+            let narrow = wide as $t;
+            (narrow, <$wide>::from(narrow) != wide)
+        });
+    };
+    ($t:ty, |$a:ident, $b:ident| $mul:expr) => {
         impl PgInt for $t {
             #[inline]
             fn add_overflowing(self, b: Self) -> (Self, bool) {
@@ -270,33 +278,16 @@ macro_rules! pg_int {
             }
             #[inline]
             fn mul_overflowing(self, b: Self) -> (Self, bool) {
-                let wide = <$wide>::from(self) * <$wide>::from(b);
-                let narrow = wide as $t;
-                (narrow, <$wide>::from(narrow) != wide)
+                let ($a, $b) = (self, b);
+                $mul
             }
         }
     };
 }
 
-pg_int!(i16, i32);
-pg_int!(i32, i64);
-
-impl PgInt for i64 {
-    #[inline]
-    fn add_overflowing(self, b: Self) -> (Self, bool) {
-        let s = self.wrapping_add(b);
-        (s, ((self ^ s) & (b ^ s)) < 0)
-    }
-    #[inline]
-    fn sub_overflowing(self, b: Self) -> (Self, bool) {
-        let s = self.wrapping_sub(b);
-        (s, ((self ^ b) & (self ^ s)) < 0)
-    }
-    #[inline]
-    fn mul_overflowing(self, b: Self) -> (Self, bool) {
-        self.overflowing_mul(b)
-    }
-}
+pg_int!(i16, wide i32);
+pg_int!(i32, wide i64);
+pg_int!(i64, |a, b| a.overflowing_mul(b));
 
 /// One operand of a binary operation: the values of an array, or a
 /// non-null scalar.

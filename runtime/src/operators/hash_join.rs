@@ -448,15 +448,14 @@ impl HashJoinOperator {
 
 /// Whether every key column of each row is non-null.
 fn key_validity(keys: &[ArrayRef], rows: usize) -> Vec<bool> {
-    let mut valid = vec![true; rows];
-    for k in keys {
-        if let Some(nulls) = k.logical_nulls() {
-            for (row, v) in valid.iter_mut().enumerate() {
-                *v &= nulls.is_valid(row);
-            }
-        }
+    // Combine the null bitmaps a word at a time, then expand once.
+    let nulls = keys.iter().fold(None, |all, k| {
+        arrow::buffer::NullBuffer::union(all.as_ref(), k.logical_nulls().as_ref())
+    });
+    match nulls {
+        Some(nulls) => nulls.iter().collect(),
+        None => vec![true; rows],
     }
-    valid
 }
 
 impl BinaryOperator for HashJoinOperator {
