@@ -219,6 +219,54 @@ impl Rewriter<'_, '_> {
         }
     }
 
+    /// The rewritten expression, or `NULL` in its place once its error is
+    /// recorded.
+    fn or_null(&mut self, rewritten: Result<Expr>) -> Expr {
+        rewritten.unwrap_or_else(|e| {
+            self.fail(e);
+            Expr::value(Value::Null)
+        })
+    }
+
+    /// `left op ANY (subquery)`, or `ALL` when `all`, rewritten by
+    /// [`quantified_comparison`].
+    fn quantified_subquery(
+        &mut self,
+        left: Expr,
+        op: &BinaryOperator,
+        subquery: Expr,
+        all: bool,
+    ) -> Expr {
+        let rewritten = match subquery {
+            Expr::Subquery(q) => quantified_comparison(left, op, *q, all),
+            other => Err(DataFusionError::Internal(format!(
+                "quantified comparison with {other}, not a subquery"
+            ))),
+        };
+        self.or_null(rewritten)
+    }
+
+    /// `_pg_expandarray(a)` as `unnest(expand_array(a))` and
+    /// `ARRAY(subquery)` as an `array_agg` subquery; other calls unchanged.
+    fn rewrite_function(&mut self, f: Function) -> Expr {
+        if let Some(array) = expandarray_argument(&f) {
+            return function(
+                "unnest",
+                vec![function(
+                    tidewater_runtime::functions::expand_array::NAME,
+                    vec![array],
+                )],
+            );
+        }
+        if unqualified(&f.name).as_deref() == Some("array")
+            && let FunctionArguments::Subquery(q) = f.args
+        {
+            let rewritten = array_subquery(*q);
+            return self.or_null(rewritten);
+        }
+        Expr::Function(f)
+    }
+
     /// `expr::<oid type>`. A parameter (`$1::regclass`) is a name, like a
     /// literal, looked up when its value is bound.
     fn oid_cast(&mut self, expr: Expr, target: OidType) -> Expr {
@@ -589,43 +637,16 @@ impl VisitorMut for Rewriter<'_, '_> {
                 right,
                 ..
             } if matches!(right.as_ref(), Expr::Subquery(_)) => {
-                let Expr::Subquery(q) = *right else {
-                    unreachable!("matched above")
-                };
-                match quantified_comparison(*left, &compare_op, *q, false) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        self.fail(e);
-                        Expr::value(Value::Null)
-                    }
-                }
+                self.quantified_subquery(*left, &compare_op, *right, false)
             }
             Expr::AllOp {
                 left,
                 compare_op,
                 right,
             } if matches!(right.as_ref(), Expr::Subquery(_)) => {
-                let Expr::Subquery(q) = *right else {
-                    unreachable!("matched above")
-                };
-                match quantified_comparison(*left, &compare_op, *q, true) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        self.fail(e);
-                        Expr::value(Value::Null)
-                    }
-                }
+                self.quantified_subquery(*left, &compare_op, *right, true)
             }
-            Expr::Function(f) if expandarray_argument(&f).is_some() => {
-                let array = expandarray_argument(&f).expect("matched above");
-                function(
-                    "unnest",
-                    vec![function(
-                        tidewater_runtime::functions::expand_array::NAME,
-                        vec![array],
-                    )],
-                )
-            }
+            Expr::Function(f) => self.rewrite_function(f),
             Expr::CompoundFieldAccess { root, access_chain }
                 if matches!(root.as_ref(), Expr::Nested(_)) =>
             {
@@ -641,21 +662,6 @@ impl VisitorMut for Rewriter<'_, '_> {
                     })
                     .collect();
                 Expr::CompoundFieldAccess { root, access_chain }
-            }
-            Expr::Function(f)
-                if matches!(f.args, FunctionArguments::Subquery(_))
-                    && unqualified(&f.name).as_deref() == Some("array") =>
-            {
-                let FunctionArguments::Subquery(q) = f.args else {
-                    unreachable!("matched above")
-                };
-                match array_subquery(*q) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        self.fail(e);
-                        Expr::value(Value::Null)
-                    }
-                }
             }
             other => other,
         };
