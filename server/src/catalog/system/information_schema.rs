@@ -61,39 +61,30 @@ fn not_null_checks<'m, 'a>(
 }
 
 fn table_constraints(rows: &mut Rows, model: &Model<'_>) {
-    for (i, c) in model.key_constraints() {
-        let (kind, nulls_distinct) = match c.kind {
-            ConstraintKind::PrimaryKey => ("PRIMARY KEY", Value::Null),
-            ConstraintKind::Unique => ("UNIQUE", yes_no(true)),
-        };
+    let mut push = |schema: &str, constraint: &str, table: &str, kind: &str, nulls_distinct| {
         rows.push(vec![
             ("constraint_catalog", model.database.into()),
-            ("constraint_schema", i.schema.into()),
-            ("constraint_name", i.name.into()),
+            ("constraint_schema", schema.into()),
+            ("constraint_name", constraint.into()),
             ("table_catalog", model.database.into()),
-            ("table_schema", i.schema.into()),
-            ("table_name", i.table.into()),
+            ("table_schema", schema.into()),
+            ("table_name", table.into()),
             ("constraint_type", kind.into()),
             ("is_deferrable", yes_no(false)),
             ("initially_deferred", yes_no(false)),
             ("enforced", yes_no(true)),
             ("nulls_distinct", nulls_distinct),
         ]);
+    };
+    for (i, c) in model.key_constraints() {
+        let (kind, nulls_distinct) = match c.kind {
+            ConstraintKind::PrimaryKey => ("PRIMARY KEY", Value::Null),
+            ConstraintKind::Unique => ("UNIQUE", yes_no(true)),
+        };
+        push(i.schema, i.name, i.table, kind, nulls_distinct);
     }
     for (r, _, _, name) in not_null_checks(model) {
-        rows.push(vec![
-            ("constraint_catalog", model.database.into()),
-            ("constraint_schema", r.schema.into()),
-            ("constraint_name", name.into()),
-            ("table_catalog", model.database.into()),
-            ("table_schema", r.schema.into()),
-            ("table_name", r.name.into()),
-            ("constraint_type", "CHECK".into()),
-            ("is_deferrable", yes_no(false)),
-            ("initially_deferred", yes_no(false)),
-            ("enforced", yes_no(true)),
-            ("nulls_distinct", Value::Null),
-        ]);
+        push(r.schema, &name, r.name, "CHECK", Value::Null);
     }
 }
 

@@ -10,7 +10,7 @@ use tidewater_runtime::functions::postgres::{
 };
 
 use super::builder::{Rows, SystemRelation, Value};
-use super::{ConstraintKind, Index, Model, Relation};
+use super::{Column, ConstraintKind, Index, Model, Relation};
 
 /// OID of the first registered function in `pg_proc`; functions are
 /// numbered in name order up to [`LAST_FUNCTION_OID`].
@@ -243,35 +243,48 @@ fn index_attributes(rows: &mut Rows, i: &Index<'_>) {
     for (n, ic) in i.columns.iter().enumerate() {
         let c = &ic.column;
         let type_oid = btree_opclass(c.type_oid).map_or(c.type_oid, |(_, key)| key);
-        let t = pg_type(type_oid);
-        rows.push(vec![
-            ("attrelid", i.oid.into()),
-            ("attname", c.name.into()),
-            ("atttypid", type_oid.into()),
-            ("attstattarget", (-1i32).into()),
-            ("attlen", t.map_or(-1, |t| t.len).into()),
-            ("attnum", (n + 1).into()),
-            (
-                "attndims",
-                i32::from(t.is_some_and(|t| t.is_array())).into(),
-            ),
-            ("attcacheoff", (-1i32).into()),
-            ("atttypmod", c.typmod.into()),
-            ("attbyval", t.is_some_and(|t| t.by_val).into()),
-            ("attalign", t.map_or('i', |t| t.align).into()),
-            ("attstorage", t.map_or('x', |t| t.storage).into()),
-            ("attcompression", "".into()),
-            ("attnotnull", false.into()),
-            ("atthasdef", false.into()),
-            ("atthasmissing", false.into()),
-            ("attidentity", "".into()),
-            ("attgenerated", "".into()),
-            ("attisdropped", false.into()),
-            ("attislocal", true.into()),
-            ("attinhcount", 0i32.into()),
-            ("attcollation", column_collation(c.type_oid).into()),
-        ]);
+        rows.push(attribute_row(i.oid, n + 1, c, type_oid, false));
     }
+}
+
+/// The `pg_attribute` row of column `c`, number `attnum` of relation
+/// `relid`, shown with type `type_oid` (the layout columns follow it; the
+/// collation follows the column's own type).
+fn attribute_row(
+    relid: u32,
+    attnum: usize,
+    c: &Column<'_>,
+    type_oid: u32,
+    not_null: bool,
+) -> Vec<(&'static str, Value)> {
+    let t = pg_type(type_oid);
+    vec![
+        ("attrelid", relid.into()),
+        ("attname", c.name.into()),
+        ("atttypid", type_oid.into()),
+        ("attstattarget", (-1i32).into()),
+        ("attlen", t.map_or(-1, |t| t.len).into()),
+        ("attnum", attnum.into()),
+        (
+            "attndims",
+            i32::from(t.is_some_and(|t| t.is_array())).into(),
+        ),
+        ("attcacheoff", (-1i32).into()),
+        ("atttypmod", c.typmod.into()),
+        ("attbyval", t.is_some_and(|t| t.by_val).into()),
+        ("attalign", t.map_or('i', |t| t.align).into()),
+        ("attstorage", t.map_or('x', |t| t.storage).into()),
+        ("attcompression", "".into()),
+        ("attnotnull", not_null.into()),
+        ("atthasdef", false.into()),
+        ("atthasmissing", false.into()),
+        ("attidentity", "".into()),
+        ("attgenerated", "".into()),
+        ("attisdropped", false.into()),
+        ("attislocal", true.into()),
+        ("attinhcount", 0i32.into()),
+        ("attcollation", column_collation(c.type_oid).into()),
+    ]
 }
 
 /// The collation of a column of a type: the type's own (`default` for
@@ -406,34 +419,7 @@ fn operator_families(rows: &mut Rows) {
 
 fn attributes_of(rows: &mut Rows, r: &Relation<'_>) {
     for (i, c) in r.columns.iter().enumerate() {
-        let t = pg_type(c.type_oid);
-        rows.push(vec![
-            ("attrelid", r.oid.into()),
-            ("attname", c.name.into()),
-            ("atttypid", c.type_oid.into()),
-            ("attstattarget", (-1i32).into()),
-            ("attlen", t.map_or(-1, |t| t.len).into()),
-            ("attnum", (i + 1).into()),
-            (
-                "attndims",
-                i32::from(t.is_some_and(|t| t.is_array())).into(),
-            ),
-            ("attcacheoff", (-1i32).into()),
-            ("atttypmod", c.typmod.into()),
-            ("attbyval", t.is_some_and(|t| t.by_val).into()),
-            ("attalign", t.map_or('i', |t| t.align).into()),
-            ("attstorage", t.map_or('x', |t| t.storage).into()),
-            ("attcompression", "".into()),
-            ("attnotnull", c.not_null.into()),
-            ("atthasdef", false.into()),
-            ("atthasmissing", false.into()),
-            ("attidentity", "".into()),
-            ("attgenerated", "".into()),
-            ("attisdropped", false.into()),
-            ("attislocal", true.into()),
-            ("attinhcount", 0i32.into()),
-            ("attcollation", t.map_or(0, |t| t.collation).into()),
-        ]);
+        rows.push(attribute_row(r.oid, i + 1, c, c.type_oid, c.not_null));
     }
 }
 
