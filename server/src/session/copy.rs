@@ -132,7 +132,7 @@ impl CopyIn {
     }
 
     fn parse_complete_rows(&mut self, at_end: bool) -> SqlResult<()> {
-        let data = std::mem::take(&mut self.pending);
+        let mut data = std::mem::take(&mut self.pending);
         let mut start = 0;
         match self.plan.format {
             CopyFormat::Text => {
@@ -169,7 +169,9 @@ impl CopyIn {
                 }
             }
         }
-        self.pending = data[start..].to_vec();
+        // Keep the incomplete row, reusing the buffer.
+        data.drain(..start);
+        self.pending = data;
         Ok(())
     }
 
