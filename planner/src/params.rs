@@ -125,26 +125,21 @@ fn context_type<'e>(e: &'e Expr, schema: &DFSchema) -> Option<(&'e str, DataType
 mod tests {
     use std::sync::Arc;
 
-    use arrow::datatypes::{Field, Schema};
-    use datafusion_expr::{LogicalPlanBuilder, cast, col, lit, placeholder};
+    use arrow::datatypes::Field;
+    use datafusion_expr::{cast, col, lit, placeholder};
     use datafusion_functions_nested::expr_fn::{array_has, array_min};
 
     use super::*;
 
     fn filtered(predicate: Expr) -> LogicalPlan {
-        let schema = Schema::new(vec![
+        crate::rules::test_plans::scan(vec![
             Field::new("id", DataType::Int32, false),
             Field::new("name", DataType::Utf8, true),
-        ]);
-        let scan = datafusion_expr::logical_plan::table_scan(Some("t"), &schema, None)
-            .unwrap()
-            .build()
-            .unwrap();
-        LogicalPlanBuilder::from(scan)
-            .filter(predicate)
-            .unwrap()
-            .build()
-            .unwrap()
+        ])
+        .filter(predicate)
+        .unwrap()
+        .build()
+        .unwrap()
     }
 
     #[test]

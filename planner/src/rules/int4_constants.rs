@@ -15,11 +15,9 @@
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field};
-use datafusion_common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion_common::tree_node::{Transformed, TransformedResult};
 use datafusion_common::{DFSchema, Result, ScalarValue};
 use datafusion_expr::expr::Placeholder;
-use datafusion_expr::expr_rewriter::NamePreserver;
-use datafusion_expr::utils::merge_schema;
 use datafusion_expr::{BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator, cast};
 
 /// Types `int4` arithmetic with integer constants, and parameters next to
@@ -38,18 +36,8 @@ pub fn type_int4_arithmetic(
         if matches!(p, LogicalPlan::Values(_)) {
             return Ok(Transformed::no(p));
         }
-        let inputs = p.inputs();
-        let schema = merge_schema(&inputs);
-        let preserver = NamePreserver::new(&p);
-        let rewritten = p.map_expressions(|e| {
-            let saved = preserver.save(&e);
-            let rewritten = e.transform_up(|e| rewrite(e, &schema, declared))?;
-            Ok(if rewritten.transformed {
-                rewritten.update_data(|e| saved.restore(e))
-            } else {
-                rewritten
-            })
-        })?;
+        let rewritten =
+            super::rewrite_node_expressions(p, |e, schema| rewrite(e, schema, declared))?;
         if rewritten.transformed {
             rewritten.map_data(LogicalPlan::recompute_schema)
         } else {
@@ -127,26 +115,20 @@ fn is_int4_constant(e: &Expr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use arrow::datatypes::Schema;
-    use datafusion_expr::{LogicalPlanBuilder, col, lit, placeholder};
+    use datafusion_expr::{col, lit, placeholder};
 
     use super::*;
+    use crate::rules::test_plans::{self, output_names, output_types};
 
     fn projected(exprs: Vec<Expr>) -> LogicalPlan {
-        let schema = Schema::new(vec![
-            Field::new("a", DataType::Int32, true),
-            Field::new("s", DataType::Int16, true),
-            Field::new("b", DataType::Int64, true),
-        ]);
-        let scan = datafusion_expr::logical_plan::table_scan(Some("t"), &schema, None)
-            .unwrap()
-            .build()
-            .unwrap();
-        LogicalPlanBuilder::from(scan)
-            .project(exprs)
-            .unwrap()
-            .build()
-            .unwrap()
+        test_plans::projected(
+            vec![
+                Field::new("a", DataType::Int32, true),
+                Field::new("s", DataType::Int16, true),
+                Field::new("b", DataType::Int64, true),
+            ],
+            exprs,
+        )
     }
 
     #[test]
@@ -159,21 +141,10 @@ mod tests {
             col("a").eq(lit(1i64)),
             (col("a") + lit(1i64)) * lit(2i64),
         ]);
-        let names: Vec<String> = plan
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = output_names(&plan);
         let rewritten = type_int4_arithmetic(plan, &[]).unwrap();
-        let types: Vec<DataType> = rewritten
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect();
         assert_eq!(
-            types,
+            output_types(&rewritten),
             [
                 DataType::Int32,
                 DataType::Int32,
@@ -183,13 +154,7 @@ mod tests {
                 DataType::Int32,
             ]
         );
-        let after: Vec<String> = rewritten
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        assert_eq!(after, names, "names are kept");
+        assert_eq!(output_names(&rewritten), names, "names are kept");
     }
 
     fn typed(id: &str, ty: DataType) -> Expr {
@@ -210,14 +175,8 @@ mod tests {
         ]);
         let declared = [None, None, Some(DataType::Int64)];
         let rewritten = type_int4_arithmetic(plan, &declared).unwrap();
-        let types: Vec<DataType> = rewritten
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect();
         assert_eq!(
-            types,
+            output_types(&rewritten),
             [
                 DataType::Int32,
                 DataType::Boolean,

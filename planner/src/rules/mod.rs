@@ -7,6 +7,11 @@
 
 use std::sync::Arc;
 
+use datafusion_common::tree_node::{Transformed, TreeNode};
+use datafusion_common::{DFSchema, Result};
+use datafusion_expr::expr_rewriter::NamePreserver;
+use datafusion_expr::utils::merge_schema;
+use datafusion_expr::{Expr, LogicalPlan};
 use datafusion_optimizer::optimizer::Optimizer;
 
 pub mod array_literal;
@@ -32,4 +37,69 @@ pub fn optimizer() -> Optimizer {
         .rules
         .insert(position, Arc::new(decorrelate::DecorrelateScalarSubqueries));
     optimizer
+}
+
+/// Rewrites the expressions of one plan node bottom-up with `rewrite`,
+/// which is given the merged schema of the node's inputs. The expressions
+/// it changes keep their output names (a sort's expressions name no column
+/// and gain no aliases).
+///
+/// # Errors
+///
+/// Those of `rewrite`.
+pub(crate) fn rewrite_node_expressions(
+    node: LogicalPlan,
+    rewrite: impl Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
+) -> Result<Transformed<LogicalPlan>> {
+    let schema = merge_schema(&node.inputs());
+    let preserver = NamePreserver::new(&node);
+    let restore_names = !matches!(node, LogicalPlan::Sort(_));
+    node.map_expressions(|e| {
+        let saved = preserver.save(&e);
+        let rewritten = e.transform_up(|e| rewrite(e, &schema))?;
+        Ok(if rewritten.transformed && restore_names {
+            rewritten.update_data(|e| saved.restore(e))
+        } else {
+            rewritten
+        })
+    })
+}
+
+/// Plans to test rewrites on.
+#[cfg(test)]
+pub(crate) mod test_plans {
+    use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+
+    /// A scan of table `t` with `fields`.
+    pub(crate) fn scan(fields: Vec<Field>) -> LogicalPlanBuilder {
+        let plan = datafusion_expr::logical_plan::table_scan(Some("t"), &Schema::new(fields), None)
+            .unwrap()
+            .build()
+            .unwrap();
+        LogicalPlanBuilder::from(plan)
+    }
+
+    /// `exprs` projected from a scan of table `t` with `fields`.
+    pub(crate) fn projected(fields: Vec<Field>, exprs: Vec<Expr>) -> LogicalPlan {
+        scan(fields).project(exprs).unwrap().build().unwrap()
+    }
+
+    /// The names of `plan`'s output columns.
+    pub(crate) fn output_names(plan: &LogicalPlan) -> Vec<String> {
+        plan.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// The types of `plan`'s output columns.
+    pub(crate) fn output_types(plan: &LogicalPlan) -> Vec<DataType> {
+        plan.schema()
+            .fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect()
+    }
 }

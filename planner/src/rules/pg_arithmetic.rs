@@ -16,11 +16,9 @@
 //! column names do not change. Runs before the optimizer, so that constant
 //! folding evaluates the checked functions too.
 
-use datafusion_common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion_common::tree_node::{Transformed, TransformedResult};
 use datafusion_common::{DFSchema, Result};
 use datafusion_expr::expr::ScalarFunction;
-use datafusion_expr::expr_rewriter::NamePreserver;
-use datafusion_expr::utils::merge_schema;
 use datafusion_expr::{BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
 use tidewater_runtime::functions::arithmetic::{
     ArithmeticOp, CheckedArithmetic, is_checked_type, is_integer,
@@ -83,49 +81,28 @@ fn rewrite_expr(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
 ///
 /// Only internal errors of the tree traversal.
 pub fn rewrite_pg_arithmetic(plan: LogicalPlan) -> Result<LogicalPlan> {
-    plan.transform_up_with_subqueries(|p| {
-        let schema = merge_schema(&p.inputs());
-        // The functions keep the names of what they replace; the preserver
-        // only guards the output names of nodes that define columns (a
-        // sort's expressions define none and must not gain aliases).
-        let preserver = NamePreserver::new(&p);
-        let restore_names = !matches!(p, LogicalPlan::Sort(_));
-        p.map_expressions(|e| {
-            let saved = preserver.save(&e);
-            let rewritten = e.transform_up(|e| rewrite_expr(e, &schema))?;
-            Ok(if rewritten.transformed && restore_names {
-                rewritten.update_data(|e| saved.restore(e))
-            } else {
-                rewritten
-            })
-        })
-    })
-    .data()
+    plan.transform_up_with_subqueries(|p| super::rewrite_node_expressions(p, rewrite_expr))
+        .data()
 }
 
 #[cfg(test)]
 mod tests {
-    use arrow::datatypes::{DataType, Field, Schema};
-    use datafusion_expr::{LogicalPlanBuilder, cast, col, lit};
+    use arrow::datatypes::{DataType, Field};
+    use datafusion_expr::{cast, col, lit};
 
     use super::*;
+    use crate::rules::test_plans::{self, output_names};
 
     fn projected(exprs: Vec<Expr>) -> LogicalPlan {
-        let schema = Schema::new(vec![
-            Field::new("a", DataType::Int32, true),
-            Field::new("b", DataType::Int32, true),
-            Field::new("f", DataType::Float64, true),
-            Field::new("t", DataType::Utf8, true),
-        ]);
-        let scan = datafusion_expr::logical_plan::table_scan(Some("t"), &schema, None)
-            .unwrap()
-            .build()
-            .unwrap();
-        LogicalPlanBuilder::from(scan)
-            .project(exprs)
-            .unwrap()
-            .build()
-            .unwrap()
+        test_plans::projected(
+            vec![
+                Field::new("a", DataType::Int32, true),
+                Field::new("b", DataType::Int32, true),
+                Field::new("f", DataType::Float64, true),
+                Field::new("t", DataType::Utf8, true),
+            ],
+            exprs,
+        )
     }
 
     fn function_names(plan: &LogicalPlan) -> Vec<String> {
@@ -152,12 +129,7 @@ mod tests {
             cast(col("a"), DataType::Int64),
             col("t"),
         ]);
-        let names: Vec<String> = plan
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = output_names(&plan);
         let rewritten = rewrite_pg_arithmetic(plan).unwrap();
         assert_eq!(
             function_names(&rewritten),
@@ -171,12 +143,6 @@ mod tests {
                 "t.t",
             ]
         );
-        let after: Vec<String> = rewritten
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        assert_eq!(after, names);
+        assert_eq!(output_names(&rewritten), names);
     }
 }

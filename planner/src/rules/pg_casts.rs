@@ -5,10 +5,8 @@
 
 use arrow::datatypes::DataType;
 use datafusion_common::Result;
-use datafusion_common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion_common::tree_node::{Transformed, TransformedResult};
 use datafusion_expr::expr::ScalarFunction;
-use datafusion_expr::expr_rewriter::NamePreserver;
-use datafusion_expr::utils::merge_schema;
 use datafusion_expr::{Expr, ExprSchemable, LogicalPlan};
 use tidewater_runtime::functions::bytea::ByteaIn;
 
@@ -23,28 +21,16 @@ fn is_text(t: &DataType) -> bool {
 /// Only internal errors of the tree traversal.
 pub fn rewrite_pg_casts(plan: LogicalPlan) -> Result<LogicalPlan> {
     plan.transform_up_with_subqueries(|p| {
-        let inputs = p.inputs();
-        let schema = merge_schema(&inputs);
-        // Keep the names of rewritten expressions (a projection's output).
-        let preserver = NamePreserver::new(&p);
-        p.map_expressions(|e| {
-            let saved = preserver.save(&e);
-            let rewritten = e.transform_up(|e| match e {
-                Expr::Cast(c)
-                    if c.field.data_type() == &DataType::Binary
-                        && c.expr.get_type(&schema).is_ok_and(|t| is_text(&t)) =>
-                {
-                    Ok(Transformed::yes(Expr::ScalarFunction(
-                        ScalarFunction::new_udf(ByteaIn::udf(), vec![*c.expr]),
-                    )))
-                }
-                other => Ok(Transformed::no(other)),
-            })?;
-            Ok(if rewritten.transformed {
-                rewritten.update_data(|e| saved.restore(e))
-            } else {
-                rewritten
-            })
+        super::rewrite_node_expressions(p, |e, schema| match e {
+            Expr::Cast(c)
+                if c.field.data_type() == &DataType::Binary
+                    && c.expr.get_type(schema).is_ok_and(|t| is_text(&t)) =>
+            {
+                Ok(Transformed::yes(Expr::ScalarFunction(
+                    ScalarFunction::new_udf(ByteaIn::udf(), vec![*c.expr]),
+                )))
+            }
+            other => Ok(Transformed::no(other)),
         })
     })
     .data()
