@@ -130,5 +130,21 @@ impl SessionInfo {
     }
 }
 
+/// A session for tests: database `db`, search path `public`, user `u`,
+/// time zone UTC, no settings.
+#[cfg(test)]
+impl Default for SessionInfo {
+    fn default() -> Self {
+        Self {
+            database: "db".into(),
+            search_path: vec!["public".into()],
+            user: "u".into(),
+            timezone: "UTC".into(),
+            server_version: "x".into(),
+            settings: vec![],
+        }
+    }
+}
+
 /// Shared handle to a catalog snapshot.
 pub type CatalogRef = Arc<dyn CatalogView>;

@@ -159,14 +159,7 @@ mod tests {
 
     /// `table.column` (or `-`) for each result column of `sql`.
     fn origins(sql: &str) -> Vec<String> {
-        let session = SessionInfo {
-            database: "db".into(),
-            search_path: vec!["public".into()],
-            user: "u".into(),
-            timezone: "UTC".into(),
-            server_version: "x".into(),
-            settings: vec![],
-        };
+        let session = SessionInfo::default();
         let catalog = Tables;
         let planner = Planner::new(&catalog, &session);
         let statement = crate::parse_sql(sql).unwrap().remove(0);

@@ -690,14 +690,7 @@ mod tests {
     }
 
     fn rewritten(sql: &str) -> Result<String> {
-        let session = SessionInfo {
-            database: "db".into(),
-            search_path: vec!["public".into()],
-            user: "u".into(),
-            timezone: "UTC".into(),
-            server_version: "x".into(),
-            settings: vec![],
-        };
+        let session = SessionInfo::default();
         let catalog = Empty;
         let ctx = PlannerContext::new(&catalog, &session);
         let mut statement = crate::parse_sql(sql)?.remove(0);
