@@ -12,6 +12,8 @@ pub struct PlanError {
     pub code: &'static str,
     /// Message.
     pub message: String,
+    /// A hint on how to fix it, when there is one.
+    pub hint: Option<String>,
 }
 
 impl PlanError {
@@ -20,7 +22,14 @@ impl PlanError {
         Self {
             code,
             message: message.into(),
+            hint: None,
         }
+    }
+
+    /// The same error with a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
     }
 
     /// 42P01: a relation that does not exist.

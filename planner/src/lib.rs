@@ -16,35 +16,18 @@ pub mod lower;
 mod names;
 pub mod origin;
 mod params;
+pub mod parse;
 mod pg_compat;
 pub mod rules;
 pub mod statement;
 pub mod table_functions;
 
-use datafusion_common::Result;
 use datafusion_sql::planner::ParserOptions;
-use sqlparser::ast::Statement;
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 
 pub use catalog::{CatalogView, QualifiedName, SessionInfo, TableEntry, TableKind};
 pub use error::{PlanError, find_plan_error};
+pub use parse::parse_sql;
 pub use statement::{Planned, Planner, PreparedQuery};
-
-/// Parses SQL text into statements (Postgres dialect).
-///
-/// # Errors
-///
-/// A syntax error (SQLSTATE 42601) with the parser's message.
-pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
-    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
-        let message = e.to_string();
-        let message = message
-            .strip_prefix("sql parser error: ")
-            .unwrap_or(&message);
-        PlanError::syntax(format!("syntax error: {message}")).into()
-    })
-}
 
 /// DataFusion SQL planner options matching Postgres behaviour.
 pub(crate) fn parser_options() -> ParserOptions {

@@ -77,26 +77,17 @@ fn figure_colname_strength(e: &Expr) -> Option<(String, u8)> {
     }
 }
 
-/// Postgres's internal name for common SQL type spellings.
+/// The `typname` Postgres names a cast's column after (`int4` for
+/// `::integer`, `varchar` for `::character varying(10)`; an array cast is
+/// named after its element).
 fn pg_type_name(sql: &str) -> String {
-    match sql.to_ascii_uppercase().as_str() {
-        "INT" | "INTEGER" | "INT4" => "int4".into(),
-        "BIGINT" | "INT8" => "int8".into(),
-        "SMALLINT" | "INT2" => "int2".into(),
-        "REAL" | "FLOAT4" => "float4".into(),
-        "DOUBLE PRECISION" | "FLOAT8" | "FLOAT" => "float8".into(),
-        "TEXT" => "text".into(),
-        "BOOLEAN" | "BOOL" => "bool".into(),
-        "DATE" => "date".into(),
-        "TIMESTAMP" => "timestamp".into(),
-        "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" => "timestamptz".into(),
-        "NUMERIC" | "DECIMAL" => "numeric".into(),
-        other if other.starts_with("VARCHAR") || other.starts_with("CHARACTER VARYING") => {
-            "varchar".into()
-        }
-        other if other.starts_with("NUMERIC") || other.starts_with("DECIMAL") => "numeric".into(),
-        other => other.to_lowercase(),
+    let mut base = sql.trim();
+    while let Some(rest) = base.strip_suffix("[]") {
+        base = rest.trim_end();
     }
+    tidewater_runtime::pgtypes::parse_type_name(base)
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|| base.to_lowercase())
 }
 
 fn first_select(q: &Query) -> Option<&Select> {

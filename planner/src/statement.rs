@@ -18,7 +18,7 @@ use sqlparser::ast::{
     CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, CreateTableOptions,
     Expr as SqlExpr, ObjectType, SqlOption, Statement, Value,
 };
-use tidewater_runtime::functions::postgres::PG_TYPE_METADATA_KEY;
+use tidewater_runtime::pgtypes::PG_TYPE_METADATA_KEY;
 use tidewater_runtime::plan::{DataflowPlan, QueryConfig};
 
 use crate::catalog::{
@@ -424,7 +424,7 @@ impl<'a> Planner<'a> {
         param_types: &[Option<DataType>],
     ) -> Result<PreparedQuery> {
         let logical = self.plan_logical(statement, param_types)?;
-        let logical = crate::rules::int4_constants::type_int4_arithmetic(logical, param_types)?;
+        let logical = crate::rules::int4_literals::type_int4_literals(logical, param_types)?;
         let mut types = crate::params::parameter_types(&logical)?;
         let count = types
             .keys()
@@ -920,6 +920,8 @@ impl<'a> Planner<'a> {
         };
         let mut delimiter = None;
         let mut null = None;
+        let mut quote = None;
+        let mut escape = None;
         for o in options {
             match o {
                 CopyOption::Format(f) => {
@@ -937,8 +939,8 @@ impl<'a> Planner<'a> {
                 CopyOption::Delimiter(c) => delimiter = Some(*c),
                 CopyOption::Null(s) => null = Some(s.clone()),
                 CopyOption::Header(h) => plan.header = *h,
-                CopyOption::Quote(c) => plan.quote = *c,
-                CopyOption::Escape(c) => plan.escape = *c,
+                CopyOption::Quote(c) => quote = Some(*c),
+                CopyOption::Escape(c) => escape = Some(*c),
                 other => {
                     return Err(PlanError::feature_not_supported(format!(
                         "COPY option {other} is not supported"
@@ -958,8 +960,8 @@ impl<'a> Planner<'a> {
                     for o in csv_options {
                         match o {
                             CopyLegacyCsvOption::Header => plan.header = true,
-                            CopyLegacyCsvOption::Quote(c) => plan.quote = *c,
-                            CopyLegacyCsvOption::Escape(c) => plan.escape = *c,
+                            CopyLegacyCsvOption::Quote(c) => quote = Some(*c),
+                            CopyLegacyCsvOption::Escape(c) => escape = Some(*c),
                             other => {
                                 return Err(PlanError::feature_not_supported(format!(
                                     "COPY option {other} is not supported"
@@ -978,21 +980,36 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        if plan.format == CopyFormat::Csv {
+        let csv = plan.format == CopyFormat::Csv;
+        if csv {
             plan.delimiter = ',';
             plan.null = String::new();
         }
         if let Some(d) = delimiter {
-            plan.delimiter = d;
+            plan.delimiter = copy_option_char("delimiter", &d.to_string())?;
         }
         if let Some(n) = null {
             plan.null = n;
         }
-        if plan.header && plan.format == CopyFormat::Text {
-            return Err(
-                PlanError::feature_not_supported("COPY HEADER available only in CSV mode").into(),
-            );
+        for (what, given, target) in [
+            ("quote", quote, &mut plan.quote),
+            ("escape", escape, &mut plan.escape),
+        ] {
+            if let Some(c) = given {
+                if !csv {
+                    return Err(PlanError::feature_not_supported(format!(
+                        "COPY {what} available only in CSV mode"
+                    ))
+                    .into());
+                }
+                *target = copy_option_char(what, &c.to_string())?;
+            }
         }
+        if escape.is_none() {
+            // The escape character defaults to the quote character.
+            plan.escape = plan.quote;
+        }
+        check_copy_plan(&plan)?;
         Ok(Planned::Copy(plan))
     }
 
@@ -1050,8 +1067,10 @@ impl<'a> Planner<'a> {
         let plan = crate::rules::decorrelate::decorrelate_row_subqueries(plan)?;
         let analyzed = Analyzer::new().execute_and_check(plan, &options, |_, _| {})?;
         let analyzed = crate::rules::pg_casts::rewrite_pg_casts(analyzed)?;
-        let analyzed = crate::rules::pg_arithmetic::rewrite_pg_arithmetic(analyzed)?;
         let start = chrono::DateTime::from_timestamp_nanos(config.start_time_nanos);
+        let mut props = datafusion_expr::execution_props::ExecutionProps::new();
+        props.query_execution_start_time = Some(start);
+        let analyzed = crate::rules::pg_arithmetic::rewrite_pg_arithmetic(analyzed, &props)?;
         let optimizer_ctx = TidewaterOptimizerConfig::new(options, start);
         let optimized = crate::rules::optimizer().optimize(analyzed, &optimizer_ctx, |_, _| {})?;
         let dataflow = lower_plan(&optimized, config)?;
@@ -1070,6 +1089,54 @@ impl<'a> Planner<'a> {
     pub fn session(&self) -> &SessionInfo {
         self.ctx.session()
     }
+}
+
+/// A `COPY` option that must be one character (`delimiter`, `quote`,
+/// `escape`), given as `value`: it must be a single one-byte character, as
+/// in Postgres (0A000 otherwise).
+///
+/// # Errors
+///
+/// 0A000 "COPY delimiter must be a single one-byte character".
+pub(crate) fn copy_option_char(what: &str, value: &str) -> Result<char> {
+    let mut chars = value.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if c.is_ascii() => Ok(c),
+        _ => Err(PlanError::feature_not_supported(format!(
+            "COPY {what} must be a single one-byte character"
+        ))
+        .into()),
+    }
+}
+
+/// The checks of Postgres's `ProcessCopyOptions` on a complete plan.
+fn check_copy_plan(plan: &CopyPlan) -> Result<()> {
+    let invalid = |m: &str| -> Result<()> { Err(PlanError::invalid_parameter(m).into()) };
+    let csv = plan.format == CopyFormat::Csv;
+    if matches!(plan.delimiter, '\n' | '\r') {
+        return invalid("COPY delimiter cannot be newline or carriage return");
+    }
+    if plan.null.contains(['\n', '\r']) {
+        return invalid("COPY null representation cannot use newline or carriage return");
+    }
+    if !csv && "\\.abcdefghijklmnopqrstuvwxyz0123456789".contains(plan.delimiter) {
+        return invalid(&format!("COPY delimiter cannot be \"{}\"", plan.delimiter));
+    }
+    if plan.header && !csv {
+        return Err(
+            PlanError::feature_not_supported("COPY HEADER available only in CSV mode").into(),
+        );
+    }
+    if csv && plan.delimiter == plan.quote {
+        return invalid("COPY delimiter and quote must be different");
+    }
+    if plan.null.contains(plan.delimiter) {
+        return invalid("COPY delimiter must not appear in the NULL specification");
+    }
+    if csv && plan.null.contains(plan.quote) {
+        return invalid("CSV quote character must not appear in the NULL specification");
+    }
+    Ok(())
 }
 
 /// Runs `f`, turning a panic (a bug, in Tidewater or DataFusion) into an

@@ -27,7 +27,7 @@ use datafusion_common::{DFSchema, Result, ScalarValue};
 use datafusion_expr::simplify::SimplifyContext;
 use datafusion_expr::{Expr, TableSource, TableType};
 use datafusion_optimizer::simplify_expressions::ExprSimplifier;
-use tidewater_runtime::functions::postgres::{format_type, pg_type_of_field};
+use tidewater_runtime::pgtypes::{format_type, pg_type_of_field};
 use tidewater_runtime::series::SeriesSpec;
 
 use crate::error::PlanError;

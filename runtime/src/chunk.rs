@@ -44,34 +44,45 @@ impl Item {
 #[derive(Debug, Clone, Default)]
 pub struct Chunk {
     items: Vec<Item>,
+    /// The serialized items, computed once when timely asks for the size
+    /// of a chunk bound for another process and reused to write it.
+    encoded: std::sync::OnceLock<Vec<EncodedItem>>,
 }
+
+/// One item serialized: tag, weight, payload.
+type EncodedItem = (u64, u64, Vec<u8>);
 
 impl Chunk {
     /// A chunk holding one batch.
     pub fn from_batch(batch: RecordBatch) -> Self {
-        Self {
-            items: vec![Item::Rows(batch)],
-        }
+        Self::from_items(vec![Item::Rows(batch)])
     }
 
     /// A chunk holding one error.
     pub fn from_error(error: QueryError, weight: u64) -> Self {
-        Self {
-            items: vec![Item::Error {
-                error,
-                weight: weight.max(1),
-            }],
-        }
+        Self::from_items(vec![Item::Error {
+            error,
+            weight: weight.max(1),
+        }])
     }
 
     /// A chunk of items.
     pub fn from_items(items: Vec<Item>) -> Self {
-        Self { items }
+        Self {
+            items,
+            encoded: std::sync::OnceLock::new(),
+        }
     }
 
     /// Takes the items out.
     pub fn take_items(&mut self) -> Vec<Item> {
+        self.encoded = std::sync::OnceLock::new();
         std::mem::take(&mut self.items)
+    }
+
+    fn encoded(&self) -> &[EncodedItem] {
+        self.encoded
+            .get_or_init(|| self.items.iter().map(encode_item).collect())
     }
 
     /// The items.
@@ -97,8 +108,15 @@ fn pad8(n: usize) -> usize {
     (n + 7) & !7
 }
 
+fn corrupt_frame(why: &str) -> QueryError {
+    QueryError::new(
+        crate::SqlState::Internal,
+        format!("a data frame from another process is corrupt: {why}"),
+    )
+}
+
 /// Serialized form of one item: a tag, a weight and a payload.
-fn encode_item(item: &Item) -> (u64, u64, Vec<u8>) {
+fn encode_item(item: &Item) -> EncodedItem {
     match item {
         Item::Rows(batch) => match encode_batch(batch) {
             Ok(bytes) => (TAG_ROWS, batch.num_rows() as u64, bytes),
@@ -116,73 +134,106 @@ fn encode_item(item: &Item) -> (u64, u64, Vec<u8>) {
     }
 }
 
+/// Reads little-endian `u64`s and padded payloads from a frame, failing
+/// (instead of panicking) when the frame is shorter than it says.
+struct FrameReader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> FrameReader<'a> {
+    fn u64(&mut self) -> Option<u64> {
+        let (head, rest) = self.rest.split_at_checked(8)?;
+        self.rest = rest;
+        Some(u64::from_le_bytes(head.try_into().ok()?))
+    }
+
+    /// A payload of `len` bytes followed by padding to 8 bytes.
+    fn payload(&mut self, len: u64) -> Option<&'a [u8]> {
+        let len = usize::try_from(len).ok()?;
+        let padded = len.checked_add(7)? & !7;
+        let (payload, rest) = self.rest.split_at_checked(padded)?;
+        self.rest = rest;
+        Some(&payload[..len])
+    }
+}
+
+fn decode_item(tag: u64, weight: u64, payload: &[u8]) -> Item {
+    match tag {
+        TAG_ROWS => match decode_batch(payload) {
+            Ok(batch) if batch.num_rows() as u64 == weight => Item::Rows(batch),
+            Ok(_) => Item::Error {
+                error: QueryError::new(
+                    crate::SqlState::Internal,
+                    "batch received from another process has the wrong row count",
+                ),
+                weight,
+            },
+            Err(e) => Item::Error {
+                error: QueryError::from_datafusion(&e),
+                weight,
+            },
+        },
+        _ => Item::Error {
+            error: serde_json::from_slice(payload).unwrap_or_else(|e| {
+                QueryError::new(
+                    crate::SqlState::Internal,
+                    format!("undecodable error from another process: {e}"),
+                )
+            }),
+            weight,
+        },
+    }
+}
+
+/// Frame layout: item count, total weight (the records the frame counts
+/// for), then per item its tag, weight, payload length and payload padded
+/// to 8 bytes. A truncated or corrupt frame decodes to one error item
+/// standing for the frame's total weight, so the query fails with an error
+/// and progress tracking still sees every record the sender counted.
 impl ContainerBytes for Chunk {
     fn from_bytes(bytes: timely::bytes::arc::Bytes) -> Self {
-        let mut slice: &[u8] = &bytes[..];
-        let read_u64 = |slice: &mut &[u8]| -> u64 {
-            let (head, rest) = slice.split_at(8);
-            *slice = rest;
-            u64::from_le_bytes(head.try_into().expect("8 bytes"))
+        let mut frame = FrameReader { rest: &bytes[..] };
+        let mut items = Vec::new();
+        let (Some(count), Some(total)) = (frame.u64(), frame.u64()) else {
+            return Chunk::from_error(corrupt_frame("its header is truncated"), 1);
         };
-        let count = read_u64(&mut slice) as usize;
-        let mut items = Vec::with_capacity(count);
+        let mut decoded = 0u64;
         for _ in 0..count {
-            let tag = read_u64(&mut slice);
-            let weight = read_u64(&mut slice);
-            let len = read_u64(&mut slice) as usize;
-            let (payload, rest) = slice.split_at(pad8(len));
-            slice = rest;
-            let payload = &payload[..len];
-            let item = match tag {
-                TAG_ROWS => match decode_batch(payload) {
-                    Ok(batch) if batch.num_rows() as u64 == weight => Item::Rows(batch),
-                    Ok(_) => Item::Error {
-                        error: QueryError::new(
-                            crate::SqlState::Internal,
-                            "batch received from another process has the wrong row count",
-                        ),
-                        weight,
-                    },
-                    Err(e) => Item::Error {
-                        error: QueryError::from_datafusion(&e),
-                        weight,
-                    },
-                },
-                _ => Item::Error {
-                    error: serde_json::from_slice(payload).unwrap_or_else(|e| {
-                        QueryError::new(
-                            crate::SqlState::Internal,
-                            format!("undecodable error from another process: {e}"),
-                        )
-                    }),
-                    weight,
-                },
+            let item = (|| {
+                let tag = frame.u64()?;
+                let weight = frame.u64()?;
+                let len = frame.u64()?;
+                Some((tag, weight, frame.payload(len)?))
+            })();
+            let Some((tag, weight, payload)) = item else {
+                return Chunk::from_error(corrupt_frame("it is shorter than its items say"), total);
             };
-            items.push(item);
+            decoded = decoded.saturating_add(weight);
+            items.push(decode_item(tag, weight, payload));
         }
-        Chunk { items }
+        if decoded != total {
+            return Chunk::from_error(corrupt_frame("its item weights do not add up"), total);
+        }
+        Chunk::from_items(items)
     }
 
     fn length_in_bytes(&self) -> usize {
-        8 + self
-            .items
+        16 + self
+            .encoded()
             .iter()
-            .map(|item| {
-                let (_, _, payload) = encode_item(item);
-                24 + pad8(payload.len())
-            })
+            .map(|(_, _, payload)| 24 + pad8(payload.len()))
             .sum::<usize>()
     }
 
     fn into_bytes<W: Write>(&self, writer: &mut W) {
         let write = |w: &mut W, bytes: &[u8]| w.write_all(bytes).expect("write to a byte buffer");
         write(writer, &(self.items.len() as u64).to_le_bytes());
-        for item in &self.items {
-            let (tag, weight, payload) = encode_item(item);
+        write(writer, &(self.record_count() as u64).to_le_bytes());
+        for (tag, weight, payload) in self.encoded() {
             write(writer, &tag.to_le_bytes());
             write(writer, &weight.to_le_bytes());
             write(writer, &(payload.len() as u64).to_le_bytes());
-            write(writer, &payload);
+            write(writer, payload);
             write(writer, &[0u8; 8][..pad8(payload.len()) - payload.len()]);
         }
     }
@@ -235,5 +286,40 @@ mod tests {
             }
             other => panic!("expected an error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_truncated_or_corrupt_frame_is_an_error_not_a_panic() {
+        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, true)]));
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+        let chunk = Chunk::from_items(vec![Item::Rows(batch.clone()), Item::Rows(batch)]);
+        let mut bytes = Vec::new();
+        chunk.into_bytes(&mut bytes);
+        let decode =
+            |b: &[u8]| Chunk::from_bytes(timely::bytes::arc::BytesMut::from(b.to_vec()).freeze());
+        for len in 0..bytes.len() {
+            let back = decode(&bytes[..len]);
+            assert!(
+                back.items().iter().any(|i| matches!(i, Item::Error { .. })),
+                "a frame cut at {len} bytes decoded without an error"
+            );
+            if len >= 16 {
+                // The header survived: the records still add up.
+                assert_eq!(back.record_count(), 6, "cut at {len}");
+            }
+        }
+        // A length field pointing far past the end.
+        let mut corrupt = bytes.clone();
+        corrupt[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+        let back = decode(&corrupt);
+        assert_eq!(back.record_count(), 6);
+        assert!(
+            matches!(&back.items()[0], Item::Error { error, .. } if error.message.contains("corrupt"))
+        );
+        // An item count far above what the frame holds.
+        let mut corrupt = bytes;
+        corrupt[0..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(decode(&corrupt).record_count(), 6);
     }
 }

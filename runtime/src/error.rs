@@ -55,6 +55,12 @@ pub enum SqlState {
     InvalidTextRepresentation,
     /// 22023
     InvalidParameterValue,
+    /// 22021 (invalid byte sequence for the encoding)
+    CharacterNotInRepertoire,
+    /// 23502
+    NotNullViolation,
+    /// 54001
+    StackDepthExceeded,
     /// 22000 (other data exceptions)
     DataException,
     /// 57014
@@ -82,6 +88,9 @@ impl SqlState {
             SqlState::NumericOutOfRange => "22003",
             SqlState::InvalidTextRepresentation => "22P02",
             SqlState::InvalidParameterValue => "22023",
+            SqlState::CharacterNotInRepertoire => "22021",
+            SqlState::NotNullViolation => "23502",
+            SqlState::StackDepthExceeded => "54001",
             SqlState::DataException => "22000",
             SqlState::QueryCanceled => "57014",
             SqlState::OutOfMemory => "53200",

@@ -800,12 +800,13 @@ impl<'a> ExprContext<'a> {
     /// Builds one physical expression.
     pub fn physical(&self, e: &ExprIr) -> DFResult<Arc<dyn PhysicalExpr>> {
         let expr = e.to_expr(self.registry)?;
-        create_physical_expr(
+        let physical = create_physical_expr(
             &expr,
             &self.schema,
             self.props,
             &PhysicalPlanningContext::default(),
-        )
+        )?;
+        crate::functions::arithmetic::CheckedArithmetic::apply_to(physical, self.schema.as_arrow())
     }
 
     /// Builds several physical expressions.

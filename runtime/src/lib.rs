@@ -2,7 +2,8 @@
 //!
 //! The runtime owns the contracts between the crates: the serializable
 //! [`plan::DataflowPlan`] and its expression codec ([`expr`]), the
-//! [`source::Source`] trait that connectors implement, the Arrow batch
+//! [`source::Connector`] and [`source::SourceReader`] traits that
+//! connectors implement, the Arrow batch
 //! container that flows between timely operators ([`chunk`]), and the worker
 //! pool ([`pool::Runtime`]) that builds, runs and cancels queries.
 //!
@@ -16,13 +17,17 @@ pub mod chunk;
 pub mod error;
 pub mod expr;
 pub mod functions;
+pub mod input;
 pub mod memory;
 pub mod operators;
+pub mod pgtypes;
 pub mod plan;
 pub mod pool;
 mod render;
 pub mod series;
+pub mod settings;
 pub mod shuffle;
+pub mod sink;
 pub mod source;
 
 pub use error::{Error, QueryError, Result, SqlState};

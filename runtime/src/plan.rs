@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::expr::{ExprIr, SchemaIr, SortIr};
 use crate::series::SeriesSpec;
+use crate::sink::SinkSpec;
 use crate::source::SourceSpec;
 
 /// Index of a node in [`DataflowPlan::nodes`].
@@ -244,6 +245,17 @@ pub enum NodeKind {
         /// Window function calls over the input.
         exprs: Vec<ExprIr>,
     },
+    /// Rows a client pushes into the query while it runs (`COPY ... FROM
+    /// STDIN`), produced on worker 0 of process 0 (see
+    /// [`crate::pool::Runtime::open_input`]).
+    Input {
+        /// The input, as opened.
+        id: u64,
+    },
+    /// Writes its input (gathered on worker 0) into a table, committing
+    /// when the input ends; its output is one row, the number of rows
+    /// written (see [`crate::sink`]).
+    Sink(SinkSpec),
 }
 
 impl NodeKind {
@@ -268,11 +280,29 @@ impl NodeKind {
             NodeKind::Limit { .. } => "Limit",
             NodeKind::Union => "Union",
             NodeKind::Window { .. } => "Window",
+            NodeKind::Input { .. } => "Input",
+            NodeKind::Sink(_) => "Sink",
         }
     }
 }
 
 impl DataflowPlan {
+    /// The plan with a [`NodeKind::Sink`] at its root, writing the old
+    /// root's rows (gathered on worker 0) into `spec`'s table.
+    pub fn with_sink(mut self, spec: SinkSpec) -> Self {
+        let from = self.root;
+        self.nodes.push(PlanNode {
+            kind: NodeKind::Sink(spec),
+            inputs: vec![Edge {
+                from,
+                exchange: Exchange::Single,
+            }],
+            schema: SchemaIr::from_arrow(&crate::operators::sink::sink_output_schema()),
+        });
+        self.root = self.nodes.len() - 1;
+        self
+    }
+
     /// Serializes the plan for the workers.
     pub fn encode(&self) -> Vec<u8> {
         bincode::serialize(self).expect("dataflow plans always serialize")
@@ -283,13 +313,30 @@ impl DataflowPlan {
         bincode::deserialize(bytes).map_err(|e| crate::Error::InvalidPlan(e.to_string()))
     }
 
-    /// Checks the structural invariants: inputs precede their consumers and
-    /// the root exists.
+    /// Checks the structural invariants: inputs precede their consumers,
+    /// the root exists, and nodes have as many inputs as they read.
     pub fn validate(&self) -> crate::Result<()> {
         if self.root >= self.nodes.len() {
             return Err(crate::Error::InvalidPlan("root out of range".into()));
         }
         for (id, node) in self.nodes.iter().enumerate() {
+            let inputs = match node.kind {
+                NodeKind::Scan(_)
+                | NodeKind::Values { .. }
+                | NodeKind::Rows { .. }
+                | NodeKind::Series { .. }
+                | NodeKind::Input { .. } => Some(0),
+                NodeKind::HashJoin { .. } | NodeKind::NestedLoopJoin { .. } => Some(2),
+                NodeKind::Union => None,
+                _ => Some(1),
+            };
+            if inputs.is_some_and(|n| n != node.inputs.len()) {
+                return Err(crate::Error::InvalidPlan(format!(
+                    "node {id} ({}) has {} inputs",
+                    node.kind.name(),
+                    node.inputs.len()
+                )));
+            }
             for edge in &node.inputs {
                 if edge.from >= id {
                     return Err(crate::Error::InvalidPlan(format!(
@@ -437,6 +484,8 @@ impl DataflowPlan {
             }
             NodeKind::Union => {}
             NodeKind::Window { exprs } => write!(f, ": {}", ExprList(exprs))?,
+            NodeKind::Input { id } => write!(f, ": {id}")?,
+            NodeKind::Sink(spec) => write!(f, ": {} connector={}", spec.table, spec.connector)?,
         }
         writeln!(f)?;
         for edge in &node.inputs {

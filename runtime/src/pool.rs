@@ -12,13 +12,16 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use crossbeam_channel::{Receiver, Sender};
+// Locks that cannot be poisoned: a panic on one thread must not make the
+// pool unusable for every later query.
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use timely::WorkerConfig;
 use timely::communication::Config as CommunicationConfig;
@@ -31,6 +34,7 @@ use timely::dataflow::operators::vec::Broadcast;
 use timely::worker::Worker;
 
 use crate::error::{Error, QueryError, Result, SqlState};
+use crate::input::{InputSender, Inputs};
 use crate::memory::MemoryBudget;
 use crate::plan::DataflowPlan;
 use crate::render::{QueryShared, build_query};
@@ -117,6 +121,8 @@ struct Shared {
     stopped: AtomicBool,
     is_leader: bool,
     peers: usize,
+    /// Inputs opened for queries not yet built.
+    inputs: Inputs,
 }
 
 impl Shared {
@@ -127,19 +133,74 @@ impl Shared {
         self.requests
             .send(request)
             .map_err(|_| Error::Unavailable("the worker pool has stopped".into()))?;
-        if let Some(t) = self.leader.lock().expect("leader lock").as_ref() {
+        if let Some(t) = self.leader.lock().as_ref() {
             t.unpark();
         }
         Ok(())
     }
 }
 
-/// The join handles of this process's worker threads.
-struct GuardsHolder(timely::communication::WorkerGuards<()>);
+/// Stack size of a worker thread. Workers build and evaluate expression
+/// trees as deep as the planner admits (`MAX_NESTING` levels), recursively;
+/// the stack is reserved address space, used only as deep as a query needs.
+const WORKER_STACK_BYTES: usize = 256 << 20;
 
-impl std::fmt::Debug for GuardsHolder {
+/// This process's worker threads, and the communication threads behind
+/// them (kept until the workers are joined).
+struct WorkerThreads {
+    workers: Vec<std::thread::JoinHandle<()>>,
+    _communication: Box<dyn std::any::Any + Send>,
+}
+
+impl std::fmt::Debug for WorkerThreads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WorkerGuards")
+        write!(f, "WorkerThreads({})", self.workers.len())
+    }
+}
+
+/// Starts the timely workers of `communication`, each on a thread with a
+/// [`WORKER_STACK_BYTES`] stack running `logic` (what `timely::execute`
+/// does, but with the stack size set).
+fn spawn_workers(
+    communication: CommunicationConfig,
+    logic: impl Fn(&mut Worker) + Send + Sync + 'static,
+) -> Result<WorkerThreads> {
+    let (builders, others) = communication.try_build().map_err(Error::Unavailable)?;
+    let logic = Arc::new(logic);
+    let mut workers = Vec::with_capacity(builders.len());
+    for (index, builder) in builders.into_iter().enumerate() {
+        let logic = Arc::clone(&logic);
+        let handle = std::thread::Builder::new()
+            .name(format!("tidewater-worker-{index}"))
+            .stack_size(WORKER_STACK_BYTES)
+            .spawn(move || {
+                let allocator = build_allocator(builder);
+                let mut worker = Worker::new(
+                    WorkerConfig::default(),
+                    allocator,
+                    Some(std::time::Instant::now()),
+                );
+                logic(&mut worker);
+            })
+            .map_err(|e| Error::Unavailable(format!("cannot start a worker thread: {e}")))?;
+        workers.push(handle);
+    }
+    Ok(WorkerThreads {
+        workers,
+        _communication: others,
+    })
+}
+
+/// The allocator of one worker thread, built on that thread (timely keeps
+/// its own builder trait private; these are its three cases).
+fn build_allocator(
+    builder: timely::communication::AllocatorBuilder,
+) -> timely::communication::Allocator {
+    use timely::communication::{Allocator, AllocatorBuilder};
+    match builder {
+        AllocatorBuilder::Thread(_) => Allocator::Thread(Default::default()),
+        AllocatorBuilder::Process(p) => Allocator::Process(p.build()),
+        AllocatorBuilder::Tcp(t) => Allocator::Tcp(t.build()),
     }
 }
 
@@ -147,7 +208,7 @@ impl std::fmt::Debug for GuardsHolder {
 #[derive(Debug)]
 pub struct Runtime {
     shared: Arc<Shared>,
-    guards: Mutex<Option<GuardsHolder>>,
+    guards: Mutex<Option<WorkerThreads>>,
 }
 
 impl Runtime {
@@ -182,14 +243,12 @@ impl Runtime {
             stopped: AtomicBool::new(false),
             is_leader: process == 0,
             peers: workers * processes,
+            inputs: Inputs::default(),
         });
+        let inputs = shared.inputs.clone();
         let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Thread>(1);
         let epoch_interval = config.epoch_interval;
-        let timely_config = timely::Config {
-            communication,
-            worker: WorkerConfig::default(),
-        };
-        let guards = timely::execute(timely_config, move |worker| {
+        let logic = move |worker: &mut Worker| {
             let place = SourceContext {
                 worker_index: worker.index(),
                 peers: worker.peers(),
@@ -201,18 +260,26 @@ impl Runtime {
                 let _ = ready_tx.send(std::thread::current());
             }
             let rx = (worker.index() == 0).then(|| rx.clone());
-            run_worker(worker, place, rx, Arc::clone(&connectors), epoch_interval);
-        })
-        .map_err(Error::Unavailable)?;
+            let inputs = (worker.index() == 0).then(|| inputs.clone());
+            run_worker(
+                worker,
+                place,
+                rx,
+                Arc::clone(&connectors),
+                inputs,
+                epoch_interval,
+            );
+        };
+        let guards = spawn_workers(communication, logic)?;
         if process == 0 {
             let leader = ready_rx
                 .recv_timeout(Duration::from_secs(60))
                 .map_err(|_| Error::Unavailable("worker 0 did not start".into()))?;
-            *shared.leader.lock().expect("leader lock") = Some(leader);
+            *shared.leader.lock() = Some(leader);
         }
         Ok(Self {
             shared,
-            guards: Mutex::new(Some(GuardsHolder(guards))),
+            guards: Mutex::new(Some(guards)),
         })
     }
 
@@ -227,23 +294,49 @@ impl Runtime {
     ///
     /// Fails when this process is not the leader or the pool has stopped.
     pub fn submit(&self, plan: &DataflowPlan) -> Result<QueryHandle> {
+        let inputs: Vec<u64> = plan
+            .nodes
+            .iter()
+            .filter_map(|n| match n.kind {
+                crate::plan::NodeKind::Input { id } => Some(id),
+                _ => None,
+            })
+            .collect();
+        let forget = |inputs: &[u64]| inputs.iter().for_each(|i| self.shared.inputs.forget(*i));
         if !self.shared.is_leader {
+            forget(&inputs);
             return Err(Error::Unavailable("only process 0 accepts queries".into()));
         }
-        plan.validate()?;
+        if let Err(e) = plan.validate() {
+            forget(&inputs);
+            return Err(e);
+        }
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::mpsc::channel(RESULT_QUEUE);
-        self.shared.send(Request::Build {
+        let sent = self.shared.send(Request::Build {
             id,
             plan: plan.encode(),
             results: tx,
-        })?;
+        });
+        if let Err(e) = sent {
+            forget(&inputs);
+            return Err(e);
+        }
         Ok(QueryHandle {
             id,
             events: rx,
             shared: Arc::clone(&self.shared),
             finished: false,
+            inputs,
         })
+    }
+
+    /// Opens an input for a query about to be submitted: its plan reads it
+    /// with [`NodeKind::Input`](crate::plan::NodeKind::Input) `{ id }`, and
+    /// the returned sender feeds it (see [`crate::input`]).
+    pub fn open_input(&self) -> (u64, InputSender) {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        (id, self.shared.inputs.open(id))
     }
 
     /// Stops every worker (in every process, when run by the leader) and
@@ -259,11 +352,11 @@ impl Runtime {
     /// Waits until this process's workers exit (followers run until the
     /// leader shuts the cluster down).
     pub fn join(&self) {
-        let guards = self.guards.lock().expect("guards lock").take();
-        if let Some(guards) = guards {
-            for result in guards.0.join() {
-                if let Err(e) = result {
-                    tracing::error!(error = %e, "worker exited with an error");
+        let guards = self.guards.lock().take();
+        if let Some(threads) = guards {
+            for worker in threads.workers {
+                if worker.join().is_err() {
+                    tracing::error!("a worker thread panicked");
                 }
             }
         }
@@ -284,6 +377,9 @@ pub struct QueryHandle {
     events: tokio::sync::mpsc::Receiver<QueryEvent>,
     shared: Arc<Shared>,
     finished: bool,
+    /// The inputs the plan reads (forgotten when the handle goes, in case
+    /// the dataflow never took them).
+    inputs: Vec<u64>,
 }
 
 impl QueryHandle {
@@ -335,6 +431,9 @@ impl Drop for QueryHandle {
         if !self.finished {
             let _ = self.shared.send(Request::Cancel { id: self.id });
         }
+        for input in &self.inputs {
+            self.shared.inputs.forget(*input);
+        }
     }
 }
 
@@ -361,6 +460,7 @@ fn run_worker(
     place: SourceContext,
     requests: Option<Receiver<Request>>,
     connectors: Arc<ConnectorRegistry>,
+    inputs: Option<Inputs>,
     epoch_interval: Duration,
 ) {
     let mut input: CommandInput = InputHandle::new();
@@ -460,6 +560,7 @@ fn run_worker(
                             ..place
                         },
                         connectors: Arc::clone(&connectors),
+                        inputs: inputs.clone(),
                         epoch_interval,
                         cancel_requests: Rc::clone(&cancel_requests),
                         sink_probe: timely::dataflow::ProbeHandle::new(),

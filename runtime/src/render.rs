@@ -36,12 +36,14 @@ use crate::chunk::{Chunk, Item};
 use crate::error::{QueryError, SqlState};
 use crate::expr::ExprContext;
 use crate::functions::FunctionRegistry;
+use crate::input::Inputs;
 use crate::memory::MemoryBudget;
 use crate::operators::aggregate::AggregateOperator;
 use crate::operators::filter::FilterOperator;
 use crate::operators::hash_join::HashJoinOperator;
 use crate::operators::limit::LimitOperator;
 use crate::operators::project::ProjectOperator;
+use crate::operators::sink::SinkOperator;
 use crate::operators::sort::SortOperator;
 use crate::operators::unnest::UnnestOperator;
 use crate::operators::window::WindowOperator;
@@ -60,6 +62,13 @@ const SOURCE_SLICE: Duration = Duration::from_millis(10);
 /// How often a source or sink that waits on the client looks again.
 const BACKPRESSURE_POLL: Duration = Duration::from_millis(1);
 
+/// How soon a connector's reader with nothing ready is polled again.
+const SOURCE_POLL: Duration = Duration::from_millis(10);
+
+/// How soon an input with nothing ready is polled again: a client is
+/// sending it, and a copy should not wait on the poll.
+const INPUT_POLL: Duration = Duration::from_millis(1);
+
 /// What one worker knows about one running query.
 #[derive(Debug)]
 pub(crate) struct QueryShared {
@@ -73,8 +82,10 @@ pub(crate) struct QueryShared {
     pub(crate) config: QueryConfig,
     /// Where this worker sits in the cluster.
     pub(crate) place: SourceContext,
-    /// Connectors for scans.
+    /// Connectors for scans and sinks.
     pub(crate) connectors: Arc<ConnectorRegistry>,
+    /// Inputs pushed by clients (worker 0 only).
+    pub(crate) inputs: Option<Inputs>,
     /// Epoch length of sources.
     pub(crate) epoch_interval: Duration,
     /// Queries whose sink asks for cancellation (failed, or the client left);
@@ -104,6 +115,8 @@ impl QueryShared {
 /// A node ready to be wired into timely.
 enum Prepared {
     Source(SourceSpec),
+    /// An input pushed by a client (see [`crate::input`]).
+    Input(u64),
     /// `generate_series`, with its output schema and limit.
     Series(SeriesSpec, arrow::datatypes::SchemaRef, Option<usize>),
     /// Rows produced on worker 0 (`None` elsewhere); evaluating them may
@@ -161,6 +174,14 @@ fn prepare(
         let output_schema = nullable_schema(&node.schema.arrow_schema());
         let op = match &node.kind {
             NodeKind::Scan(spec) => Prepared::Source(spec.clone()),
+            NodeKind::Input { id } => Prepared::Input(*id),
+            NodeKind::Sink(spec) => {
+                // Looked up on every worker, so that all prepare alike;
+                // only worker 0 receives the rows and writes them.
+                let connector = q.connectors.get(&spec.connector)?;
+                let connector = (q.place.worker_index == 0).then_some(connector);
+                Prepared::Unary(Box::new(SinkOperator::new(spec.clone(), connector)))
+            }
             NodeKind::Values { rows } => {
                 if q.place.worker_index == 0 {
                     let ctx = ExprContext::try_new(
@@ -168,22 +189,23 @@ fn prepare(
                         &crate::expr::SchemaIr { columns: vec![] },
                         &props,
                     )?;
-                    Prepared::Values(Some(crate::operators::project::values_batch(
-                        &ctx,
-                        rows,
-                        output_schema,
-                    )))
+                    // Guarded here, so that a panic fails the query the
+                    // same way as an error instead of making this worker's
+                    // dataflow differ from the others'.
+                    Prepared::Values(Some(guard_panic("VALUES", || {
+                        crate::operators::project::values_batch(&ctx, rows, output_schema)
+                    })))
                 } else {
                     Prepared::Values(None)
                 }
             }
             NodeKind::Rows { ipc } => {
                 if q.place.worker_index == 0 {
-                    Prepared::Values(Some(
+                    Prepared::Values(Some(guard_panic("rows", || {
                         crate::expr::decode_batch(ipc)
                             .and_then(|b| Ok(b.with_schema(Arc::clone(&output_schema))?))
-                            .map_err(|e| QueryError::from_datafusion(&e)),
-                    ))
+                            .map_err(|e| QueryError::from_datafusion(&e))
+                    })))
                 } else {
                     Prepared::Values(None)
                 }
@@ -336,7 +358,9 @@ pub(crate) fn build_query(
     q: Rc<QueryShared>,
     results: Option<ResultSender>,
 ) {
-    let prepared = prepare(plan, &q);
+    // Preparing runs user-influenced code (expressions, group values,
+    // connectors' schemas): a panic there fails the query on every worker.
+    let prepared = guard_panic("preparing the query", || prepare(plan, &q));
     let name = format!("query-{}", q.id);
     worker.dataflow_named::<Epoch, _, _>(&name, move |scope| match prepared {
         Ok(nodes) => {
@@ -355,11 +379,32 @@ pub(crate) fn build_query(
                 let kind = plan.nodes[id].kind.name();
                 let stream = match op {
                     Prepared::Source(spec) => render_source(scope, spec, Rc::clone(&q)),
+                    Prepared::Input(id) => render_reader(
+                        scope,
+                        "Input".to_string(),
+                        "the input".to_string(),
+                        Rc::clone(&q),
+                        INPUT_POLL,
+                        move |q: &QueryShared| {
+                            // Worker 0 reads the input; the others have none.
+                            let Some(inputs) = q.inputs.as_ref() else {
+                                return Ok(Box::new(NoRows) as Box<dyn SourceReader>);
+                            };
+                            match inputs.take(id) {
+                                Some(reader) => Ok(Box::new(reader) as Box<dyn SourceReader>),
+                                None => Err(QueryError::new(
+                                    SqlState::QueryCanceled,
+                                    "the client's input was closed before the query started",
+                                )),
+                            }
+                        },
+                    ),
                     Prepared::Series(spec, schema, limit) => render_reader(
                         scope,
                         "Series".to_string(),
                         "generate_series".to_string(),
                         Rc::clone(&q),
+                        SOURCE_POLL,
                         move |q: &QueryShared| {
                             let reader = SeriesReader::try_new(spec, schema, limit, &q.place)?;
                             Ok(Box::new(reader) as Box<dyn SourceReader>)
@@ -418,6 +463,16 @@ pub(crate) fn build_query(
     });
 }
 
+/// A reader of no rows (an input on the workers that do not read it).
+#[derive(Debug)]
+struct NoRows;
+
+impl SourceReader for NoRows {
+    fn poll_next(&mut self) -> Result<SourcePoll, QueryError> {
+        Ok(SourcePoll::Finished)
+    }
+}
+
 /// An operator that forwards its input (used to move rows along an edge).
 struct PassThrough;
 
@@ -438,16 +493,18 @@ fn panic_message(p: Box<dyn Any + Send>) -> String {
     }
 }
 
-/// Runs an operator callback, turning a panic into a query error.
-fn guarded(name: &str, f: impl FnOnce() -> Result<(), QueryError>) -> Result<(), QueryError> {
+/// Runs user-influenced code (an operator callback, a connector, query
+/// preparation), turning a panic into a query error (XX000) that names
+/// `what`: the worker survives and the query fails on every worker alike.
+fn guard_panic<T>(what: &str, f: impl FnOnce() -> Result<T, QueryError>) -> Result<T, QueryError> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(p) => {
             let message = panic_message(p);
-            tracing::error!(operator = name, panic = %message, "operator panicked");
+            tracing::error!(what, panic = %message, "panic in a query");
             Err(QueryError::new(
                 SqlState::Internal,
-                format!("internal error in {name}: {message}"),
+                format!("internal error in {what}: {message}"),
             ))
         }
     }
@@ -558,7 +615,7 @@ fn run_emitting(
         cap,
         query: q,
     };
-    match guarded(name, || f(&mut emitter)) {
+    match guard_panic(name, || f(&mut emitter)) {
         Ok(()) => false,
         Err(e) => {
             give_error(output, cap, e, 1);
@@ -710,20 +767,29 @@ fn render_source<'s>(
 ) -> Stream<'s, Epoch, Chunk> {
     let name = format!("Scan {}", spec.table);
     let table = spec.table.clone();
-    render_reader(scope, name, table, q, move |q: &QueryShared| {
-        q.connectors
-            .get(&spec.connector)
-            .and_then(|connector| connector.open(&spec, &q.place))
-    })
+    render_reader(
+        scope,
+        name,
+        table,
+        q,
+        SOURCE_POLL,
+        move |q: &QueryShared| {
+            q.connectors
+                .get(&spec.connector)
+                .and_then(|connector| connector.open(&spec, &q.place))
+        },
+    )
 }
 
 /// A source operator polling the reader that `open` returns (opened on
-/// the first activation); `what` names the input in error messages.
+/// the first activation); `what` names the input in error messages, and a
+/// reader with nothing ready is polled again after `pending_poll`.
 fn render_reader<'s, F>(
     scope: Scope<'s, Epoch>,
     name: String,
     what: String,
     q: Rc<QueryShared>,
+    pending_poll: Duration,
     open: F,
 ) -> Stream<'s, Epoch, Chunk>
 where
@@ -735,6 +801,7 @@ where
         let mut reader: Option<Box<dyn SourceReader>> = None;
         let mut open = Some(open);
         let mut epoch_started = Instant::now();
+        let reading = format!("reading {what}");
         move |output| {
             let Some(c) = cap.as_mut() else { return };
             if q.canceled() {
@@ -743,7 +810,7 @@ where
             }
             if reader.is_none() {
                 let opened = match open.take() {
-                    Some(open) => open(&q),
+                    Some(open) => guard_panic(&format!("opening {what}"), || open(&q)),
                     None => Err(QueryError::new(
                         SqlState::Internal,
                         format!("{what} was opened twice"),
@@ -770,12 +837,7 @@ where
                     activator.activate_after(BACKPRESSURE_POLL);
                     return;
                 }
-                let polled = catch_unwind(AssertUnwindSafe(|| r.poll_next())).unwrap_or_else(|p| {
-                    Err(QueryError::new(
-                        SqlState::Internal,
-                        format!("internal error reading {what}: {}", panic_message(p)),
-                    ))
-                });
+                let polled = guard_panic(&reading, || r.poll_next());
                 match polled {
                     Ok(SourcePoll::Batch(batch)) => {
                         if batch.num_rows() > 0 {
@@ -785,7 +847,7 @@ where
                         }
                     }
                     Ok(SourcePoll::Pending) => {
-                        activator.activate_after(Duration::from_millis(10));
+                        activator.activate_after(pending_poll);
                         return;
                     }
                     Ok(SourcePoll::Finished) => {

@@ -23,6 +23,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{QueryError, SqlState};
+use crate::sink::{SinkSpec, SinkWriter};
 
 /// What a scan asks of a connector: the table, its options, and which
 /// columns to read.
@@ -118,6 +119,20 @@ pub trait Connector: Send + Sync + Debug {
         spec: &SourceSpec,
         ctx: &SourceContext,
     ) -> Result<Box<dyn SourceReader>, QueryError>;
+
+    /// Opens a writer for one statement's rows (see [`crate::sink`]).
+    /// Connectors whose tables take no writes keep this default, which
+    /// refuses.
+    fn open_sink(&self, spec: &SinkSpec) -> Result<Box<dyn SinkWriter>, QueryError> {
+        Err(QueryError::new(
+            SqlState::FeatureNotSupported,
+            format!(
+                "cannot write to {}: tables of connector '{}' take no writes",
+                spec.table,
+                self.name()
+            ),
+        ))
+    }
 }
 
 /// The connectors known to this process, by name.

@@ -1,5 +1,6 @@
-//! The worker pool runs plans end to end: values, shuffles, aggregation,
-//! errors and cancellation.
+//! The worker pool runs plans end to end: values, a hash shuffle feeding an
+//! aggregation, backpressure from a client that does not read, and panics
+//! in connectors that fail one query while the pool keeps serving.
 
 use std::sync::Arc;
 
@@ -67,7 +68,7 @@ fn sum(batches: &[RecordBatch]) -> i64 {
 }
 
 #[tokio::test]
-async fn values_shuffle_and_gather() {
+async fn values_run_and_the_pool_keeps_serving() {
     let rt = runtime(2);
     let batches = rt
         .submit(&values_plan(100))
@@ -99,6 +100,186 @@ struct Counting {
 struct CountingReader {
     produced: Arc<std::sync::atomic::AtomicUsize>,
     left: usize,
+}
+
+/// A connector that panics when a reader is opened or polled (named by its
+/// `at` option).
+#[derive(Debug)]
+struct Panicking;
+
+impl tidewater_runtime::source::Connector for Panicking {
+    fn name(&self) -> &'static str {
+        "panicking"
+    }
+
+    fn validate(
+        &self,
+        _options: &std::collections::BTreeMap<String, String>,
+        _declared: Option<arrow::datatypes::SchemaRef>,
+    ) -> Result<arrow::datatypes::SchemaRef, tidewater_runtime::error::QueryError> {
+        Ok(Arc::new(one_column()))
+    }
+
+    fn open(
+        &self,
+        spec: &tidewater_runtime::source::SourceSpec,
+        _ctx: &tidewater_runtime::source::SourceContext,
+    ) -> Result<
+        Box<dyn tidewater_runtime::source::SourceReader>,
+        tidewater_runtime::error::QueryError,
+    > {
+        match spec.options.get("at").map(String::as_str) {
+            Some("open") => panic!("the footer is corrupt"),
+            _ => Ok(Box::new(PanickingReader)),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct PanickingReader;
+
+impl tidewater_runtime::source::SourceReader for PanickingReader {
+    fn poll_next(
+        &mut self,
+    ) -> Result<tidewater_runtime::source::SourcePoll, tidewater_runtime::error::QueryError> {
+        panic!("index out of bounds while decoding")
+    }
+}
+
+fn one_column() -> Schema {
+    Schema::new(vec![Field::new("a", DataType::Int64, false)])
+}
+
+fn scan_plan(connector: &str, options: &[(&str, &str)]) -> DataflowPlan {
+    let schema = one_column();
+    DataflowPlan {
+        nodes: vec![PlanNode {
+            kind: NodeKind::Scan(tidewater_runtime::source::SourceSpec {
+                connector: connector.into(),
+                table: "t".into(),
+                options: options
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                schema: schema.clone(),
+                projection: None,
+                limit: None,
+            }),
+            inputs: vec![],
+            schema: SchemaIr::from_arrow(&schema),
+        }],
+        root: 0,
+        config: QueryConfig::default(),
+    }
+}
+
+/// A connector that panics while opening or reading fails that query with
+/// an internal error, and the pool goes on serving the next query (on every
+/// worker: the next query shuffles).
+#[tokio::test]
+async fn a_panicking_connector_fails_its_query_not_the_pool() {
+    let mut registry = ConnectorRegistry::default();
+    registry.register(Arc::new(Panicking));
+    let rt = Runtime::start(
+        RuntimeConfig {
+            workers: 2,
+            ..RuntimeConfig::default()
+        },
+        Arc::new(registry),
+    )
+    .unwrap();
+    for (at, expected) in [
+        ("open", "the footer is corrupt"),
+        ("poll", "index out of bounds while decoding"),
+    ] {
+        let err = rt
+            .submit(&scan_plan("panicking", &[("at", at)]))
+            .unwrap()
+            .collect()
+            .await
+            .unwrap_err();
+        assert_eq!(err.state, tidewater_runtime::SqlState::Internal, "{at}");
+        assert!(err.message.contains(expected), "{at}: {}", err.message);
+        let batches = rt
+            .submit(&values_plan(100))
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(
+            sum(&batches),
+            (0..100).sum::<i64>(),
+            "after a panic at {at}"
+        );
+    }
+    rt.shutdown();
+}
+
+/// Rows hash-shuffled by key meet on one worker: every worker reads the
+/// keys 0..1024 once, and a single-phase count by key after the shuffle
+/// sees each key once per worker. A shuffle that left rows where they were
+/// read, or sent one key to two workers, would give each worker its own
+/// groups: 2 x 1024 groups counting 1 each.
+#[tokio::test]
+async fn a_hash_shuffle_brings_each_key_to_one_worker() {
+    let produced = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut registry = ConnectorRegistry::default();
+    registry.register(Arc::new(Counting {
+        produced: Arc::clone(&produced),
+        batches: 1,
+    }));
+    let rt = Runtime::start(
+        RuntimeConfig {
+            workers: 2,
+            ..RuntimeConfig::default()
+        },
+        Arc::new(registry),
+    )
+    .unwrap();
+    let mut plan = scan_plan("counting", &[]);
+    let input = plan.nodes[0].schema.clone();
+    let output = SchemaIr::from_arrow(&Schema::new(vec![
+        Field::new("a", DataType::Int64, false),
+        Field::new("n", DataType::Int64, false),
+    ]));
+    plan.nodes.push(PlanNode {
+        kind: NodeKind::Aggregate {
+            group_by: vec![ExprIr::column("a")],
+            aggregates: vec![ExprIr::AggregateFunction {
+                name: "count".into(),
+                args: vec![ExprIr::column("a")],
+                distinct: false,
+                filter: None,
+                order_by: vec![],
+                ignore_nulls: None,
+            }],
+            phase: tidewater_runtime::plan::AggregatePhase::Single,
+            input_schema: input,
+        },
+        inputs: vec![Edge {
+            from: 0,
+            exchange: Exchange::Hash(vec![ExprIr::column("a")]),
+        }],
+        schema: output,
+    });
+    plan.root = 1;
+    let batches = rt.submit(&plan).unwrap().collect().await.unwrap();
+    assert_eq!(produced.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let mut counts = std::collections::BTreeMap::new();
+    for b in &batches {
+        let keys = b.column(0).as_primitive::<Int64Type>();
+        let n = b.column(1).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            assert!(
+                counts.insert(keys.value(i), n.value(i)).is_none(),
+                "key {} was grouped on two workers",
+                keys.value(i)
+            );
+        }
+    }
+    assert_eq!(counts.len(), 1024);
+    assert!(counts.values().all(|n| *n == 2), "{counts:?}");
+    rt.shutdown();
 }
 
 impl tidewater_runtime::source::SourceReader for CountingReader {
@@ -172,31 +353,28 @@ async fn a_client_that_does_not_read_holds_the_sources_back() {
         Arc::new(registry),
     )
     .unwrap();
-    let schema = Schema::new(vec![Field::new("a", DataType::Int64, false)]);
-    let plan = DataflowPlan {
-        nodes: vec![PlanNode {
-            kind: NodeKind::Scan(tidewater_runtime::source::SourceSpec {
-                connector: "counting".into(),
-                table: "t".into(),
-                options: Default::default(),
-                schema: schema.clone(),
-                projection: None,
-                limit: None,
-            }),
-            inputs: vec![],
-            schema: SchemaIr::from_arrow(&schema),
-        }],
-        root: 0,
-        config: QueryConfig::default(),
-    };
+    let plan = scan_plan("counting", &[]);
     let mut handle = rt.submit(&plan).unwrap();
     // Nobody reads: production stalls far below the 2 x 20000 batches.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let stalled = produced.load(std::sync::atomic::Ordering::SeqCst);
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let later = produced.load(std::sync::atomic::Ordering::SeqCst);
-    assert!(stalled < total, "sources ran on: {stalled} batches");
-    assert_eq!(stalled, later, "sources kept producing while nobody read");
+    // Waits (with a deadline) until the count has not moved for a second;
+    // without backpressure it moves until every batch is produced.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut last = produced.load(std::sync::atomic::Ordering::SeqCst);
+    let mut unchanged = 0;
+    while unchanged < 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sources never stalled: {last} batches"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = produced.load(std::sync::atomic::Ordering::SeqCst);
+        unchanged = if now == last { unchanged + 1 } else { 0 };
+        last = now;
+    }
+    assert!(
+        last < total,
+        "sources ran on while nobody read: {last} batches"
+    );
     // Reading again lets the query finish with every row.
     let mut rows = 0;
     loop {

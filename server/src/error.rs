@@ -75,7 +75,11 @@ impl SqlError {
     /// Maps a planning or execution error from DataFusion.
     pub fn from_datafusion(e: &DataFusionError) -> Self {
         if let Some(p) = find_plan_error(e) {
-            return Self::new(p.code, p.message.clone());
+            let error = Self::new(p.code, p.message.clone());
+            return match &p.hint {
+                Some(hint) => error.with_hint(hint.clone()),
+                None => error,
+            };
         }
         match e {
             DataFusionError::Context(_, inner) => Self::from_datafusion(inner),

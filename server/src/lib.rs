@@ -11,7 +11,6 @@ pub mod config;
 pub mod error;
 pub mod pg;
 pub mod session;
-pub mod types;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,8 +31,50 @@ pub struct Server {
     pg_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The threads that run client sessions (process 0 only).
+    sessions: Option<SessionThreads>,
     /// The exclusive lock on the data directory (process 0 only).
     _data_dir_lock: Option<std::fs::File>,
+}
+
+/// Stack size of a session thread. Sessions parse, plan and lower
+/// statements, and keep and drop their trees, recursively; the planner
+/// admits statements up to `MAX_NESTING` levels deep
+/// ([`tidewater_planner::parse::MAX_NESTING`]), and a thread's stack must
+/// hold the deepest walk of such a tree. The stack is reserved address
+/// space, used only as deep as a statement needs.
+const SESSION_STACK_BYTES: usize = 256 << 20;
+
+/// The tokio runtime on which every client connection runs: its own
+/// threads, with [`SESSION_STACK_BYTES`] stacks, whatever runtime started
+/// the server.
+#[derive(Debug)]
+struct SessionThreads(Option<tokio::runtime::Runtime>);
+
+impl SessionThreads {
+    fn start(threads: usize) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("tidewater-session")
+            .thread_stack_size(SESSION_STACK_BYTES)
+            .enable_all()
+            .build()
+            .context("cannot start the session threads")?;
+        Ok(Self(Some(runtime)))
+    }
+
+    fn handle(&self) -> Option<&tokio::runtime::Handle> {
+        self.0.as_ref().map(tokio::runtime::Runtime::handle)
+    }
+}
+
+impl Drop for SessionThreads {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which an async caller may not do.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// Takes the exclusive lock on `data_dir` (created when missing), so that
@@ -133,6 +174,7 @@ impl Server {
                 pg_addr: None,
                 shutdown,
                 tasks: Vec::new(),
+                sessions: None,
                 _data_dir_lock: None,
             });
         }
@@ -149,18 +191,31 @@ impl Server {
             runtime: Arc::clone(&runtime),
             query_memory_limit_mb: config.query_memory_limit_mb,
         });
-        let listener = tokio::net::TcpListener::bind(config.pg_listen)
-            .await
+        let sessions =
+            SessionThreads::start(std::thread::available_parallelism().map_or(2, |n| n.get()))?;
+        let handle = sessions.handle().context("session threads")?.clone();
+        let listener = std::net::TcpListener::bind(config.pg_listen)
             .with_context(|| format!("cannot listen for pg clients on {}", config.pg_listen))?;
+        listener.set_nonblocking(true)?;
         let pg_addr = listener.local_addr()?;
         tracing::info!(address = %pg_addr, data_dir = %config.data_dir.display(), "pg wire protocol listening");
-        let task = tokio::spawn(pg::serve(listener, Arc::clone(&state), shutdown.clone()));
+        let task = {
+            let state = Arc::clone(&state);
+            let shutdown = shutdown.clone();
+            handle.spawn(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => pg::serve(listener, state, shutdown).await,
+                    Err(e) => tracing::error!(error = %e, "cannot serve pg clients"),
+                }
+            })
+        };
         Ok(Self {
             state: Some(state),
             runtime,
             pg_addr: Some(pg_addr),
             shutdown,
             tasks: vec![task],
+            sessions: Some(sessions),
             _data_dir_lock: Some(lock),
         })
     }
@@ -188,6 +243,7 @@ impl Server {
             let _ = task.await;
         }
         self.state = None;
+        self.sessions = None;
         let runtime = Arc::clone(&self.runtime);
         let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
     }

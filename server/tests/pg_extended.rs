@@ -93,7 +93,7 @@ async fn typed_results_in_binary_format() {
             Type::TIMESTAMPTZ,
             Type::INTERVAL,
             Type::TEXT_ARRAY,
-            Type::INT8_ARRAY,
+            Type::INT4_ARRAY,
             Type::NUMERIC,
             Type::INT4,
         ]
@@ -136,7 +136,7 @@ async fn typed_results_in_binary_format() {
         row.get::<_, Vec<String>>("at"),
         vec!["a".to_string(), "b".to_string()]
     );
-    assert_eq!(row.get::<_, Vec<i64>>("ai"), vec![1, 2]);
+    assert_eq!(row.get::<_, Vec<i32>>("ai"), vec![1, 2]);
     assert_eq!(row.get::<_, Decimal>("u"), Decimal::from(u64::MAX));
     assert_eq!(row.get::<_, Option<i32>>("nul"), None);
 
@@ -575,7 +575,7 @@ async fn pipelined_messages_and_recovery_at_sync() {
             .query_one("SELECT 1 AS one", &[])
             .await
             .unwrap()
-            .get::<_, i64>(0),
+            .get::<_, i32>(0),
         1
     );
 }

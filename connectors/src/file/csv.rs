@@ -32,7 +32,7 @@ use crate::error::{BadRowKind, Error, Result};
 use crate::file::BadRows;
 use crate::file::source::FormatReader;
 use crate::file::tokenizer::{Record, Tokenizer};
-use crate::schema::sql_type_name;
+use tidewater_runtime::pgtypes::type_name;
 
 /// Rows sampled to infer a schema.
 const INFER_SAMPLE_ROWS: usize = 1000;
@@ -179,7 +179,7 @@ pub(crate) fn check_declared(files: &[PathBuf], config: &CsvConfig, schema: &Sch
             return Err(Error::OptionConflict(format!(
                 "column {} has type {}, which cannot be read from CSV",
                 field.name(),
-                sql_type_name(field.data_type())
+                type_name(field.data_type())
             )));
         }
     }
@@ -535,7 +535,7 @@ impl CsvReader {
                                 _ => format!(
                                     "cannot parse '{}' as {} (column {})",
                                     shorten(strings.value(row)),
-                                    sql_type_name(field.data_type()),
+                                    type_name(field.data_type()),
                                     field.name()
                                 ),
                             };
@@ -859,7 +859,7 @@ mod tests {
         assert_eq!(e.state, SqlState::InvalidTextRepresentation);
         assert_eq!(
             e.message,
-            format!("file {path} line 7: cannot parse 'abc' as BIGINT (column amount)")
+            format!("file {path} line 7: cannot parse 'abc' as bigint (column amount)")
         );
     }
 
@@ -888,7 +888,7 @@ mod tests {
         assert_eq!(rows, 49);
         assert_eq!(
             e.message,
-            format!("file {path} line 52: cannot parse 'oops' as BIGINT (column n)")
+            format!("file {path} line 52: cannot parse 'oops' as bigint (column n)")
         );
     }
 

@@ -27,7 +27,9 @@ use parquet::arrow::arrow_reader::{
 
 use crate::error::{Error, Result};
 use crate::file::source::FormatReader;
-use crate::schema::{sql_type_name, strip_metadata};
+use tidewater_runtime::pgtypes::type_name;
+
+use crate::schema::strip_metadata;
 
 /// Reads the metadata of a Parquet file.
 ///
@@ -190,8 +192,8 @@ fn column_roots(
                     format!(
                         "column {} has type {} ({file_type}), which cannot be read as {}",
                         field.name(),
-                        sql_type_name(file_type),
-                        sql_type_name(field.data_type())
+                        type_name(file_type),
+                        type_name(field.data_type())
                     ),
                 ));
             }
@@ -638,7 +640,7 @@ mod tests {
         let e = scan(&[("path", p)], Some(wrong)).unwrap_err();
         assert_eq!(
             e.message,
-            format!("file {p}: column name has type TEXT (Utf8), which cannot be read as BIGINT")
+            format!("file {p}: column name has type text (Utf8), which cannot be read as bigint")
         );
     }
 

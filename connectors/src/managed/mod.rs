@@ -2,11 +2,13 @@
 //! connector (`CREATE TABLE orders (id BIGINT, ...)`), kept in the server's
 //! data directory.
 //!
-//! The server owns one [`ManagedTable`] per table (created with
-//! [`ManagedTable::create`] at `CREATE TABLE`, opened with
-//! [`ManagedTable::open`] at startup) and appends each `INSERT` or `COPY`
-//! with [`ManagedTable::append`]. To scan, it plans a `managed` source with
-//! the options from [`ManagedTable::scan_options`]:
+//! A process holds one [`ManagedTable`] per table directory, shared by the
+//! server's catalog and the connector's sinks ([`create_table`] at `CREATE
+//! TABLE`, [`open_table`] at startup and when a sink writes). `INSERT`,
+//! `CREATE TABLE ... AS` and `COPY` write through a `managed` sink
+//! ([`Connector::open_sink`], a [`TableWriter`] per statement, options
+//! `path`). To scan, the server plans a `managed` source with the options
+//! from [`ManagedTable::scan_options`]:
 //!
 //! | option            | meaning                                                       |
 //! |-------------------|---------------------------------------------------------------|
@@ -24,16 +26,19 @@ mod table;
 #[cfg(test)]
 mod test_util;
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, Weak};
 
 use arrow::datatypes::SchemaRef;
+use parking_lot::Mutex;
 use serde::Deserialize;
 use tidewater_runtime::QueryError;
+use tidewater_runtime::sink::{SinkSpec, SinkWriter};
 use tidewater_runtime::source::{Connector, SourceContext, SourceReader, SourceSpec};
 
 pub use self::source::ManagedSourceReader;
-pub use self::table::{DEFAULT_SEGMENT_BYTES, ManagedTable};
+pub use self::table::{DEFAULT_SEGMENT_BYTES, ManagedTable, TableWriter};
 use crate::error::{Error, Result};
 use crate::options::{de, parse_options};
 use crate::schema::same_columns;
@@ -67,6 +72,63 @@ impl ManagedOptions {
     /// An unknown option, a missing `path`, or an invalid `committed_bytes`.
     pub fn parse(options: &BTreeMap<String, String>) -> Result<Self> {
         parse_options(CONNECTOR_NAME, options)
+    }
+}
+
+/// The managed tables open in this process, by directory: a directory has
+/// one writer per process, whoever asks for it.
+fn open_tables() -> &'static Mutex<HashMap<PathBuf, Weak<ManagedTable>>> {
+    static TABLES: OnceLock<Mutex<HashMap<PathBuf, Weak<ManagedTable>>>> = OnceLock::new();
+    TABLES.get_or_init(Mutex::default)
+}
+
+/// Creates the storage of a new table in `dir` ([`ManagedTable::create`])
+/// and keeps it as the process's table for `dir`.
+///
+/// # Errors
+///
+/// As [`ManagedTable::create`].
+pub fn create_table(dir: &Path, schema: SchemaRef) -> Result<Arc<ManagedTable>> {
+    let mut tables = open_tables().lock();
+    let table = Arc::new(ManagedTable::create(dir, schema)?);
+    tables.retain(|_, t| t.strong_count() > 0);
+    tables.insert(dir.to_path_buf(), Arc::downgrade(&table));
+    Ok(table)
+}
+
+/// The process's table for `dir`, opened ([`ManagedTable::open`]) if no one
+/// holds it.
+///
+/// # Errors
+///
+/// As [`ManagedTable::open`].
+pub fn open_table(dir: &Path) -> Result<Arc<ManagedTable>> {
+    let mut tables = open_tables().lock();
+    if let Some(table) = tables.get(dir).and_then(Weak::upgrade) {
+        return Ok(table);
+    }
+    let table = Arc::new(ManagedTable::open(dir)?);
+    tables.retain(|_, t| t.strong_count() > 0);
+    tables.insert(dir.to_path_buf(), Arc::downgrade(&table));
+    Ok(table)
+}
+
+/// The options of a `managed` sink: the table directory.
+pub fn sink_options(table: &ManagedTable) -> BTreeMap<String, String> {
+    BTreeMap::from([(PATH_OPTION.to_string(), table.dir().display().to_string())])
+}
+
+/// A statement writing into a managed table through a sink.
+#[derive(Debug)]
+struct ManagedSinkWriter(TableWriter);
+
+impl SinkWriter for ManagedSinkWriter {
+    fn write(&mut self, batch: &arrow::array::RecordBatch) -> Result<(), QueryError> {
+        self.0.write(batch).map_err(Error::into_query_error)
+    }
+
+    fn commit(self: Box<Self>) -> Result<u64, QueryError> {
+        self.0.commit().map_err(Error::into_query_error)
     }
 }
 
@@ -145,5 +207,13 @@ impl Connector for ManagedConnector {
             Ok(reader) => Ok(Box::new(reader)),
             Err(e) => Err(e.into_query_error()),
         }
+    }
+
+    fn open_sink(&self, spec: &SinkSpec) -> Result<Box<dyn SinkWriter>, QueryError> {
+        let options = ManagedOptions::parse(&spec.options).map_err(Error::into_query_error)?;
+        let writer = open_table(Path::new(&options.path))
+            .and_then(|table| table.writer())
+            .map_err(Error::into_query_error)?;
+        Ok(Box::new(ManagedSinkWriter(writer)))
     }
 }

@@ -1,10 +1,12 @@
 //! [`ManagedTable`]: the writer of a managed table's log, used by the server
 //! for `INSERT` and `COPY ... FROM`.
 //!
-//! One [`ManagedTable::append`] call is one atomic statement: its batch
-//! frames, then a commit frame, written with one `write` and made durable
-//! with `fdatasync` before the call returns. Appends from several threads are
-//! serialized by an internal mutex (encoding happens outside it).
+//! One [`ManagedTable::append`] call, or one [`TableWriter`] from
+//! [`ManagedTable::writer`] (for statements too large to hold in memory),
+//! is one atomic statement: its batch frames, then a commit frame, written
+//! together and made durable with `fdatasync` before the commit returns.
+//! Statements from several threads are serialized by an internal mutex
+//! (encoding and staging happen outside it).
 //!
 //! [`ManagedTable::open`] recovers from a crash: it reads the last segment's
 //! frames, checks their CRCs, and truncates everything after the last
@@ -18,7 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +32,7 @@ use parking_lot::Mutex;
 use crate::error::{Error, Result};
 use crate::managed::log::{self, Commit, SCHEMA_FILE};
 use crate::managed::{COMMITTED_BYTES_OPTION, PATH_OPTION};
-use crate::schema::sql_type_name;
+use tidewater_runtime::pgtypes::type_name;
 
 /// Default size at which the log rolls to a new segment file.
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
@@ -121,6 +123,7 @@ impl ManagedTable {
     /// valid.
     pub fn open(dir: &Path) -> Result<Self> {
         let schema = log::read_schema(dir)?;
+        remove_staging_files(dir)?;
         let mut segments = log::list_segments(dir)?;
         if segments.is_empty() {
             let (path, _) = log::create_segment(dir, 0)?;
@@ -266,6 +269,34 @@ impl ManagedTable {
             rows += batch.num_rows() as u64;
             log::encode_batch(&batch, &mut frames).map_err(|e| self.with_path(e))?;
         }
+        self.commit_frames(None, frames, rows)
+    }
+
+    /// Starts a statement whose rows are written a batch at a time and
+    /// made visible all at once by [`TableWriter::commit`] (see
+    /// [`TableWriter`]).
+    ///
+    /// # Errors
+    ///
+    /// None today; kept fallible for storage that must prepare a write.
+    pub fn writer(self: &Arc<Self>) -> Result<TableWriter> {
+        Ok(TableWriter {
+            table: Arc::clone(self),
+            frames: Vec::new(),
+            staged: None,
+            rows: 0,
+        })
+    }
+
+    /// Writes one statement: the frames of `staged` (a file of frames, from
+    /// its start), then `frames`, then the commit frame; syncs, and makes
+    /// them visible. A failure rolls the segment back.
+    fn commit_frames(
+        &self,
+        staged: Option<&mut File>,
+        mut frames: Vec<u8>,
+        rows: u64,
+    ) -> Result<u64> {
         if rows == 0 {
             return Ok(0);
         }
@@ -287,7 +318,15 @@ impl ManagedTable {
             total_rows: w.total_rows + rows,
         };
         log::encode_commit(commit, &mut frames)?;
-        let written = w.file.write_all(&frames).and_then(|()| w.file.sync_data());
+        let mut copied = 0u64;
+        let written = (|| {
+            if let Some(staged) = staged {
+                staged.seek(SeekFrom::Start(0))?;
+                copied = std::io::copy(staged, &mut w.file)?;
+            }
+            w.file.write_all(&frames)?;
+            w.file.sync_data()
+        })();
         if let Err(e) = written {
             let undo = w.file.set_len(w.len).and_then(|()| w.file.sync_data());
             if let Err(undo_error) = undo {
@@ -300,7 +339,7 @@ impl ManagedTable {
             }
             return Err(Error::write(w.path.display(), e));
         }
-        w.len += frames.len() as u64;
+        w.len += copied + frames.len() as u64;
         w.next_statement += 1;
         w.total_rows = commit.total_rows;
         self.rows.store(w.total_rows, Ordering::Release);
@@ -328,8 +367,8 @@ impl ManagedTable {
                 return Err(invalid(format!(
                     "column {} has type {}, but a batch has {} ({})",
                     field.name(),
-                    sql_type_name(field.data_type()),
-                    sql_type_name(column.data_type()),
+                    type_name(field.data_type()),
+                    type_name(column.data_type()),
                     column.data_type()
                 )));
             }
@@ -365,6 +404,121 @@ impl ManagedTable {
         w.len = 0;
         Ok(())
     }
+}
+
+/// Encoded frames a [`TableWriter`] keeps in memory before it moves them
+/// to a staging file.
+const STAGE_IN_MEMORY: usize = 8 << 20;
+
+/// Prefix of staging files in a table directory.
+pub(crate) const STAGING_PREFIX: &str = "staging-";
+
+/// One statement's rows on their way into a [`ManagedTable`]
+/// ([`ManagedTable::writer`]): each batch is checked and encoded as it
+/// comes; encoded frames beyond a few MiB go to a staging file in the
+/// table directory, so a statement of any size takes bounded memory.
+/// [`TableWriter::commit`] appends them to the log with one commit frame;
+/// until then readers see nothing, and a writer dropped uncommitted (or a
+/// crash) leaves the table as it was. Staging files left by a crash are
+/// removed when the table is opened.
+#[derive(Debug)]
+pub struct TableWriter {
+    /// The table.
+    table: Arc<ManagedTable>,
+    /// Encoded frames not yet staged.
+    frames: Vec<u8>,
+    /// The staging file, once frames outgrew memory.
+    staged: Option<(PathBuf, File)>,
+    /// Rows written.
+    rows: u64,
+}
+
+impl TableWriter {
+    /// Adds a batch (in the table's column types).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidWrite`] if the batch does not fit the schema,
+    /// [`Error::Write`] if the staging file cannot be written.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let batch = self.table.conform(batch)?;
+        log::encode_batch(&batch, &mut self.frames).map_err(|e| self.table.with_path(e))?;
+        self.rows += batch.num_rows() as u64;
+        if self.frames.len() >= STAGE_IN_MEMORY {
+            self.stage()?;
+        }
+        Ok(())
+    }
+
+    /// Moves the frames in memory to the staging file.
+    fn stage(&mut self) -> Result<()> {
+        if self.staged.is_none() {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let name = format!(
+                "{STAGING_PREFIX}{}-{}.tmp",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            let path = self.table.dir.join(name);
+            let file = OpenOptions::new()
+                .create_new(true)
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::write(path.display(), e))?;
+            self.staged = Some((path, file));
+        }
+        let (path, file) = self.staged.as_mut().expect("created above");
+        file.write_all(&self.frames)
+            .map_err(|e| Error::write(path.display(), e))?;
+        self.frames.clear();
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Makes the statement's rows visible and durable; returns their count.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Write`] if the log cannot be written (nothing is kept).
+    pub fn commit(mut self) -> Result<u64> {
+        let frames = std::mem::take(&mut self.frames);
+        let staged = self.staged.as_mut().map(|(_, f)| f);
+        self.table.commit_frames(staged, frames, self.rows)
+    }
+}
+
+impl Drop for TableWriter {
+    fn drop(&mut self) {
+        if let Some((path, file)) = self.staged.take() {
+            drop(file);
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove a staging file");
+            }
+        }
+    }
+}
+
+/// Removes the staging files of writes a crash interrupted.
+fn remove_staging_files(dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir.display(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir.display(), e))?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with(STAGING_PREFIX) {
+            tracing::info!(file = %entry.path().display(), "removing the staging file of an interrupted write");
+            std::fs::remove_file(entry.path())
+                .map_err(|e| Error::write(entry.path().display(), e))?;
+        }
+    }
+    Ok(())
 }
 
 fn truncate(path: &Path, len: u64) -> Result<()> {
@@ -568,7 +722,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             format!(
-                "managed table {}: column id has type BIGINT, but a batch has INTEGER (Int32)",
+                "managed table {}: column id has type bigint, but a batch has integer (Int32)",
                 dir.path().display()
             )
         );

@@ -95,28 +95,25 @@ fn list_element(t: &DataType) -> Option<&DataType> {
 }
 
 fn rewrite_expr(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    // A text literal next to the array `other` as an array of its element
+    // type (the type of `other` is looked up only next to a text literal).
+    let beside_array = |e: &Expr, other: &Expr| match e {
+        Expr::Literal(ScalarValue::Utf8(Some(text)), _) => {
+            let other = other.get_type(schema).ok()?;
+            array_value(text, list_element(&other)?)
+        }
+        _ => None,
+    };
     e.transform_up(|e| match e {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-            let literal = |e: &Expr| match e {
-                Expr::Literal(ScalarValue::Utf8(Some(s)), _) => Some(s.clone()),
-                _ => None,
-            };
-            let left_type = left.get_type(schema).ok();
-            let right_type = right.get_type(schema).ok();
-            if let (Some(text), Some(element)) =
-                (literal(&right), left_type.as_ref().and_then(list_element))
-                && let Some(v) = array_value(&text, element)
-            {
+            if let Some(v) = beside_array(&right, &left) {
                 return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
                     left,
                     op,
                     Box::new(Expr::Literal(v, None)),
                 ))));
             }
-            if let (Some(text), Some(element)) =
-                (literal(&left), right_type.as_ref().and_then(list_element))
-                && let Some(v) = array_value(&text, element)
-            {
+            if let Some(v) = beside_array(&left, &right) {
                 return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
                     Box::new(Expr::Literal(v, None)),
                     op,
@@ -129,19 +126,17 @@ fn rewrite_expr(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
                 right,
             })))
         }
-        Expr::Cast(c)
-            if matches!(
-                c.expr.as_ref(),
-                Expr::Literal(ScalarValue::Utf8(Some(_)), _)
-            ) =>
-        {
-            let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = c.expr.as_ref() else {
-                unreachable!("matched above")
+        Expr::Cast(c) => {
+            let array = match c.expr.as_ref() {
+                Expr::Literal(ScalarValue::Utf8(Some(text)), _) => {
+                    list_element(c.field.data_type()).and_then(|el| array_value(text, el))
+                }
+                _ => None,
             };
-            match list_element(c.field.data_type()).and_then(|el| array_value(text, el)) {
-                Some(v) => Ok(Transformed::yes(Expr::Literal(v, None))),
-                None => Ok(Transformed::no(Expr::Cast(c))),
-            }
+            Ok(match array {
+                Some(v) => Transformed::yes(Expr::Literal(v, None)),
+                None => Transformed::no(Expr::Cast(c)),
+            })
         }
         other => Ok(Transformed::no(other)),
     })

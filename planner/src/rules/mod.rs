@@ -17,7 +17,7 @@ use datafusion_optimizer::optimizer::Optimizer;
 pub mod array_literal;
 pub mod clause_checks;
 pub mod decorrelate;
-pub mod int4_constants;
+pub mod int4_literals;
 pub mod optimizer_config;
 pub mod pg_arithmetic;
 pub mod pg_casts;

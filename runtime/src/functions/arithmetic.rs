@@ -1,7 +1,9 @@
 //! Arithmetic that fails like Postgres's instead of wrapping or returning
-//! infinity. The planner rewrites `+ - * /`, unary minus and `abs` over
-//! `smallint`, `integer`, `bigint`, `real` and `double precision` into
-//! these functions (`tw_checked_add`, ...):
+//! infinity. Every physical expression a worker builds has its `+ - * /`,
+//! unary minus and `abs` over `smallint`, `integer`, `bigint`, `real` and
+//! `double precision` replaced by these functions (`tw_checked_add`, ...;
+//! [`CheckedArithmetic::apply_to`]), and the planner folds constant
+//! operations with them ([`CheckedArithmetic::evaluate_scalars`]):
 //!
 //! - integers: a result that does not fit is error 22003 "integer out of
 //!   range" (`smallint` / `bigint` for those types); division by zero is
@@ -23,13 +25,14 @@ use arrow::array::{Array, ArrayRef, ArrowPrimitiveType, AsArray, PrimitiveArray}
 use arrow::buffer::{NullBuffer, ScalarBuffer};
 use arrow::compute::kernels::numeric;
 use arrow::datatypes::{
-    ArrowNativeTypeOp, DataType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+    ArrowNativeTypeOp, DataType, Field, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
 };
 use arrow::error::ArrowError;
 use datafusion_common::{DataFusionError, Result, ScalarValue, exec_err};
 use datafusion_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion_physical_expr::PhysicalExpr;
 use datafusion_physical_expr_common::datum::apply;
 
 use crate::error::{QueryError, SqlState};
@@ -145,6 +148,136 @@ impl CheckedArithmetic {
             op,
             signature: Signature::any(op.arity(), Volatility::Immutable),
         }))
+    }
+
+    /// Computes `op` over constant operands, as constant folding does.
+    ///
+    /// # Errors
+    ///
+    /// The errors of the operation (22003, 22012).
+    pub fn evaluate_scalars(op: ArithmeticOp, args: &[ScalarValue]) -> Result<ScalarValue> {
+        let t = args
+            .first()
+            .map(ScalarValue::data_type)
+            .unwrap_or(DataType::Null);
+        let udf = Self::udf(op);
+        let arg_fields = args
+            .iter()
+            .map(|a| Arc::new(Field::new("a", a.data_type(), true)))
+            .collect();
+        let out = udf.invoke_with_args(ScalarFunctionArgs {
+            args: args.iter().cloned().map(ColumnarValue::Scalar).collect(),
+            arg_fields,
+            number_rows: 1,
+            return_field: Arc::new(Field::new(op.function_name(), t, true)),
+            config_options: Arc::new(datafusion_common::config::ConfigOptions::default()),
+        })?;
+        match out {
+            ColumnarValue::Scalar(s) => Ok(s),
+            ColumnarValue::Array(a) => ScalarValue::try_from_array(&a, 0),
+        }
+    }
+
+    /// Gives a physical expression Postgres's arithmetic: `+`, `-`, `*`
+    /// and `/` over two operands of one `smallint`, `integer`, `bigint`,
+    /// `real` or `double precision` type, unary minus and `abs()` over the
+    /// integer types become the checked functions (22003 "integer out of
+    /// range" instead of a wrapped result, 22012 for a float division by
+    /// zero). Done on the physical expression, where the operand types are
+    /// known without naming anything, so that it stays cheap on deep
+    /// expressions.
+    ///
+    /// # Errors
+    ///
+    /// An operand whose type cannot be computed.
+    pub fn apply_to(
+        expr: Arc<dyn PhysicalExpr>,
+        schema: &arrow::datatypes::Schema,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        use datafusion_common::tree_node::{Transformed, TransformedResult, TreeNode};
+        use datafusion_expr::Operator;
+        use datafusion_physical_expr::ScalarFunctionExpr;
+        use datafusion_physical_expr::expressions::{BinaryExpr, NegativeExpr};
+        let call = |op: ArithmeticOp, args: Vec<Arc<dyn PhysicalExpr>>, t: DataType| {
+            Arc::new(ScalarFunctionExpr::new(
+                op.function_name(),
+                Self::udf(op),
+                args,
+                Arc::new(Field::new(op.function_name(), t, true)),
+                Arc::new(datafusion_common::config::ConfigOptions::default()),
+            )) as Arc<dyn PhysicalExpr>
+        };
+        expr.transform_up(|e| {
+            if let Some(b) = e.downcast_ref::<BinaryExpr>() {
+                let op = match b.op() {
+                    Operator::Plus => ArithmeticOp::Add,
+                    Operator::Minus => ArithmeticOp::Subtract,
+                    Operator::Multiply => ArithmeticOp::Multiply,
+                    Operator::Divide => ArithmeticOp::Divide,
+                    _ => return Ok(Transformed::no(e)),
+                };
+                let t = b.left().data_type(schema)?;
+                if is_checked_type(&t) && b.right().data_type(schema)? == t {
+                    let args = vec![Arc::clone(b.left()), Arc::clone(b.right())];
+                    return Ok(Transformed::yes(call(op, args, t)));
+                }
+            } else if let Some(n) = e.downcast_ref::<NegativeExpr>() {
+                let t = n.arg().data_type(schema)?;
+                if is_integer(&t) {
+                    return Ok(Transformed::yes(call(
+                        ArithmeticOp::Negate,
+                        vec![Arc::clone(n.arg())],
+                        t,
+                    )));
+                }
+            } else if let Some(f) = e.downcast_ref::<ScalarFunctionExpr>()
+                && f.name() == "abs"
+                && let [arg] = f.args()
+            {
+                let t = arg.data_type(schema)?;
+                if is_integer(&t) {
+                    return Ok(Transformed::yes(call(
+                        ArithmeticOp::Abs,
+                        vec![Arc::clone(arg)],
+                        t,
+                    )));
+                }
+            }
+            Ok(Transformed::no(e))
+        })
+        .data()
+    }
+
+    /// Evaluates a constant expression (no columns, parameters, aggregates
+    /// or volatile functions) as a worker would, with Postgres's
+    /// arithmetic: what constant folding must compute instead of
+    /// DataFusion's wrapping operators.
+    ///
+    /// # Errors
+    ///
+    /// The expression's own errors (22003, 22012, ...), or one that is not
+    /// constant.
+    pub fn evaluate_constant(
+        expr: &Expr,
+        props: &datafusion_expr::execution_props::ExecutionProps,
+    ) -> Result<ScalarValue> {
+        let schema = datafusion_common::DFSchema::empty();
+        let physical = datafusion_physical_expr::create_physical_expr(
+            expr,
+            &schema,
+            props,
+            &datafusion_expr::physical_planning_context::PhysicalPlanningContext::default(),
+        )?;
+        let physical = Self::apply_to(physical, schema.as_arrow())?;
+        let one_row = arrow::array::RecordBatch::try_new_with_options(
+            Arc::new(arrow::datatypes::Schema::empty()),
+            vec![],
+            &arrow::array::RecordBatchOptions::new().with_row_count(Some(1)),
+        )?;
+        match physical.evaluate(&one_row)? {
+            ColumnarValue::Scalar(s) => Ok(s),
+            ColumnarValue::Array(a) => ScalarValue::try_from_array(&a, 0),
+        }
     }
 
     /// All the functions of this module.

@@ -28,11 +28,6 @@ use datafusion_expr::{
 };
 
 use super::arithmetic::out_of_range;
-use crate::error::{QueryError, SqlState};
-
-fn query_error(state: SqlState, message: String) -> datafusion_common::DataFusionError {
-    datafusion_common::DataFusionError::External(Box::new(QueryError::new(state, message)))
-}
 
 /// The function casting to one integer type (see the module docs).
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -222,55 +217,10 @@ impl ToInteger {
         self.narrow::<Int64Type>(&(Arc::new(wide) as ArrayRef), |v| v)
     }
 
-    /// Postgres's name of the target type.
-    fn type_name(&self) -> &'static str {
-        match self.target {
-            DataType::Int16 => "smallint",
-            DataType::Int32 => "integer",
-            _ => "bigint",
-        }
-    }
-
     /// Reads one value of integer input syntax.
     fn parse(&self, text: &str) -> Result<i64> {
-        let invalid = || {
-            query_error(
-                SqlState::InvalidTextRepresentation,
-                format!(
-                    "invalid input syntax for type {}: \"{text}\"",
-                    self.type_name()
-                ),
-            )
-        };
-        // Postgres's white space: isspace() in the C locale.
-        let trimmed = text.trim_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-        let (negative, digits) = match trimmed.as_bytes().first() {
-            Some(b'-') => (true, &trimmed[1..]),
-            Some(b'+') => (false, &trimmed[1..]),
-            _ => (false, trimmed),
-        };
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid());
-        }
-        let (min, max) = self.bounds();
-        let value = digits
-            .bytes()
-            .try_fold(0_i64, |acc, d| {
-                let d = i64::from(d - b'0');
-                // Accumulate negatively, so that the minimum fits.
-                acc.checked_mul(10)?.checked_sub(d)
-            })
-            .and_then(|v| if negative { Some(v) } else { v.checked_neg() })
-            .filter(|v| (min..=max).contains(v));
-        value.ok_or_else(|| {
-            query_error(
-                SqlState::NumericOutOfRange,
-                format!(
-                    "value \"{text}\" is out of range for type {}",
-                    self.type_name()
-                ),
-            )
-        })
+        crate::pgtypes::text::parse_integer(text, &self.target)
+            .map_err(|e| datafusion_common::DataFusionError::External(Box::new(e)))
     }
 
     /// An integer array as the target type: one branch-free pass to find

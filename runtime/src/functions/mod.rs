@@ -3,7 +3,7 @@
 //! Dataflow plans name functions; each worker resolves the names here, so the
 //! planner and the workers must see the same set. It holds DataFusion's
 //! built-in scalar, aggregate and window functions and Tidewater's own
-//! (Postgres compatibility functions live in [`postgres`]; arithmetic and
+//! (Postgres compatibility functions live in [`pg`]; arithmetic and
 //! casts with Postgres's errors in [`arithmetic`] and [`int_cast`]; `sum`
 //! typed as Postgres types it, replacing DataFusion's, in [`sum`]).
 
@@ -18,7 +18,7 @@ pub mod bytea;
 pub mod expand_array;
 pub mod int_cast;
 pub mod named_cast;
-pub mod postgres;
+pub mod pg;
 pub mod scalar_subquery;
 pub mod sum;
 
@@ -42,7 +42,7 @@ impl FunctionRegistry {
         for f in datafusion_functions::all_default_functions()
             .into_iter()
             .chain(datafusion_functions_nested::all_default_nested_functions())
-            .chain(postgres::scalar_functions())
+            .chain(pg::scalar_functions())
             .chain(std::iter::once(bytea::ByteaIn::udf()))
             .chain(std::iter::once(expand_array::ExpandArray::udf()))
             .chain(arithmetic::CheckedArithmetic::all())

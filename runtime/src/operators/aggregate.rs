@@ -24,6 +24,8 @@ use datafusion_expr::{EmitTo, GroupsAccumulator};
 use datafusion_functions_aggregate_common::aggregate::groups_accumulator::GroupsAccumulatorAdapter;
 use datafusion_physical_expr::PhysicalExpr;
 use datafusion_physical_expr::aggregate::{AggregateFunctionExpr, LoweredAggregateBuilder};
+
+use crate::functions::arithmetic::CheckedArithmetic;
 use datafusion_physical_expr::expressions::Column;
 use datafusion_physical_plan::aggregates::group_values::{GroupValues, new_group_values};
 use datafusion_physical_plan::aggregates::order::GroupOrdering;
@@ -67,7 +69,25 @@ fn lower_aggregates(ctx: &ExprContext<'_>, aggregates: &[ExprIr]) -> DFResult<Ve
                 &PhysicalPlanningContext::default(),
             )
             .build()?;
-            Ok((lowered.aggregate, lowered.filter))
+            // Postgres's arithmetic in the arguments, as in every other
+            // physical expression (see `ExprContext::physical`).
+            let checked = |e: Arc<dyn PhysicalExpr>| CheckedArithmetic::apply_to(e, &schema);
+            let agg = lowered.aggregate;
+            let args = agg
+                .expressions()
+                .into_iter()
+                .map(checked)
+                .collect::<DFResult<Vec<_>>>()?;
+            let order = agg
+                .order_bys()
+                .iter()
+                .map(|s| checked(Arc::clone(&s.expr)))
+                .collect::<DFResult<Vec<_>>>()?;
+            let aggregate = agg
+                .with_new_expressions(args, order)
+                .map(Arc::new)
+                .unwrap_or(agg);
+            Ok((aggregate, lowered.filter.map(checked).transpose()?))
         })
         .collect()
 }

@@ -15,6 +15,7 @@ pub mod hash_join;
 pub mod join_util;
 pub mod limit;
 pub mod project;
+pub mod sink;
 pub mod sort;
 pub mod unnest;
 pub mod window;

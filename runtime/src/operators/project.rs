@@ -1,6 +1,6 @@
 //! Projection: evaluates one physical expression per output column over each
-//! batch. Stateless; rows keep their changelog op (the op column, when there
-//! is one, is carried as an ordinary column).
+//! batch. Stateless: each output row comes from the input row at the same
+//! position.
 
 use std::sync::Arc;
 

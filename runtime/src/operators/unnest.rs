@@ -6,7 +6,6 @@
 //! other columns repeat (Postgres's rule for several set-returning functions
 //! in one select list). A NULL list counts as empty, or as one NULL element,
 //! per [`UnnestNulls`]. Listed struct columns are replaced by their fields.
-//! Rows keep their changelog op (it is an ordinary column here).
 
 use std::sync::Arc;
 

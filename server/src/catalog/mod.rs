@@ -568,10 +568,12 @@ impl Catalog {
         let kind = match kind {
             RelationKind::Managed { .. } => {
                 let dir = oid.to_string();
-                let table =
-                    ManagedTable::create(&self.tables_dir().join(&dir), Arc::clone(&schema))
-                        .map_err(|e| io_error("cannot create table storage", e))?;
-                self.tables.lock().insert(oid, Arc::new(table));
+                let table = tidewater_connectors::managed::create_table(
+                    &self.tables_dir().join(&dir),
+                    Arc::clone(&schema),
+                )
+                .map_err(|e| io_error("cannot create table storage", e))?;
+                self.tables.lock().insert(oid, table);
                 RelationKind::Managed { dir }
             }
             other => other,
@@ -878,10 +880,8 @@ impl Catalog {
         if let Some(t) = tables.get(&oid) {
             return Ok(Arc::clone(t));
         }
-        let table = Arc::new(
-            ManagedTable::open(&self.tables_dir().join(dir))
-                .map_err(|e| io_error("cannot open table storage", e))?,
-        );
+        let table = tidewater_connectors::managed::open_table(&self.tables_dir().join(dir))
+            .map_err(|e| io_error("cannot open table storage", e))?;
         tables.insert(oid, Arc::clone(&table));
         Ok(table)
     }
@@ -999,7 +999,7 @@ impl CatalogView for CatalogSnapshot {
         let mut functions =
             system::catalog_functions(self, &session.database, &session.search_path);
         functions.push(Arc::new(
-            tidewater_runtime::functions::postgres::current_setting_udf(
+            tidewater_runtime::functions::pg::settings::current_setting_udf(
                 session.settings.iter().cloned(),
             ),
         ));

@@ -52,13 +52,14 @@ use super::params::{decode_param, expand_formats};
 use super::protocol::{
     FrontendMessage, MessageReader, MessageWriter, ReadError, StartupPacket, Target,
 };
-use super::types::{data_type_for_oid, pg_field_type, pg_type, type_size};
+use super::types::{pg_field_type, pg_type, type_size};
 use crate::error::{SqlError, SqlResult};
 use crate::session::copy::CopyIn;
 use crate::session::{
     COLUMN_NUMBER_KEY, ExecResult, RowStream, ServerState, Session, StatementDescription,
     TABLE_OID_KEY, TransactionStatus,
 };
+use tidewater_runtime::pgtypes::arrow_type_of_oid;
 
 /// A client must finish the startup handshake within this time.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -414,7 +415,7 @@ impl Prepared {
                 None => self
                     .declared
                     .get(i)
-                    .and_then(|o| data_type_for_oid(*o))
+                    .and_then(|o| arrow_type_of_oid(*o))
                     .unwrap_or(DataType::Utf8),
             })
             .collect()
@@ -441,7 +442,7 @@ impl Prepared {
 /// The Arrow types of declared parameter OIDs (`None`: unspecified or
 /// unknown, for the planner to infer).
 fn declared_types(oids: &[u32]) -> Vec<Option<DataType>> {
-    oids.iter().map(|oid| data_type_for_oid(*oid)).collect()
+    oids.iter().map(|oid| arrow_type_of_oid(*oid)).collect()
 }
 
 /// Where a portal is in its life.
@@ -825,13 +826,23 @@ impl Connection {
                 m = self.reader.read_message() => m?,
             };
             match message {
-                FrontendMessage::CopyData(data) => copy.write(&data)?,
+                FrontendMessage::CopyData(data) => {
+                    let written = tokio::select! {
+                        r = copy.write(&data) => r,
+                        _ = self.shutdown.cancelled() => return Err(Failure::Closed),
+                    };
+                    written?
+                }
                 FrontendMessage::CopyDone => {
-                    let rows = copy.finish()?;
+                    let rows = tokio::select! {
+                        r = copy.finish() => r?,
+                        _ = self.shutdown.cancelled() => return Err(Failure::Closed),
+                    };
                     self.writer.send(command_complete(format!("COPY {rows}")))?;
                     return Ok(());
                 }
                 FrontendMessage::CopyFail(reason) => {
+                    copy.abort(&reason).await;
                     return Err(Failure::Sql(SqlError::new(
                         "57014",
                         format!("COPY from stdin failed: {reason}"),

@@ -4,7 +4,7 @@
 //! A value is first read as the type the client declared (its OID in Parse
 //! or, for unspecified OIDs, the type the statement expects), then cast
 //! when the two differ. Text values are parsed with Postgres's input
-//! syntax ([`crate::types::parse_text_values`]); binary values follow
+//! syntax ([`tidewater_runtime::pgtypes::text::parse_text_values`]); binary values follow
 //! Postgres's `*recv` functions. A numeric keeps the scale it was written
 //! with (`1.25` stays `Decimal128(38, 2)` where the statement expects some
 //! decimal), as Postgres's `numeric` does, so that `$1 * 2` is `2.50`.
@@ -20,9 +20,11 @@ use datafusion_common::ScalarValue;
 use pgwire::api::Type;
 
 use super::encode::{Format, PG_EPOCH_DAYS, PG_EPOCH_MICROS};
-use super::types::{UTC, data_type_for_oid, is_text, pg_type};
+use tidewater_runtime::pgtypes::text::{numeric_type_of_text, parse_text_values};
+use tidewater_runtime::pgtypes::{UTC, arrow_type_of_oid, type_name};
+
+use super::types::{is_text, pg_type};
 use crate::error::{SqlError, SqlResult};
-use crate::types::{numeric_type_of_text, parse_text_values, pg_type_name};
 
 /// Converts parameter `index` (0-based) to a value of type `expected`.
 ///
@@ -50,7 +52,7 @@ pub(crate) fn decode_param(
         bytes
     };
     // The type the bytes are written in.
-    let wire = match data_type_for_oid(declared) {
+    let wire = match arrow_type_of_oid(declared) {
         Some(t) if !(format == Format::Text && is_text(&pg_type(&t))) => t,
         _ => expected.clone(),
     };
@@ -62,7 +64,8 @@ pub(crate) fn decode_param(
             match &wire {
                 DataType::List(field) => parse_text_array(text, field)?,
                 w if is_decimal(w) => parse_numeric(text, w)?,
-                _ => parse_text_values(&[Some(text)], &wire).map_err(|(_, e)| e)?,
+                _ => parse_text_values(&[Some(text)], &wire)
+                    .map_err(|(_, e)| SqlError::from_query(e))?,
             }
         }
         Format::Binary if is_decimal(&wire) => {
@@ -98,7 +101,7 @@ fn parse_numeric(text: &str, wire: &DataType) -> SqlResult<ArrayRef> {
     {
         return Ok(array);
     }
-    parse_text_values(&[Some(text)], wire).map_err(|(_, e)| e)
+    parse_text_values(&[Some(text)], wire).map_err(|(_, e)| SqlError::from_query(e))
 }
 
 fn cast_value(array: &ArrayRef, to: &DataType) -> SqlResult<ArrayRef> {
@@ -109,7 +112,7 @@ fn cast_value(array: &ArrayRef, to: &DataType) -> SqlResult<ArrayRef> {
     cast_with_options(array, to, &options).map_err(|e| {
         SqlError::new(
             "22P02",
-            format!("cannot convert parameter to type {}: {e}", pg_type_name(to)),
+            format!("cannot convert parameter to type {}: {e}", type_name(to)),
         )
     })
 }
@@ -148,9 +151,8 @@ fn decode_binary(index: usize, bytes: &[u8], wire: &DataType) -> SqlResult<Array
                 DataType::Decimal32(..)
                 | DataType::Decimal64(..)
                 | DataType::Decimal128(..)
-                | DataType::Decimal256(..) => {
-                    parse_text_values(&[Some(text.as_str())], wire).map_err(|(_, e)| e)
-                }
+                | DataType::Decimal256(..) => parse_text_values(&[Some(text.as_str())], wire)
+                    .map_err(|(_, e)| SqlError::from_query(e)),
                 _ => Ok(strings),
             };
         }
@@ -192,7 +194,7 @@ fn decode_binary(index: usize, bytes: &[u8], wire: &DataType) -> SqlResult<Array
         _ => {
             return Err(SqlError::not_supported(format!(
                 "binary format for parameters of type {} is not supported; send it in text format",
-                pg_type_name(wire)
+                type_name(wire)
             )));
         }
     };
@@ -225,7 +227,7 @@ fn decode_binary_array(index: usize, bytes: &[u8], field: &FieldRef) -> SqlResul
     let ndim = word()?;
     let _has_nulls = word()?;
     let element_oid = word()? as u32;
-    let element = data_type_for_oid(element_oid).unwrap_or_else(|| field.data_type().clone());
+    let element = arrow_type_of_oid(element_oid).unwrap_or_else(|| field.data_type().clone());
     let len = match ndim {
         0 => 0,
         1 => {
@@ -333,7 +335,8 @@ fn parse_text_array(text: &str, field: &FieldRef) -> SqlResult<ArrayRef> {
         }
     }
     let refs: Vec<Option<&str>> = elements.iter().map(Option::as_deref).collect();
-    let values = parse_text_values(&refs, field.data_type()).map_err(|(_, e)| e)?;
+    let values =
+        parse_text_values(&refs, field.data_type()).map_err(|(_, e)| SqlError::from_query(e))?;
     one_list(field, values)
 }
 

@@ -1,53 +1,81 @@
 //! `COPY table [(columns)] FROM STDIN` in text and CSV formats.
 //!
-//! Data arrives in arbitrary chunks; complete rows are parsed as they
-//! arrive and converted to typed batches every few thousand rows. Nothing is
-//! stored until the client ends the copy: then every row is appended in one
-//! atomic commit, so a failed or abandoned copy leaves the table unchanged.
-//! Errors name the line, as Postgres does (`COPY orders, line 3, column
-//! amount: ...`).
+//! Data arrives in arbitrary chunks. Each byte is scanned once for the end
+//! of its row (keeping the scanner's state between chunks, so a row split
+//! over many messages costs no more than one that is not), complete rows
+//! are parsed, and every few thousand rows are converted to a typed batch
+//! and sent into the copy's query: an input feeding a sink into the table
+//! ([`tidewater_runtime::input`], [`tidewater_runtime::sink`]). Memory is a
+//! few batches, whatever the size of the copy. The sink commits when the
+//! client ends the copy, so a failed or abandoned copy leaves the table
+//! unchanged.
+//!
+//! Text format: fields are split at the delimiter byte; backslash escapes
+//! (`\n`, `\t`, octal `\351`, hex `\xe9`, and a backslash before any other
+//! byte, the delimiter included) produce bytes, and the field is then
+//! checked to be UTF-8 (22021 otherwise, as in Postgres). The NULL marker is
+//! matched against the field as written. Errors name the line, as Postgres
+//! does (`COPY orders, line 3, column amount: ...`).
 
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use arrow::datatypes::SchemaRef;
-use tidewater_connectors::managed::ManagedTable;
 use tidewater_planner::statement::{CopyFormat, CopyPlan};
+use tidewater_runtime::input::InputSender;
+use tidewater_runtime::pgtypes::text::parse_text_values;
+use tidewater_runtime::pool::QueryHandle;
+use tidewater_runtime::{QueryError, SqlState};
 
 use crate::error::{SqlError, SqlResult};
-use crate::types::parse_text_values;
 
 const ROWS_PER_BATCH: usize = 8192;
+
+/// Where the scanner of the incomplete row at the front of the buffer is.
+#[derive(Debug, Default, Clone, Copy)]
+struct ScanState {
+    /// Bytes of the row scanned so far (no row end among them).
+    scanned: usize,
+    /// Text: the last byte scanned was an unpaired backslash. CSV: the last
+    /// byte scanned was the escape character inside quotes.
+    escaped: bool,
+    /// CSV: the scan is inside a quoted field.
+    in_quotes: bool,
+}
 
 /// A `COPY FROM STDIN` in progress.
 #[derive(Debug)]
 pub struct CopyIn {
     plan: CopyPlan,
-    storage: Arc<ManagedTable>,
     schema: SchemaRef,
     /// For each input field, the table column it fills.
     targets: Vec<usize>,
-    /// Bytes of an incomplete row.
+    /// Bytes not consumed yet: the start of an incomplete row.
     pending: Vec<u8>,
+    /// How far the incomplete row has been scanned.
+    scan: ScanState,
     /// Parsed rows not yet converted, with their line numbers.
     rows: Vec<(u64, Vec<Option<String>>)>,
-    /// Converted rows.
-    batches: Vec<RecordBatch>,
     /// Lines consumed so far.
     line: u64,
     /// Whether the end marker `\.` was seen.
     ended: bool,
     /// Whether the CSV header is still to be skipped.
     skip_header: bool,
+    /// Where converted batches go.
+    input: Option<InputSender>,
+    /// The query writing them into the table.
+    query: QueryHandle,
 }
 
 impl CopyIn {
-    /// Starts a copy into the table of `plan`.
+    /// Starts a copy into the table of `plan`, sending rows through `input`
+    /// to the `query` that writes them.
     ///
     /// # Errors
     ///
     /// Unknown columns.
-    pub fn new(plan: CopyPlan, storage: Arc<ManagedTable>) -> SqlResult<Self> {
+    pub fn new(plan: CopyPlan, input: InputSender, query: QueryHandle) -> SqlResult<Self> {
         let schema = Arc::clone(&plan.table.schema);
         let targets = if plan.columns.is_empty() {
             (0..schema.fields().len()).collect()
@@ -64,15 +92,16 @@ impl CopyIn {
         let skip_header = plan.header;
         Ok(Self {
             plan,
-            storage,
             schema,
             targets,
             pending: Vec::new(),
+            scan: ScanState::default(),
             rows: Vec::new(),
-            batches: Vec::new(),
             line: 0,
             ended: false,
             skip_header,
+            input: Some(input),
+            query,
         })
     }
 
@@ -100,79 +129,178 @@ impl CopyIn {
     ///
     /// # Errors
     ///
-    /// A malformed row or a value that does not parse; the copy is then
-    /// abandoned (nothing is stored).
-    pub fn write(&mut self, data: &[u8]) -> SqlResult<()> {
+    /// A malformed row or a value that does not parse, or a failure of the
+    /// query writing the rows; the copy is then abandoned (nothing is
+    /// stored).
+    pub async fn write(&mut self, data: &[u8]) -> SqlResult<()> {
         if self.ended {
             return Ok(());
         }
         self.pending.extend_from_slice(data);
-        self.parse_complete_rows(false)?;
+        self.take_complete_rows(false)?;
         if self.rows.len() >= ROWS_PER_BATCH {
-            self.convert()?;
+            self.send_rows().await?;
         }
         Ok(())
     }
 
-    /// Ends the copy and stores every row atomically. Returns the row count.
+    /// Ends the copy: the rows are committed to the table at once. Returns
+    /// the row count.
     ///
     /// # Errors
     ///
-    /// A malformed last row, or a storage failure.
-    pub fn finish(mut self) -> SqlResult<u64> {
-        self.parse_complete_rows(true)?;
-        self.convert()?;
-        let rows = self.storage.append(&self.batches).map_err(|e| {
-            SqlError::new(
-                "58030",
-                format!("cannot write to {}: {e}", self.plan.table.name.name),
-            )
-        })?;
-        Ok(rows)
+    /// A malformed last row, or a failure of the query writing the rows.
+    pub async fn finish(mut self) -> SqlResult<u64> {
+        self.take_complete_rows(true)?;
+        self.send_rows().await?;
+        if let Some(input) = self.input.take() {
+            input.finish().await;
+        }
+        let batches = self.query.collect().await.map_err(SqlError::from_query)?;
+        Ok(super::sink_rows(&batches))
     }
 
-    fn parse_complete_rows(&mut self, at_end: bool) -> SqlResult<()> {
-        let mut data = std::mem::take(&mut self.pending);
-        let mut start = 0;
-        match self.plan.format {
-            CopyFormat::Text => {
-                while let Some(nl) = data[start..].iter().position(|b| *b == b'\n') {
-                    let line = &data[start..start + nl];
-                    start += nl + 1;
-                    self.take_text_line(line)?;
-                    if self.ended {
-                        return Ok(());
-                    }
-                }
-                if at_end && start < data.len() {
-                    let line = data[start..].to_vec();
-                    start = data.len();
-                    self.take_text_line(&line)?;
-                }
-            }
-            CopyFormat::Csv => {
-                while let Some((consumed, lines, fields)) =
-                    self.csv_record(&data[start..], at_end)?
-                {
-                    start += consumed;
-                    let first_line = self.line + 1;
-                    self.line += lines;
-                    if fields.len() == 1 && fields[0].as_deref() == Some("\\.") {
-                        self.ended = true;
-                        return Ok(());
-                    }
-                    if self.skip_header {
-                        self.skip_header = false;
-                        continue;
-                    }
-                    self.push_row(first_line, fields)?;
-                }
-            }
+    /// Abandons the copy (the client sent CopyFail): nothing is stored.
+    pub async fn abort(mut self, reason: &str) {
+        if let Some(input) = self.input.take() {
+            input
+                .abort(QueryError::new(
+                    SqlState::QueryCanceled,
+                    format!("COPY from stdin failed: {reason}"),
+                ))
+                .await;
         }
-        // Keep the incomplete row, reusing the buffer.
-        data.drain(..start);
-        self.pending = data;
+    }
+
+    /// Converts the parsed rows to a batch and sends it to the query.
+    async fn send_rows(&mut self) -> SqlResult<()> {
+        let Some(batch) = self.convert()? else {
+            return Ok(());
+        };
+        let Some(input) = self.input.as_ref() else {
+            return Ok(());
+        };
+        if input.send(batch).await.is_err() {
+            // The query stopped: its own error says why.
+            self.input = None;
+            let error = loop {
+                match self.query.next().await {
+                    tidewater_runtime::pool::QueryEvent::Error(e) => break e,
+                    tidewater_runtime::pool::QueryEvent::Done => {
+                        break QueryError::new(
+                            SqlState::Internal,
+                            "the query writing the copied rows ended early",
+                        );
+                    }
+                    tidewater_runtime::pool::QueryEvent::Batch(_) => {}
+                }
+            };
+            return Err(SqlError::from_query(error));
+        }
         Ok(())
+    }
+
+    /// Parses every complete row of the buffer (and, `at_end`, the last
+    /// one without a newline), keeping the incomplete one.
+    fn take_complete_rows(&mut self, at_end: bool) -> SqlResult<()> {
+        let data = std::mem::take(&mut self.pending);
+        let mut start = 0;
+        let result = (|| {
+            loop {
+                let end = match self.plan.format {
+                    CopyFormat::Text => self.scan_text(&data[start..]),
+                    CopyFormat::Csv => self.scan_csv(&data[start..]),
+                };
+                let (record, next) = match end {
+                    Some(newline) => (&data[start..start + newline], start + newline + 1),
+                    None if at_end && start < data.len() => {
+                        if self.scan.in_quotes {
+                            return Err(self.error_at(
+                                self.line + 1,
+                                None,
+                                SqlError::new("22P04", "unterminated CSV quoted field"),
+                            ));
+                        }
+                        (&data[start..], data.len())
+                    }
+                    None => return Ok(()),
+                };
+                self.scan = ScanState::default();
+                start = next;
+                match self.plan.format {
+                    CopyFormat::Text => self.take_text_line(record)?,
+                    CopyFormat::Csv => self.take_csv_record(record)?,
+                }
+                if self.ended {
+                    return Ok(());
+                }
+            }
+        })();
+        // Keep the incomplete row, reusing the buffer; a row that continues
+        // over many messages is not moved again.
+        let mut data = data;
+        if self.ended {
+            data.clear();
+        } else if start > 0 {
+            data.drain(..start);
+        }
+        self.pending = data;
+        result
+    }
+
+    /// The end of the text row at the start of `data` (the index of its
+    /// newline), scanning on from where the last call stopped.
+    fn scan_text(&mut self, data: &[u8]) -> Option<usize> {
+        let ScanState {
+            mut scanned,
+            mut escaped,
+            ..
+        } = self.scan;
+        while scanned < data.len() {
+            let b = data[scanned];
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'\n' {
+                return Some(scanned);
+            }
+            scanned += 1;
+        }
+        self.scan.scanned = scanned;
+        self.scan.escaped = escaped;
+        None
+    }
+
+    /// The end of the CSV record at the start of `data`: a newline outside
+    /// quotes.
+    fn scan_csv(&mut self, data: &[u8]) -> Option<usize> {
+        let quote = self.plan.quote as u8;
+        let escape = self.plan.escape as u8;
+        let ScanState {
+            mut scanned,
+            mut escaped,
+            mut in_quotes,
+        } = self.scan;
+        while scanned < data.len() {
+            let b = data[scanned];
+            if escaped {
+                escaped = false;
+            } else if in_quotes && b == escape && escape != quote {
+                escaped = true;
+            } else if b == quote {
+                in_quotes = !in_quotes;
+            } else if b == b'\n' && !in_quotes {
+                return Some(scanned);
+            }
+            scanned += 1;
+        }
+        self.scan = ScanState {
+            scanned,
+            escaped,
+            in_quotes,
+        };
+        None
     }
 
     fn take_text_line(&mut self, line: &[u8]) -> SqlResult<()> {
@@ -182,123 +310,107 @@ impl CopyIn {
             self.ended = true;
             return Ok(());
         }
-        let text = std::str::from_utf8(line).map_err(|_| {
-            self.error_at(
-                self.line,
-                None,
-                SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\""),
-            )
-        })?;
-        let delimiter = self.plan.delimiter;
-        let fields = text
-            .split(delimiter)
-            .map(|f| {
-                if f == self.plan.null {
-                    Ok(None)
+        let delimiter = self.plan.delimiter as u8;
+        let null = self.plan.null.as_bytes();
+        let mut fields = Vec::with_capacity(self.targets.len());
+        let mut field_start = 0;
+        let mut i = 0;
+        loop {
+            let at_end = i == line.len();
+            if at_end || line[i] == delimiter {
+                let raw = &line[field_start..i];
+                fields.push(if raw == null {
+                    None
                 } else {
-                    unescape_text(f).map(Some)
+                    Some(unescape_text(raw).map_err(|e| self.error_at(self.line, None, e))?)
+                });
+                if at_end {
+                    break;
                 }
-            })
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(|m| self.error_at(self.line, None, SqlError::new("22P04", m)))?;
+                field_start = i + 1;
+            } else if line[i] == b'\\' {
+                // The escaped byte never ends a field.
+                i += 1;
+            }
+            i = (i + 1).min(line.len());
+        }
         self.push_row(self.line, fields)
     }
 
-    /// Parses one CSV record from `data`; returns bytes consumed, lines
-    /// spanned and fields, or `None` if the record is incomplete.
-    #[allow(clippy::type_complexity)]
-    fn csv_record(
-        &self,
-        data: &[u8],
-        at_end: bool,
-    ) -> SqlResult<Option<(usize, u64, Vec<Option<String>>)>> {
-        if data.is_empty() {
-            return Ok(None);
+    fn take_csv_record(&mut self, record: &[u8]) -> SqlResult<()> {
+        let first_line = self.line + 1;
+        self.line += 1 + record.iter().filter(|b| **b == b'\n').count() as u64;
+        let fields = self
+            .csv_fields(record)
+            .map_err(|e| self.error_at(first_line, None, e))?;
+        if fields.len() == 1 && fields[0].as_deref() == Some("\\.") {
+            self.ended = true;
+            return Ok(());
         }
+        if self.skip_header {
+            self.skip_header = false;
+            return Ok(());
+        }
+        self.push_row(first_line, fields)
+    }
+
+    /// The fields of one complete CSV record (without its newline).
+    fn csv_fields(&self, record: &[u8]) -> SqlResult<Vec<Option<String>>> {
         let delimiter = self.plan.delimiter as u8;
         let quote = self.plan.quote as u8;
         let escape = self.plan.escape as u8;
-        let mut fields = Vec::new();
+        let record = record.strip_suffix(b"\r").unwrap_or(record);
+        let mut fields = Vec::with_capacity(self.targets.len());
         let mut field = Vec::new();
         let mut quoted = false;
         let mut in_quotes = false;
-        let mut lines = 1;
         let mut i = 0;
-        let finish_field = |field: &mut Vec<u8>,
-                            quoted: bool,
-                            fields: &mut Vec<Option<String>>|
-         -> Result<(), String> {
-            let s = String::from_utf8(std::mem::take(field))
-                .map_err(|_| "invalid byte sequence for encoding \"UTF8\"".to_string())?;
-            if !quoted && s == self.plan.null {
+        let finish = |field: &mut Vec<u8>, quoted: bool, fields: &mut Vec<Option<String>>| {
+            let bytes = std::mem::take(field);
+            if !quoted && bytes == self.plan.null.as_bytes() {
                 fields.push(None);
-            } else {
-                fields.push(Some(s));
+                return Ok(());
             }
-            Ok(())
+            fields.push(Some(utf8(bytes)?));
+            Ok::<(), SqlError>(())
         };
-        while i < data.len() {
-            let b = data[i];
+        while i < record.len() {
+            let b = record[i];
             if in_quotes {
-                if b == escape && escape != quote && data.get(i + 1) == Some(&quote) {
-                    field.push(quote);
+                if b == escape
+                    && escape != quote
+                    && matches!(record.get(i + 1), Some(&n) if n == quote || n == escape)
+                {
+                    field.push(record[i + 1]);
                     i += 2;
                     continue;
                 }
                 if b == quote {
-                    if data.get(i + 1) == Some(&quote) {
+                    if record.get(i + 1) == Some(&quote) {
                         field.push(quote);
                         i += 2;
                         continue;
                     }
-                    if i + 1 == data.len() && !at_end {
-                        return Ok(None);
-                    }
                     in_quotes = false;
                 } else {
-                    if b == b'\n' {
-                        lines += 1;
-                    }
                     field.push(b);
                 }
-                i += 1;
-                continue;
-            }
-            if b == quote {
+            } else if b == quote {
                 in_quotes = true;
                 quoted = true;
             } else if b == delimiter {
-                finish_field(&mut field, quoted, &mut fields)
-                    .map_err(|m| self.error_at(self.line + 1, None, SqlError::new("22021", m)))?;
+                finish(&mut field, quoted, &mut fields)?;
                 quoted = false;
-            } else if b == b'\n' {
-                if field.last() == Some(&b'\r') && !quoted {
-                    field.pop();
-                }
-                finish_field(&mut field, quoted, &mut fields)
-                    .map_err(|m| self.error_at(self.line + 1, None, SqlError::new("22021", m)))?;
-                return Ok(Some((i + 1, 1.max(lines), fields)));
             } else {
                 field.push(b);
             }
             i += 1;
         }
-        if !at_end {
-            return Ok(None);
-        }
         if in_quotes {
-            return Err(self.error_at(
-                self.line + 1,
-                None,
-                SqlError::new("22P04", "unterminated CSV quoted field"),
-            ));
+            return Err(SqlError::new("22P04", "unterminated CSV quoted field"));
         }
-        if field.last() == Some(&b'\r') {
-            field.pop();
-        }
-        finish_field(&mut field, quoted, &mut fields)
-            .map_err(|m| self.error_at(self.line + 1, None, SqlError::new("22021", m)))?;
-        Ok(Some((data.len(), lines, fields)))
+        finish(&mut field, quoted, &mut fields)?;
+        Ok(fields)
     }
 
     fn push_row(&mut self, line: u64, fields: Vec<Option<String>>) -> SqlResult<()> {
@@ -317,9 +429,10 @@ impl CopyIn {
         Ok(())
     }
 
-    fn convert(&mut self) -> SqlResult<()> {
+    /// The parsed rows as a batch of the table's columns.
+    fn convert(&mut self) -> SqlResult<Option<RecordBatch>> {
         if self.rows.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let rows = std::mem::take(&mut self.rows);
         let n = rows.len();
@@ -333,17 +446,12 @@ impl CopyIn {
                 return Err(self.error_at(
                     rows[row].0,
                     Some(field.name()),
-                    SqlError::new(
-                        "23502",
-                        format!(
-                            "null value in column \"{}\" violates not-null constraint",
-                            field.name()
-                        ),
-                    ),
+                    not_null_violation(field.name(), &self.plan.table.name.name),
                 ));
             }
-            let array = parse_text_values(&values, field.data_type())
-                .map_err(|(row, e)| self.error_at(rows[row].0, Some(field.name()), e))?;
+            let array = parse_text_values(&values, field.data_type()).map_err(|(row, e)| {
+                self.error_at(rows[row].0, Some(field.name()), SqlError::from_query(e))
+            })?;
             columns[*target] = Some(array);
         }
         let columns = columns
@@ -354,65 +462,109 @@ impl CopyIn {
                 match c {
                     Some(c) => Ok(c),
                     None if field.is_nullable() => Ok(new_null_array(field.data_type(), n)),
-                    None => Err(SqlError::new(
-                        "23502",
-                        format!(
-                            "null value in column \"{}\" violates not-null constraint",
-                            field.name()
-                        ),
-                    )),
+                    None => Err(not_null_violation(field.name(), &self.plan.table.name.name)),
                 }
             })
             .collect::<SqlResult<Vec<_>>>()?;
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)
-            .map_err(|e| SqlError::internal(e.to_string()))?;
-        self.batches.push(batch);
-        Ok(())
+        RecordBatch::try_new(Arc::clone(&self.schema), columns)
+            .map(Some)
+            .map_err(|e| SqlError::internal(e.to_string()))
     }
 }
 
-/// Decodes the backslash escapes of the text format.
-fn unescape_text(field: &str) -> Result<String, String> {
-    if !field.contains('\\') {
-        return Ok(field.to_string());
+fn not_null_violation(column: &str, table: &str) -> SqlError {
+    SqlError::new(
+        "23502",
+        format!(
+            "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+        ),
+    )
+}
+
+/// Checks a field's bytes are UTF-8 without NUL, as Postgres's text types
+/// require.
+fn utf8(bytes: Vec<u8>) -> SqlResult<String> {
+    let bad = |at: usize, bytes: &[u8]| {
+        let shown: Vec<String> = bytes[at..]
+            .iter()
+            .take(2)
+            .map(|b| format!("0x{b:02x}"))
+            .collect();
+        SqlError::new(
+            "22021",
+            format!(
+                "invalid byte sequence for encoding \"UTF8\": {}",
+                shown.join(" ")
+            ),
+        )
+    };
+    if let Some(nul) = bytes.iter().position(|b| *b == 0) {
+        return Err(bad(nul, &bytes));
     }
-    let mut out = String::with_capacity(field.len());
-    let mut chars = field.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        bad(at, e.as_bytes())
+    })
+}
+
+/// Decodes the backslash escapes of the text format into bytes, then
+/// checks them as UTF-8.
+fn unescape_text(field: &[u8]) -> SqlResult<String> {
+    if !field.contains(&b'\\') {
+        return utf8(field.to_vec());
+    }
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    let digits = |from: usize, max: usize, radix: u32| {
+        let mut value = 0u32;
+        let mut n = 0;
+        while n < max
+            && let Some(d) = field
+                .get(from + n)
+                .and_then(|b| (*b as char).to_digit(radix))
+        {
+            value = value * radix + d;
+            n += 1;
+        }
+        (value, n)
+    };
+    while i < field.len() {
+        let b = field[i];
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
             continue;
         }
-        match chars.next() {
-            Some('b') => out.push('\u{8}'),
-            Some('f') => out.push('\u{c}'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            Some('v') => out.push('\u{b}'),
-            Some('x') => {
-                let mut hex = String::new();
-                while hex.len() < 2 && chars.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
-                    hex.push(chars.next().unwrap_or('0'));
-                }
-                let v =
-                    u8::from_str_radix(&hex, 16).map_err(|_| "invalid \\x escape".to_string())?;
-                out.push(v as char);
+        let Some(&next) = field.get(i + 1) else {
+            // A backslash at the very end of a line: Postgres keeps it.
+            out.push(b'\\');
+            break;
+        };
+        i += 2;
+        match next {
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(0x0b),
+            b'0'..=b'7' => {
+                let (value, n) = digits(i - 1, 3, 8);
+                // Postgres keeps the low byte of a value above \377.
+                out.push((value & 0xff) as u8);
+                i += n - 1;
             }
-            Some(d @ '0'..='7') => {
-                let mut oct = d.to_string();
-                while oct.len() < 3 && chars.peek().is_some_and(|c| ('0'..='7').contains(c)) {
-                    oct.push(chars.next().unwrap_or('0'));
+            b'x' => match digits(i, 2, 16) {
+                (_, 0) => out.push(b'x'),
+                (value, n) => {
+                    out.push(value as u8);
+                    i += n;
                 }
-                let v =
-                    u8::from_str_radix(&oct, 8).map_err(|_| "invalid octal escape".to_string())?;
-                out.push(v as char);
-            }
-            Some(other) => out.push(other),
-            None => return Err("end-of-copy marker corrupt".into()),
+            },
+            other => out.push(other),
         }
     }
-    Ok(out)
+    utf8(out)
 }
 
 #[cfg(test)]
@@ -420,8 +572,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_escapes() {
-        assert_eq!(unescape_text("a\\tb\\\\c\\n").unwrap(), "a\tb\\c\n");
-        assert_eq!(unescape_text("\\101").unwrap(), "A");
+    fn text_escapes_produce_bytes() {
+        assert_eq!(unescape_text(b"a\\tb\\\\c\\n").unwrap(), "a\tb\\c\n");
+        assert_eq!(unescape_text(b"\\101").unwrap(), "A");
+        // UTF-8 written as octal or hex escapes is one character.
+        assert_eq!(unescape_text(b"\\303\\251").unwrap(), "é");
+        assert_eq!(unescape_text(b"caf\\xc3\\xa9").unwrap(), "café");
+        assert_eq!(unescape_text(b"\\xz").unwrap(), "xz");
+        assert_eq!(unescape_text(b"a\\|b").unwrap(), "a|b");
+        // An escape that makes invalid UTF-8, or a NUL, is refused.
+        let e = unescape_text(b"\\351").unwrap_err();
+        assert_eq!(e.code, "22021");
+        assert_eq!(
+            e.message,
+            "invalid byte sequence for encoding \"UTF8\": 0xe9"
+        );
+        assert_eq!(unescape_text(b"a\\000").unwrap_err().code, "22021");
+        assert_eq!(unescape_text("é".as_bytes()).unwrap(), "é");
     }
 }

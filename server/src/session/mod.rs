@@ -31,8 +31,10 @@ use tidewater_planner::statement::{
     CreateTablePlan, DropPlan, DropTarget, LoweredQuery, explain_text,
 };
 use tidewater_planner::{Planned, Planner, PreparedQuery, QualifiedName, SessionInfo};
-use tidewater_runtime::plan::QueryConfig;
+use tidewater_runtime::expr::SchemaIr;
+use tidewater_runtime::plan::{DataflowPlan, NodeKind, PlanNode, QueryConfig};
 use tidewater_runtime::pool::{QueryCanceller, QueryEvent, QueryHandle, Runtime};
+use tidewater_runtime::sink::SinkSpec;
 
 use crate::catalog::{Catalog, CatalogSnapshot, RelationKind};
 use crate::error::{SqlError, SqlResult};
@@ -399,16 +401,36 @@ impl Session {
     }
 
     fn submit(&self, lowered: &LoweredQuery) -> SqlResult<QueryHandle> {
-        let handle = self.state.runtime.submit(&lowered.dataflow)?;
+        self.submit_plan(&lowered.dataflow)
+    }
+
+    fn submit_plan(&self, plan: &DataflowPlan) -> SqlResult<QueryHandle> {
+        let handle = self.state.runtime.submit(plan)?;
         *self.cancel.0.lock() = Some(handle.canceller());
         Ok(handle)
     }
 
-    async fn run_to_batches(&self, lowered: &LoweredQuery) -> SqlResult<Vec<RecordBatch>> {
-        let handle = self.submit(lowered)?;
+    /// `plan` with a sink at its root that writes its rows into the managed
+    /// table `table` (see `tidewater_runtime::sink`).
+    fn sink_plan(&self, table: &QualifiedName, plan: DataflowPlan) -> SqlResult<DataflowPlan> {
+        let storage = self.state.catalog.managed_table_by_name(table)?;
+        let spec = SinkSpec {
+            connector: tidewater_connectors::managed::CONNECTOR_NAME.to_string(),
+            table: table.name.clone(),
+            options: tidewater_connectors::managed::sink_options(&storage),
+            schema: storage.schema().as_ref().clone(),
+        };
+        Ok(plan.with_sink(spec))
+    }
+
+    /// Runs `plan` into the managed table `table`, a batch at a time, and
+    /// returns the number of rows written (all or none).
+    async fn write_into(&self, table: &QualifiedName, plan: DataflowPlan) -> SqlResult<u64> {
+        let plan = self.sink_plan(table, plan)?;
+        let handle = self.submit_plan(&plan)?;
         let result = handle.collect().await;
         self.cancel.0.lock().take();
-        result.map_err(SqlError::from_query)
+        Ok(sink_rows(&result.map_err(SqlError::from_query)?))
     }
 
     async fn execute_inner(
@@ -448,12 +470,7 @@ impl Session {
             }
             Planned::Insert { table, query } => {
                 let lowered = self.lower(&planner, &query, params)?;
-                let storage = self.state.catalog.managed_table_by_name(&table.name)?;
-                let batches = self.run_to_batches(&lowered).await?;
-                let batches = conform_batches(batches, &table.schema)?;
-                let rows = storage.append(&batches).map_err(|e| {
-                    SqlError::new("58030", format!("cannot write to {}: {e}", table.name.name))
-                })?;
+                let rows = self.write_into(&table.name, lowered.dataflow).await?;
                 Ok(ExecResult::Command(format!("INSERT 0 {rows}")))
             }
             Planned::CreateTable(plan) => self.create_table(&planner, plan).await,
@@ -508,8 +525,22 @@ impl Session {
                 Ok(ExecResult::Command("CREATE INDEX".into()))
             }
             Planned::Copy(plan) => {
-                let storage = self.state.catalog.managed_table_by_name(&plan.table.name)?;
-                Ok(ExecResult::CopyIn(Box::new(CopyIn::new(plan, storage)?)))
+                let (id, input) = self.state.runtime.open_input();
+                let schema = Arc::clone(&plan.table.schema);
+                let source = DataflowPlan {
+                    nodes: vec![PlanNode {
+                        kind: NodeKind::Input { id },
+                        inputs: vec![],
+                        schema: SchemaIr::from_arrow(&schema),
+                    }],
+                    root: 0,
+                    config: self.query_config(),
+                };
+                let sink = self.sink_plan(&plan.table.name, source)?;
+                let handle = self.submit_plan(&sink)?;
+                Ok(ExecResult::CopyIn(Box::new(CopyIn::new(
+                    plan, input, handle,
+                )?)))
             }
             Planned::Session(stmt) => self.session_statement(&stmt),
         }
@@ -537,20 +568,17 @@ impl Session {
                 ));
                 return Ok(ExecResult::Command("CREATE TABLE AS".into()));
             }
-            let lowered = self.lower(planner, query, &[])?;
-            let batches = self.run_to_batches(&lowered).await;
-            let batches = match batches.and_then(|b| conform_batches(b, &schema)) {
-                Ok(b) => b,
+            let written = match self.lower(planner, query, &[]) {
+                Ok(lowered) => self.write_into(&plan.name, lowered.dataflow).await,
+                Err(e) => Err(e),
+            };
+            return match written {
+                Ok(rows) => Ok(ExecResult::Command(format!("SELECT {rows}"))),
                 Err(e) => {
                     let _ = catalog.drop_relation(&plan.name, false, true);
-                    return Err(e);
+                    Err(e)
                 }
             };
-            let storage = catalog.managed_table_by_name(&plan.name)?;
-            let rows = storage.append(&batches).map_err(|e| {
-                SqlError::new("58030", format!("cannot write to {}: {e}", plan.name.name))
-            })?;
-            return Ok(ExecResult::Command(format!("SELECT {rows}")));
         }
         let (kind, schema) = match plan.options.get("connector") {
             None if !plan.options.is_empty() => {
@@ -868,7 +896,7 @@ fn explain_schema() -> SchemaRef {
 /// columns that show a table's column, [`TABLE_OID_KEY`] and
 /// [`COLUMN_NUMBER_KEY`].
 fn result_schema(snapshot: &CatalogSnapshot, query: &PreparedQuery) -> SchemaRef {
-    use tidewater_runtime::functions::postgres::PG_TYPE_METADATA_KEY;
+    use tidewater_runtime::pgtypes::PG_TYPE_METADATA_KEY;
     let origins = column_origins(&query.logical);
     let fields: Vec<Field> = query
         .output
@@ -906,7 +934,7 @@ fn relation_oid(snapshot: &CatalogSnapshot, name: &QualifiedName) -> Option<u32>
 /// declared SQL type and, for a table's own columns, its DEFAULT.
 fn strip_metadata(schema: &SchemaRef, keep_defaults: bool) -> SchemaRef {
     use tidewater_planner::catalog::DEFAULT_METADATA_KEY;
-    use tidewater_runtime::functions::postgres::PG_TYPE_METADATA_KEY;
+    use tidewater_runtime::pgtypes::PG_TYPE_METADATA_KEY;
     Arc::new(Schema::new(
         schema
             .fields()
@@ -926,42 +954,15 @@ fn strip_metadata(schema: &SchemaRef, keep_defaults: bool) -> SchemaRef {
     ))
 }
 
-/// Gives query output batches the target table's schema (names, types and
-/// nullability), failing on a NULL into a NOT NULL column.
-fn conform_batches(batches: Vec<RecordBatch>, schema: &SchemaRef) -> SqlResult<Vec<RecordBatch>> {
+/// The number of rows a sink wrote: the one value of its output.
+pub(crate) fn sink_rows(batches: &[RecordBatch]) -> u64 {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
     batches
-        .into_iter()
-        .filter(|b| b.num_rows() > 0)
-        .map(|b| {
-            if b.num_columns() != schema.fields().len() {
-                return Err(SqlError::internal(
-                    "inserted rows do not match the table's columns",
-                ));
-            }
-            let columns = b
-                .columns()
-                .iter()
-                .zip(schema.fields())
-                .map(|(c, f)| {
-                    if !f.is_nullable() && c.null_count() > 0 {
-                        return Err(SqlError::new(
-                            "23502",
-                            format!(
-                                "null value in column \"{}\" violates not-null constraint",
-                                f.name()
-                            ),
-                        ));
-                    }
-                    if c.data_type() == f.data_type() {
-                        Ok(Arc::clone(c))
-                    } else {
-                        arrow::compute::cast(c, f.data_type())
-                            .map_err(|e| SqlError::from_query(e.into()))
-                    }
-                })
-                .collect::<SqlResult<Vec<_>>>()?;
-            RecordBatch::try_new(Arc::clone(schema), columns)
-                .map_err(|e| SqlError::internal(e.to_string()))
-        })
-        .collect()
+        .iter()
+        .filter(|b| b.num_columns() == 1)
+        .flat_map(|b| b.column(0).as_primitive_opt::<Int64Type>())
+        .flat_map(|a| a.values().iter().copied())
+        .map(|v| u64::try_from(v).unwrap_or(0))
+        .sum()
 }

@@ -1,237 +1,17 @@
-//! Session settings (`SET` / `SHOW`): the Postgres parameters clients set
-//! and read at connect time, plus Tidewater's own.
+//! Session settings (`SET` / `SHOW`): the values of one session, for the
+//! settings of the registry ([`tidewater_runtime::settings`]), plus the
+//! custom (dotted) ones clients set.
 
 use std::collections::BTreeMap;
 
 use crate::error::{SqlError, SqlResult};
 
-/// The Postgres version Tidewater reports to clients. Clients such as psql
-/// choose their catalog queries by server version; those of Postgres 14
-/// are the ones Tidewater's `pg_catalog` answers completely.
-pub const SERVER_VERSION: &str = "14.0";
-/// `server_version_num` matching [`SERVER_VERSION`].
-pub const SERVER_VERSION_NUM: &str = "140000";
+pub use tidewater_runtime::settings::{SERVER_VERSION, SERVER_VERSION_NUM};
+use tidewater_runtime::settings::{SETTINGS, Setting, setting};
 
-/// A known parameter.
-#[derive(Debug, Clone, Copy)]
-struct Param {
-    name: &'static str,
-    default: &'static str,
-    /// Reported to the client in ParameterStatus when it changes.
-    report: bool,
-    /// Clients may not change it.
-    read_only: bool,
-}
-
-const PARAMS: &[Param] = &[
-    Param {
-        name: "application_name",
-        default: "",
-        report: true,
-        read_only: false,
-    },
-    Param {
-        name: "client_encoding",
-        default: "UTF8",
-        report: true,
-        read_only: false,
-    },
-    Param {
-        name: "client_min_messages",
-        default: "notice",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "datestyle",
-        default: "ISO, MDY",
-        report: true,
-        read_only: false,
-    },
-    Param {
-        name: "default_transaction_isolation",
-        default: "read committed",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "default_transaction_read_only",
-        default: "off",
-        report: true,
-        read_only: false,
-    },
-    Param {
-        name: "extra_float_digits",
-        default: "1",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "in_hot_standby",
-        default: "off",
-        report: true,
-        read_only: true,
-    },
-    Param {
-        name: "integer_datetimes",
-        default: "on",
-        report: true,
-        read_only: true,
-    },
-    Param {
-        name: "intervalstyle",
-        default: "postgres",
-        report: true,
-        read_only: false,
-    },
-    Param {
-        name: "is_superuser",
-        default: "on",
-        report: true,
-        read_only: true,
-    },
-    Param {
-        name: "lc_collate",
-        default: "C",
-        report: false,
-        read_only: true,
-    },
-    Param {
-        name: "lc_ctype",
-        default: "C",
-        report: false,
-        read_only: true,
-    },
-    Param {
-        name: "lc_messages",
-        default: "C",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "lc_monetary",
-        default: "C",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "lc_numeric",
-        default: "C",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "lc_time",
-        default: "C",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "lock_timeout",
-        default: "0",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "max_identifier_length",
-        default: "63",
-        report: false,
-        read_only: true,
-    },
-    Param {
-        name: "query_memory_limit",
-        default: "",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "search_path",
-        default: "\"$user\", public",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "server_encoding",
-        default: "UTF8",
-        report: true,
-        read_only: true,
-    },
-    Param {
-        name: "server_version",
-        default: SERVER_VERSION,
-        report: true,
-        read_only: true,
-    },
-    Param {
-        name: "server_version_num",
-        default: SERVER_VERSION_NUM,
-        report: false,
-        read_only: true,
-    },
-    Param {
-        name: "session_authorization",
-        default: "",
-        report: true,
-        read_only: false,
-    },
-    Param {
-        name: "standard_conforming_strings",
-        default: "on",
-        report: true,
-        read_only: false,
-    },
-    Param {
-        name: "statement_timeout",
-        default: "0",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "idle_in_transaction_session_timeout",
-        default: "0",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "timezone",
-        default: "UTC",
-        report: true,
-        read_only: false,
-    },
-    Param {
-        name: "transaction_isolation",
-        default: "read committed",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "transaction_read_only",
-        default: "off",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "join_collapse_limit",
-        default: "8",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "bytea_output",
-        default: "hex",
-        report: false,
-        read_only: false,
-    },
-    Param {
-        name: "synchronous_commit",
-        default: "on",
-        report: false,
-        read_only: false,
-    },
-];
-
-fn param(name: &str) -> Option<&'static Param> {
-    PARAMS.iter().find(|p| p.name == name)
+/// The registry's entry for a canonical (lower-case) key.
+fn param(key: &str) -> Option<&'static Setting> {
+    setting(key)
 }
 
 /// The settings of one session.
@@ -246,9 +26,9 @@ impl Settings {
     /// Defaults for a session of `user`, with the query memory limit of
     /// the server.
     pub fn new(user: &str, query_memory_limit_mb: usize) -> Self {
-        let mut values: BTreeMap<String, String> = PARAMS
+        let mut values: BTreeMap<String, String> = SETTINGS
             .iter()
-            .map(|p| (p.name.to_string(), p.default.to_string()))
+            .map(|p| (canonical(p.name), p.default.to_string()))
             .collect();
         values.insert("session_authorization".into(), user.to_string());
         values.insert(
@@ -263,15 +43,10 @@ impl Settings {
 
     /// The parameters every client receives after authentication.
     pub fn startup_parameters(&self) -> Vec<(String, String)> {
-        PARAMS
+        SETTINGS
             .iter()
             .filter(|p| p.report)
-            .map(|p| {
-                (
-                    display_name(p.name).to_string(),
-                    self.values[p.name].clone(),
-                )
-            })
+            .map(|p| (p.name.to_string(), self.values[&canonical(p.name)].clone()))
             .collect()
     }
 
@@ -406,24 +181,19 @@ impl Settings {
     }
 }
 
-/// Lower-cases a parameter name and maps aliases.
+/// The key of a parameter in a session's values: the registry's name in
+/// lower case (aliases resolved), or the name itself in lower case for a
+/// custom setting.
 fn canonical(name: &str) -> String {
-    let lower = name.to_ascii_lowercase();
-    match lower.as_str() {
-        "time zone" | "time_zone" => "timezone".into(),
-        "names" => "client_encoding".into(),
-        _ => lower,
+    match setting(name) {
+        Some(p) => p.name.to_ascii_lowercase(),
+        None => name.to_ascii_lowercase(),
     }
 }
 
-/// The spelling Postgres uses in ParameterStatus messages.
+/// The spelling Postgres uses for a parameter (`DateStyle`, `TimeZone`).
 fn display_name(key: &str) -> &str {
-    match key {
-        "datestyle" => "DateStyle",
-        "timezone" => "TimeZone",
-        "intervalstyle" => "IntervalStyle",
-        other => other,
-    }
+    setting(key).map_or(key, |p| p.name)
 }
 
 fn parse_memory(value: &str) -> Option<usize> {

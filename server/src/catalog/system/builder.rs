@@ -18,16 +18,11 @@ use arrow::array::{
     Int16Array, Int32Array, Int64Array, ListArray, ListBuilder, RecordBatch, StringArray,
     StringBuilder, TimestampMicrosecondArray, new_null_array,
 };
-use arrow::datatypes::{DataType, Field, Int64Type, IntervalUnit, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
-use tidewater_runtime::functions::postgres::{
-    PG_TYPE_METADATA_KEY, PgType, pg_type, pg_type_by_name,
-};
+use tidewater_runtime::pgtypes::{PG_TYPE_METADATA_KEY, PgType, arrow_type, pg_type_by_name};
 
 use super::defs;
-
-/// Time zone of `timestamp with time zone` columns.
-const UTC: &str = "+00:00";
 
 /// Whether a system relation is a table or a view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,37 +149,6 @@ fn parse_relation(schema: &'static str, entry: &'static str) -> Option<SystemRel
         columns,
         arrow_schema: Arc::new(Schema::new(fields)),
     })
-}
-
-/// The Arrow type of a system-table column of Postgres type `t`.
-pub(super) fn arrow_type(t: &PgType) -> DataType {
-    let list = |inner: DataType| DataType::List(Arc::new(Field::new("item", inner, true)));
-    if t.kind == 'd' {
-        return pg_type(t.base_type).map_or(DataType::Utf8, arrow_type);
-    }
-    if t.is_array() {
-        return list(pg_type(t.elem).map_or(DataType::Utf8, arrow_type));
-    }
-    match t.name.as_str() {
-        "bool" => DataType::Boolean,
-        "int2" => DataType::Int16,
-        "int4" | "oid" | "xid" | "cid" | "regclass" | "regtype" | "regnamespace" | "regrole"
-        | "regoper" | "regoperator" | "regconfig" | "regdictionary" | "regcollation" => {
-            DataType::Int32
-        }
-        "int8" | "xid8" => DataType::Int64,
-        "float4" => DataType::Float32,
-        "float8" => DataType::Float64,
-        "numeric" => DataType::Decimal128(38, 0),
-        "int2vector" => list(DataType::Int16),
-        "oidvector" => list(DataType::Int32),
-        "timestamptz" => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
-        "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
-        "date" => DataType::Date32,
-        "interval" => DataType::Interval(IntervalUnit::MonthDayNano),
-        "bytea" => DataType::Binary,
-        _ => DataType::Utf8,
-    }
 }
 
 /// The value of one cell.

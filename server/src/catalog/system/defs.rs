@@ -3,7 +3,7 @@
 //! Generated from the `pg_attribute` rows of a Postgres 15 server: one
 //! entry per relation, `name oid kind: column type[!], ...;`, where `kind`
 //! is `r` (table) or `v` (view), `type` is a `typname` (see
-//! `tidewater_runtime::functions::postgres::pg_types`) and `!` marks a
+//! `tidewater_runtime::pgtypes::pg_types`) and `!` marks a
 //! NOT NULL column. The one composite column type (`_pg_statistic`) is
 //! listed as `text`.
 

@@ -4,9 +4,10 @@
 //! constraints). The other views (privileges, routines, ...) have no
 //! rows.
 
-use tidewater_runtime::functions::postgres::{
-    INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE, SUPERUSER_NAME, format_type,
-    numeric_precision_scale, oid, pg_type,
+use tidewater_runtime::functions::pg::catalog::SUPERUSER_NAME;
+use tidewater_runtime::pgtypes::{
+    INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE, format_type, numeric_precision_scale, oid,
+    pg_type,
 };
 
 use super::builder::{Rows, SystemRelation, Value};

@@ -8,9 +8,8 @@ use std::sync::Arc;
 
 use datafusion_common::ScalarValue;
 use datafusion_expr::ScalarUDF;
-use tidewater_runtime::functions::postgres::{
-    CatalogLookup, IndexDefinition, IndexDefinitions, quote_ident,
-};
+use tidewater_runtime::functions::pg::catalog::{CatalogLookup, IndexDefinition, IndexDefinitions};
+use tidewater_runtime::pgtypes::quote_ident;
 
 use super::{Model, Source};
 use crate::catalog::CatalogSnapshot;

@@ -41,9 +41,9 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use tidewater_planner::QualifiedName;
-use tidewater_runtime::functions::postgres::{
-    INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE, SUPERUSER_NAME, pg_type_of_field,
-    quote_ident,
+use tidewater_runtime::functions::pg::catalog::SUPERUSER_NAME;
+use tidewater_runtime::pgtypes::{
+    INFORMATION_SCHEMA_NAMESPACE, PG_CATALOG_NAMESPACE, pg_type_of_field, quote_ident,
 };
 
 use super::{
@@ -438,7 +438,7 @@ mod tests {
             ),
             Field::new("note", DataType::Utf8, true).with_metadata(
                 [(
-                    tidewater_runtime::functions::postgres::PG_TYPE_METADATA_KEY.to_string(),
+                    tidewater_runtime::pgtypes::PG_TYPE_METADATA_KEY.to_string(),
                     "VARCHAR(10)".to_string(),
                 )]
                 .into(),

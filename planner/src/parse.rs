@@ -1,0 +1,299 @@
+//! SQL text to statements: the Postgres dialect of `sqlparser`, with a bound
+//! on how deeply a statement may nest.
+//!
+//! Every later step (binding, rewrites, optimizing, lowering, expression
+//! evaluation on the workers, and simply dropping the tree) walks a
+//! statement recursively, so a statement nested too deeply would overflow a
+//! thread's stack and abort the process. Postgres answers such input with
+//! `54001 stack depth limit exceeded`; so do we, before the tree is built:
+//! [`nesting_bound`] reads the tokens and computes an upper bound on the
+//! depth of the tree the parser would build, and a statement whose bound
+//! exceeds [`MAX_NESTING`] is refused. Within the bound, the server runs
+//! statements on threads whose stacks are sized for it.
+
+use datafusion_common::Result;
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+use crate::error::PlanError;
+
+/// The deepest nesting a statement may have: parentheses, brackets and
+/// `CASE` count one level each, and a chain of operators (`1 + 1 + ...`,
+/// `a = 1 OR a = 2 OR ...`) one level per operator, as the parser nests
+/// such chains. A thousand-term expression is well within it.
+pub const MAX_NESTING: usize = 3_000;
+
+/// The parser's own recursion limit. Deeper input is refused by
+/// [`nesting_bound`] first; this is a second line, reported the same way.
+const PARSER_RECURSION_LIMIT: usize = 2 * MAX_NESTING + 100;
+
+/// Parses SQL text into statements (Postgres dialect).
+///
+/// # Errors
+///
+/// A syntax error (SQLSTATE 42601) with the parser's message; 54001 for a
+/// statement nested deeper than [`MAX_NESTING`]; the COPY option errors of
+/// [`crate::statement::copy_option_char`].
+pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| syntax_error(&ParserError::TokenizerError(e.to_string())))?;
+    for statement in tokens.split(|t| t.token == Token::SemiColon) {
+        let depth = nesting_bound(statement);
+        if depth > MAX_NESTING {
+            return Err(too_deep(depth).into());
+        }
+        check_copy_options(statement)?;
+    }
+    Parser::new(&dialect)
+        .with_recursion_limit(PARSER_RECURSION_LIMIT)
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|e| match e {
+            ParserError::RecursionLimitExceeded => too_deep(PARSER_RECURSION_LIMIT).into(),
+            other => syntax_error(&other).into(),
+        })
+}
+
+fn syntax_error(e: &ParserError) -> PlanError {
+    let message = e.to_string();
+    let message = message
+        .strip_prefix("sql parser error: ")
+        .unwrap_or(&message);
+    PlanError::syntax(format!("syntax error: {message}"))
+}
+
+fn too_deep(depth: usize) -> PlanError {
+    PlanError::new("54001", "stack depth limit exceeded").with_hint(format!(
+        "The statement nests about {depth} levels deep (each operator of a chain such as \
+         a = 1 OR a = 2 OR ... counts one level); at most {MAX_NESTING} are allowed. \
+         Write long OR chains as IN (...) or = ANY(...)."
+    ))
+}
+
+/// An upper bound on the depth of the syntax tree of one statement's
+/// tokens. Parentheses, brackets and `CASE ... END` open a level; within a
+/// level, each operator may nest the tree one deeper (left-associative
+/// chains become left-deep trees); a comma, a clause keyword or a `WHEN` /
+/// `THEN` / `ELSE` starts a new element, whose chain starts again. Set
+/// operations and joins nest the query's plan one deeper each, for the
+/// whole level. The bound is the largest sum, over the open levels, of
+/// their chains and plan operations, plus the number of open levels.
+fn nesting_bound(tokens: &[TokenWithSpan]) -> usize {
+    /// One open level: its operator chain and its plan operations.
+    #[derive(Default, Clone, Copy)]
+    struct Level {
+        chain: usize,
+        plan: usize,
+    }
+    let mut enclosing: Vec<Level> = Vec::new();
+    let mut enclosing_sum = 0usize;
+    let mut level = Level::default();
+    let mut bound = 0usize;
+    fn open(enclosing: &mut Vec<Level>, enclosing_sum: &mut usize, level: &mut Level) {
+        enclosing.push(*level);
+        *enclosing_sum += level.chain + level.plan;
+        *level = Level::default();
+    }
+    fn close(enclosing: &mut Vec<Level>, enclosing_sum: &mut usize, level: &mut Level) {
+        *level = match enclosing.pop() {
+            Some(outer) => {
+                *enclosing_sum -= outer.chain + outer.plan;
+                outer
+            }
+            None => Level::default(),
+        };
+    }
+    for t in tokens {
+        match &t.token {
+            Token::LParen | Token::LBracket => open(&mut enclosing, &mut enclosing_sum, &mut level),
+            Token::RParen | Token::RBracket => {
+                close(&mut enclosing, &mut enclosing_sum, &mut level)
+            }
+            Token::Comma => level.chain = 0,
+            Token::Word(w) => match w.keyword {
+                Keyword::CASE => open(&mut enclosing, &mut enclosing_sum, &mut level),
+                Keyword::END => close(&mut enclosing, &mut enclosing_sum, &mut level),
+                Keyword::WHEN
+                | Keyword::THEN
+                | Keyword::ELSE
+                | Keyword::SELECT
+                | Keyword::FROM
+                | Keyword::WHERE
+                | Keyword::GROUP
+                | Keyword::HAVING
+                | Keyword::ORDER
+                | Keyword::LIMIT
+                | Keyword::OFFSET
+                | Keyword::VALUES
+                | Keyword::SET
+                | Keyword::ON
+                | Keyword::RETURNING => level.chain = 0,
+                Keyword::UNION | Keyword::EXCEPT | Keyword::INTERSECT | Keyword::JOIN => {
+                    level.chain = 0;
+                    level.plan += 1;
+                }
+                Keyword::AND
+                | Keyword::OR
+                | Keyword::NOT
+                | Keyword::IS
+                | Keyword::LIKE
+                | Keyword::ILIKE
+                | Keyword::SIMILAR
+                | Keyword::BETWEEN
+                | Keyword::IN
+                | Keyword::COLLATE
+                | Keyword::AT
+                | Keyword::OPERATOR => level.chain += 1,
+                _ => {}
+            },
+            Token::Whitespace(_)
+            | Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::DollarQuotedString(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+            | Token::NationalStringLiteral(_)
+            | Token::HexStringLiteral(_)
+            | Token::SingleQuotedByteStringLiteral(_)
+            | Token::Placeholder(_)
+            | Token::Period
+            | Token::Colon
+            | Token::SemiColon
+            | Token::EOF => {}
+            // Every other token is an operator of some kind.
+            _ => level.chain += 1,
+        }
+        bound = bound.max(enclosing_sum + level.chain + level.plan + enclosing.len());
+    }
+    bound
+}
+
+/// `COPY` options that must be one character (`DELIMITER`, `QUOTE`,
+/// `ESCAPE`): the parser refuses a longer string with a message of its own,
+/// so such options are checked here first and answered as Postgres does.
+fn check_copy_options(tokens: &[TokenWithSpan]) -> Result<()> {
+    let mut words = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)));
+    let is_copy = matches!(
+        words.next().map(|t| &t.token),
+        Some(Token::Word(w)) if w.keyword == Keyword::COPY
+    );
+    if !is_copy {
+        return Ok(());
+    }
+    let mut option: Option<&'static str> = None;
+    for t in words {
+        match &t.token {
+            Token::Word(w) => {
+                option = match w.keyword {
+                    Keyword::DELIMITER => Some("delimiter"),
+                    Keyword::QUOTE => Some("quote"),
+                    Keyword::ESCAPE => Some("escape"),
+                    // `DELIMITER AS ','` (the legacy syntax).
+                    Keyword::AS => option,
+                    _ => None,
+                };
+            }
+            Token::SingleQuotedString(s) | Token::EscapedStringLiteral(s) => {
+                if let Some(what) = option.take() {
+                    crate::statement::copy_option_char(what, s)?;
+                }
+            }
+            _ => option = None,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bound(sql: &str) -> usize {
+        let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+            .tokenize_with_location()
+            .unwrap();
+        nesting_bound(&tokens)
+    }
+
+    fn code(sql: &str) -> String {
+        match parse_sql(sql) {
+            Ok(_) => "ok".into(),
+            Err(e) => crate::find_plan_error(&e)
+                .map(|p| p.code.to_string())
+                .unwrap_or_else(|| e.to_string()),
+        }
+    }
+
+    #[test]
+    fn the_bound_is_at_least_the_depth_the_parser_builds() {
+        assert!(bound("SELECT 1") <= 2);
+        let chain = format!("SELECT {}", vec!["1"; 1000].join(" + "));
+        assert!(bound(&chain) >= 999);
+        let ors = format!(
+            "SELECT * FROM t WHERE {}",
+            (0..100)
+                .map(|i| format!("a = {i}"))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        );
+        assert!(bound(&ors) >= 100);
+        let parens = format!("SELECT {}1{}", "(".repeat(300), ")".repeat(300));
+        assert!(bound(&parens) >= 300);
+        // Wide is not deep: many rows, many CASE branches, long IN lists.
+        let rows = format!(
+            "INSERT INTO t VALUES {}",
+            vec!["(1, -2, 'x' || 'y')"; 10_000].join(", ")
+        );
+        assert!(bound(&rows) < 10, "{}", bound(&rows));
+        let case = format!(
+            "SELECT CASE {} END",
+            (0..10_000)
+                .map(|i| format!("WHEN a = {i} THEN {i} + 1"))
+                .collect::<String>()
+        );
+        assert!(bound(&case) < 10, "{}", bound(&case));
+        let list = format!("SELECT a IN ({})", vec!["-1"; 10_000].join(", "));
+        assert!(bound(&list) < 10);
+        // Set operations nest the plan, whatever their select lists.
+        let unions = vec!["SELECT 1"; 200].join(" UNION ALL ");
+        assert!(bound(&unions) >= 199);
+    }
+
+    #[test]
+    fn deep_statements_are_refused_before_they_are_built() {
+        let chain = |n: usize| format!("SELECT {}", vec!["1"; n].join("+"));
+        assert_eq!(code(&chain(1_000)), "ok");
+        assert_eq!(code(&chain(100_000)), "54001");
+        let parens = |n: usize| format!("SELECT {}1{}", "(".repeat(n), ")".repeat(n));
+        assert_eq!(code(&parens(1_000)), "ok");
+        assert_eq!(code(&parens(10_000)), "54001");
+        assert_eq!(code(&format!("SELECT {}1", "- ".repeat(100_000))), "54001");
+        // Each statement of a string is bounded on its own.
+        let two = format!("{}; {}", chain(2_500), chain(2_500));
+        assert_eq!(code(&two), "ok");
+    }
+
+    #[test]
+    fn copy_options_of_more_than_one_byte() {
+        for sql in [
+            "COPY t FROM STDIN WITH (DELIMITER 'ab')",
+            "COPY t FROM STDIN WITH (FORMAT csv, QUOTE '')",
+            "COPY t FROM STDIN WITH (FORMAT csv, ESCAPE 'éé')",
+            "COPY t FROM STDIN DELIMITER AS '||'",
+            "COPY t FROM STDIN WITH CSV QUOTE AS 'xy'",
+        ] {
+            assert_eq!(code(sql), "0A000", "{sql}");
+        }
+        assert_eq!(code("COPY t FROM STDIN WITH (DELIMITER '|')"), "ok");
+        // Only COPY's options are checked.
+        assert_eq!(code("SELECT 'ab' AS delimiter"), "ok");
+    }
+}
