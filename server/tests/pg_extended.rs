@@ -579,3 +579,38 @@ async fn pipelined_messages_and_recovery_at_sync() {
         1
     );
 }
+
+/// A prepared statement keeps its plan, but each execution reads the
+/// table as it is then, and a changed catalog or setting plans it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_statements_see_new_rows_and_catalog_changes() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE pc (id INTEGER); INSERT INTO pc VALUES (1)")
+        .await
+        .unwrap();
+    let count = client.prepare("SELECT count(*) FROM pc").await.unwrap();
+    let insert = client.prepare("INSERT INTO pc VALUES ($1)").await.unwrap();
+    let counted = |rows: Vec<tokio_postgres::Row>| rows[0].get::<_, i64>(0);
+    assert_eq!(counted(client.query(&count, &[]).await.unwrap()), 1);
+    client.execute(&insert, &[&2i32]).await.unwrap();
+    client.execute(&insert, &[&3i32]).await.unwrap();
+    assert_eq!(counted(client.query(&count, &[]).await.unwrap()), 3);
+    // The table is replaced by one with other rows: the statement reads it.
+    client
+        .batch_execute("DROP TABLE pc; CREATE TABLE pc (id INTEGER); INSERT INTO pc VALUES (7)")
+        .await
+        .unwrap();
+    assert_eq!(counted(client.query(&count, &[]).await.unwrap()), 1);
+    client.execute(&insert, &[&8i32]).await.unwrap();
+    assert_eq!(counted(client.query(&count, &[]).await.unwrap()), 2);
+    // DEALLOCATE ALL forgets them, as psycopg expects.
+    let tag = client.simple_query("DEALLOCATE ALL").await.unwrap();
+    assert!(matches!(
+        tag.last(),
+        Some(tokio_postgres::SimpleQueryMessage::CommandComplete(0))
+    ));
+    let err = client.query(&count, &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "26000");
+}

@@ -951,13 +951,11 @@ impl CatalogView for CatalogSnapshot {
                 options: options.clone(),
             },
             RelationKind::Managed { dir } => {
-                let table = match self.catalog.managed_table(rel.oid, dir) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::error!(table = %name, error = %e, "cannot open managed table");
-                        return None;
-                    }
-                };
+                // A table whose storage cannot be opened is not planned.
+                if let Err(e) = self.catalog.managed_table(rel.oid, dir) {
+                    tracing::error!(table = %name, error = %e, "cannot open managed table");
+                    return None;
+                }
                 let mut options = BTreeMap::new();
                 options.insert(
                     "path".to_string(),
@@ -967,7 +965,8 @@ impl CatalogView for CatalogSnapshot {
                         .to_string_lossy()
                         .to_string(),
                 );
-                options.insert("committed_bytes".to_string(), table.snapshot().to_string());
+                // The committed length is fixed when the query runs (see
+                // the session's `with_table_snapshots`).
                 TableKind::Source {
                     connector: "managed".to_string(),
                     options,

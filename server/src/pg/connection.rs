@@ -2,12 +2,12 @@
 //! extended query protocols and `COPY FROM STDIN`, each turned into calls
 //! on the connection's [`Session`].
 //!
-//! Extended protocol state lives here: prepared statements (parsed and
-//! described at Parse) and portals (bound parameter values, result formats
-//! and, once executed, the [`RowStream`] being read, so that an Execute with
-//! a row limit suspends the portal and the next Execute resumes it). After
-//! an error, messages are skipped until Sync. Portals end with the
-//! (implicit or explicit) transaction, at ReadyForQuery outside a block.
+//! Prepared statements and portals belong to the session
+//! ([`crate::session::portal`]); the connection decodes parameter values
+//! from their wire formats, encodes rows in the formats the client asked
+//! for, and keeps the protocol's own state: after an error, messages are
+//! skipped until Sync. Portals end with the (implicit or explicit)
+//! transaction, at ReadyForQuery outside a block.
 //!
 //! # Cancellation
 //!
@@ -16,16 +16,14 @@
 //! watched while waiting for results; dropping the row stream cancels the
 //! query) and when the server shuts down.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use arrow::array::{ArrayRef, RecordBatch};
-use arrow::datatypes::{DataType, Schema, SchemaRef};
+use arrow::datatypes::{Schema, SchemaRef};
 use bytes::BytesMut;
-use datafusion_common::ScalarValue;
 use pgwire::api::Type;
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::CopyInResponse;
@@ -55,11 +53,11 @@ use super::protocol::{
 use super::types::{pg_field_type, pg_type, type_size};
 use crate::error::{SqlError, SqlResult};
 use crate::session::copy::CopyIn;
+use crate::session::portal::{PreparedStatement, ResultFormat};
 use crate::session::{
-    COLUMN_NUMBER_KEY, ExecResult, RowStream, ServerState, Session, StatementDescription,
-    TABLE_OID_KEY, TransactionStatus,
+    COLUMN_NUMBER_KEY, ExecResult, PortalStep, RowStream, ServerState, Session, TABLE_OID_KEY,
+    TransactionStatus, rows_tag,
 };
-use tidewater_runtime::pgtypes::arrow_type_of_oid;
 
 /// A client must finish the startup handshake within this time.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -141,15 +139,13 @@ pub(crate) async fn run(
         reader,
         writer,
         session,
-        statements: HashMap::new(),
-        portals: HashMap::new(),
         skipping: false,
         shutdown,
     };
     let failure = connection.serve().await;
     let shutting_down = connection.shutdown.is_cancelled();
     // Drop portals (and their running queries) before reporting.
-    connection.portals.clear();
+    connection.session.close_all_portals();
     let failure = match failure {
         Failure::Closed if shutting_down => Failure::Sql(SqlError::new(
             "57P01",
@@ -379,110 +375,23 @@ fn row_description(schema: &Schema, formats: &[Format]) -> PgWireBackendMessage 
     PgWireBackendMessage::RowDescription(RowDescription::new(fields))
 }
 
-/// The command tag of a statement that returned `rows` rows.
-fn rows_tag(statement: &Statement, rows: u64) -> String {
-    match statement {
-        Statement::ShowVariable { .. } | Statement::ShowVariables { .. } => "SHOW".into(),
-        Statement::Explain { .. } | Statement::ExplainTable { .. } => "EXPLAIN".into(),
-        _ => format!("SELECT {rows}"),
-    }
-}
-
-/// A parsed and described statement of the extended protocol.
+/// How the columns of a result are sent: their formats and, when the
+/// rows were described before execution, the types announced then
+/// (batches are cast to them if needed).
 #[derive(Debug)]
-struct Prepared {
-    /// The statement; `None` for an empty query string.
-    statement: Option<Statement>,
-    /// Parameter type OIDs the client declared (0: unspecified).
-    declared: Vec<u32>,
-    /// Parameter and result types.
-    description: Option<StatementDescription>,
-}
-
-impl Prepared {
-    /// The Arrow types of the declared parameter types, where known.
-    fn declared_types(&self) -> Vec<Option<DataType>> {
-        declared_types(&self.declared)
-    }
-
-    /// The type each parameter is converted to.
-    fn param_types(&self) -> Vec<DataType> {
-        let described = self.description.as_ref().map_or(&[][..], |d| &d.params[..]);
-        let n = described.len().max(self.declared.len());
-        (0..n)
-            .map(|i| match described.get(i) {
-                Some(t) => t.clone(),
-                None => self
-                    .declared
-                    .get(i)
-                    .and_then(|o| arrow_type_of_oid(*o))
-                    .unwrap_or(DataType::Utf8),
-            })
-            .collect()
-    }
-
-    /// Parameter OIDs for ParameterDescription: the declared ones, else
-    /// those of the inferred types.
-    fn param_oids(&self) -> Vec<u32> {
-        self.param_types()
-            .iter()
-            .enumerate()
-            .map(|(i, t)| match self.declared.get(i) {
-                Some(oid) if *oid != 0 => *oid,
-                _ => pg_type(t).oid(),
-            })
-            .collect()
-    }
-
-    fn columns(&self) -> Option<&SchemaRef> {
-        self.description.as_ref().and_then(|d| d.columns.as_ref())
-    }
-}
-
-/// The Arrow types of declared parameter OIDs (`None`: unspecified or
-/// unknown, for the planner to infer).
-fn declared_types(oids: &[u32]) -> Vec<Option<DataType>> {
-    oids.iter().map(|oid| arrow_type_of_oid(*oid)).collect()
-}
-
-/// Where a portal is in its life.
-#[derive(Debug)]
-enum PortalState {
-    /// Bound, not yet executed.
-    Ready,
-    /// Returning rows (suspended by a row limit).
-    Running(RowCursor),
-    /// Returned all its rows; executing again returns none.
-    Exhausted,
-    /// A command that completed, or a portal that failed.
-    Done,
-}
-
-/// A bound statement.
-#[derive(Debug)]
-struct Portal {
-    /// The statement.
-    prepared: Arc<Prepared>,
-    /// Parameter values.
-    params: Vec<ScalarValue>,
-    /// Format of each result column.
-    formats: Vec<Format>,
-    /// Progress.
-    state: PortalState,
-}
-
-/// Rows of a result being sent.
-#[derive(Debug)]
-struct RowCursor {
-    /// The rows.
-    stream: RowStream,
+struct RowEncoding {
     /// Format of each column.
     formats: Vec<Format>,
-    /// Column types announced in RowDescription, when the rows were
-    /// described before execution; batches are cast to them if needed.
+    /// Column types announced in RowDescription.
     described: Option<SchemaRef>,
-    /// Columns of the batch being sent and the next row to send.
-    pending: Option<(Vec<ArrayRef>, usize, usize)>,
+}
+
+/// Where rows come from.
+enum RowsFrom<'a> {
+    /// A simple query's result.
+    Stream(&'a mut RowStream),
+    /// A portal of the session.
+    Portal(&'a str),
 }
 
 /// How sending rows ended.
@@ -496,7 +405,7 @@ enum Outcome {
     Failed(SqlError),
 }
 
-impl RowCursor {
+impl RowEncoding {
     /// The columns of a batch, as announced to the client.
     fn prepare(&self, batch: &RecordBatch) -> SqlResult<Vec<ArrayRef>> {
         if batch.num_columns() != self.formats.len() {
@@ -533,16 +442,41 @@ impl RowCursor {
     }
 }
 
-/// A connection after startup.
+/// Parameter OIDs for ParameterDescription: the declared ones, else those
+/// of the inferred types.
+fn param_oids(prepared: &PreparedStatement) -> Vec<u32> {
+    prepared
+        .param_types()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match prepared.declared_oids.get(i) {
+            Some(oid) if *oid != 0 => *oid,
+            _ => pg_type(t).oid(),
+        })
+        .collect()
+}
+
+fn session_format(f: Format) -> ResultFormat {
+    match f {
+        Format::Text => ResultFormat::Text,
+        Format::Binary => ResultFormat::Binary,
+    }
+}
+
+fn wire_format(f: ResultFormat) -> Format {
+    match f {
+        ResultFormat::Text => Format::Text,
+        ResultFormat::Binary => Format::Binary,
+    }
+}
+
+/// A connection after startup. Prepared statements and portals belong to
+/// the session; the connection keeps only the protocol's state.
 #[derive(Debug)]
 struct Connection {
     reader: MessageReader,
     writer: MessageWriter,
     session: Session,
-    /// Prepared statements by name ("" is the unnamed one).
-    statements: HashMap<String, Arc<Prepared>>,
-    /// Portals by name ("" is the unnamed one).
-    portals: HashMap<String, Portal>,
     /// After an error in the extended protocol: skip messages until Sync.
     skipping: bool,
     /// Server shutdown.
@@ -601,24 +535,32 @@ impl Connection {
                 name,
                 query,
                 param_types,
-            } => self.parse(name, &query, param_types),
+            } => {
+                self.session.prepare(&name, &query, param_types)?;
+                self.send_notices()?;
+                Ok(self
+                    .writer
+                    .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))?)
+            }
             FrontendMessage::Bind {
                 portal,
                 statement,
                 param_formats,
                 params,
                 result_formats,
-            } => self.bind(portal, &statement, &param_formats, &params, &result_formats),
+            } => self.bind(
+                &portal,
+                &statement,
+                &param_formats,
+                &params,
+                &result_formats,
+            ),
             FrontendMessage::Describe { target, name } => self.describe(target, &name),
-            FrontendMessage::Execute { portal, max_rows } => self.execute(portal, max_rows).await,
+            FrontendMessage::Execute { portal, max_rows } => self.execute(&portal, max_rows).await,
             FrontendMessage::Close { target, name } => {
                 match target {
-                    Target::Statement => {
-                        self.statements.remove(&name);
-                    }
-                    Target::Portal => {
-                        self.portals.remove(&name);
-                    }
+                    Target::Statement => self.session.close_statement(&name),
+                    Target::Portal => self.session.close_portal(&name),
                 }
                 Ok(self
                     .writer
@@ -643,14 +585,9 @@ impl Connection {
         Ok(())
     }
 
-    /// ParameterStatus for changed settings, then ReadyForQuery. Outside a
-    /// transaction block the transaction has ended, and with it every
-    /// portal.
+    /// ParameterStatus for changed settings, then ReadyForQuery.
     async fn ready(&mut self) -> Step {
-        let status = self.session.transaction_status();
-        if status == TransactionStatus::Idle {
-            self.portals.clear();
-        }
+        self.session.sync();
         self.send_notices()?;
         for (name, value) in self.session.take_parameter_changes() {
             self.writer
@@ -658,34 +595,18 @@ impl Connection {
                     name, value,
                 )))?;
         }
-        self.writer.send(ready_for_query(status))?;
+        self.writer
+            .send(ready_for_query(self.session.transaction_status()))?;
         self.writer.flush().await?;
         Ok(())
     }
 
-    /// Runs `execute` on the session, giving up if the client disconnects
-    /// or the server shuts down (dropping the future cancels the query).
-    async fn execute_statement(
-        &mut self,
-        statement: &Statement,
-        param_types: &[Option<DataType>],
-        params: &[ScalarValue],
-    ) -> Step<ExecResult> {
-        let result = tokio::select! {
-            r = self.session.execute(statement, param_types, params) => r,
-            _ = self.reader.closed() => return Err(Failure::Closed),
-            _ = self.shutdown.cancelled() => return Err(Failure::Closed),
-        };
-        self.send_notices()?;
-        Ok(result?)
-    }
-
     /// A simple Query: every statement of the string in turn, stopping at
-    /// the first error (which is reported here).
+    /// the first error.
     async fn simple_query(&mut self, sql: &str) -> Step {
         // A simple Query replaces the unnamed statement and portal.
-        self.statements.remove("");
-        self.portals.remove("");
+        self.session.close_statement("");
+        self.session.close_portal("");
         let statements = match self.session.parse(sql) {
             Ok(s) => s,
             Err(e) => return self.report(&e),
@@ -707,25 +628,31 @@ impl Connection {
     }
 
     async fn simple_statement(&mut self, statement: &Statement) -> Step {
-        match self.execute_statement(statement, &[], &[]).await? {
-            ExecResult::Rows(stream) => {
-                let formats = vec![Format::Text; stream.schema.fields().len()];
-                self.writer
-                    .send(row_description(&stream.schema, &formats))?;
-                let mut cursor = RowCursor {
-                    stream,
-                    formats,
+        let result = tokio::select! {
+            r = self.session.execute(statement, &[], &[]) => r,
+            _ = self.reader.closed() => return Err(Failure::Closed),
+            _ = self.shutdown.cancelled() => return Err(Failure::Closed),
+        };
+        self.send_notices()?;
+        match result? {
+            ExecResult::Rows(mut stream) => {
+                let encoding = RowEncoding {
+                    formats: vec![Format::Text; stream.schema.fields().len()],
                     described: None,
-                    pending: None,
                 };
-                match self.send_rows(&mut cursor, None).await? {
+                self.writer
+                    .send(row_description(&stream.schema, &encoding.formats))?;
+                match self
+                    .send_rows(RowsFrom::Stream(&mut stream), &encoding, None)
+                    .await?
+                {
                     Outcome::Done(rows) => self
                         .writer
-                        .send(command_complete(rows_tag(statement, rows)))?,
+                        .send(command_complete(rows_tag(Some(statement), rows)))?,
                     // Without a row limit the rows are never suspended.
-                    Outcome::Suspended => {
-                        self.writer.send(command_complete(rows_tag(statement, 0)))?
-                    }
+                    Outcome::Suspended => self
+                        .writer
+                        .send(command_complete(rows_tag(Some(statement), 0)))?,
                     Outcome::Failed(e) => return Err(Failure::Sql(e)),
                 }
             }
@@ -741,55 +668,60 @@ impl Connection {
     /// Sends rows as DataRows, at most `limit`. Output is flushed whenever
     /// the next batch is not ready yet, so a slow or continuous query shows
     /// rows as they come.
-    async fn send_rows(&mut self, cursor: &mut RowCursor, limit: Option<u64>) -> Step<Outcome> {
+    async fn send_rows(
+        &mut self,
+        mut from: RowsFrom<'_>,
+        encoding: &RowEncoding,
+        limit: Option<u64>,
+    ) -> Step<Outcome> {
         let ctx = EncodeContext::new(
             self.session.settings().timezone(),
             self.session.settings().extra_float_digits(),
         );
-        let fields = i16::try_from(cursor.formats.len())
+        let fields = i16::try_from(encoding.formats.len())
             .map_err(|_| SqlError::new("54011", "too many result columns"))?;
         let mut sent = 0u64;
         // One buffer for every row: each DataRow takes its bytes with
         // `split`, and the space is reused once the message is encoded.
         let mut body = BytesMut::new();
         loop {
-            if limit.is_some_and(|l| sent >= l) {
-                return Ok(Outcome::Suspended);
-            }
-            let Some((columns, mut row, rows)) = cursor.pending.take() else {
-                let next = {
-                    let next = cursor.stream.next();
-                    tokio::pin!(next);
-                    match futures::poll!(&mut next) {
-                        Poll::Ready(item) => item,
-                        Poll::Pending => {
-                            self.writer.flush().await?;
-                            tokio::select! {
-                                item = &mut next => item,
-                                _ = self.reader.closed() => return Err(Failure::Closed),
-                                _ = self.shutdown.cancelled() => return Err(Failure::Closed),
-                            }
-                        }
+            let left = match limit {
+                Some(l) if sent >= l => return Ok(Outcome::Suspended),
+                Some(l) => Some(usize::try_from(l - sent).unwrap_or(usize::MAX)),
+                None => None,
+            };
+            let next = {
+                let session = &mut self.session;
+                let next = async {
+                    match &mut from {
+                        RowsFrom::Stream(stream) => stream.next().await.transpose(),
+                        RowsFrom::Portal(name) => session.portal_batch(name, left).await,
                     }
                 };
-                match next {
-                    None => return Ok(Outcome::Done(sent)),
-                    Some(Err(e)) => return Ok(Outcome::Failed(e)),
-                    Some(Ok(batch)) => match cursor.prepare(&batch) {
-                        Ok(columns) => cursor.pending = Some((columns, 0, batch.num_rows())),
-                        Err(e) => return Ok(Outcome::Failed(e)),
-                    },
+                tokio::pin!(next);
+                match futures::poll!(&mut next) {
+                    Poll::Ready(item) => item,
+                    Poll::Pending => {
+                        self.writer.flush().await?;
+                        tokio::select! {
+                            item = &mut next => item,
+                            _ = self.reader.closed() => return Err(Failure::Closed),
+                            _ = self.shutdown.cancelled() => return Err(Failure::Closed),
+                        }
+                    }
                 }
-                continue;
             };
-            let end = match limit {
-                Some(l) => {
-                    rows.min(row.saturating_add(usize::try_from(l - sent).unwrap_or(usize::MAX)))
-                }
-                None => rows,
+            let batch = match next {
+                Ok(Some(batch)) => batch,
+                Ok(None) => return Ok(Outcome::Done(sent)),
+                Err(e) => return Ok(Outcome::Failed(e)),
             };
-            while row < end {
-                if let Err(e) = encode_row(&columns, &cursor.formats, row, &ctx, &mut body) {
+            let columns = match encoding.prepare(&batch) {
+                Ok(c) => c,
+                Err(e) => return Ok(Outcome::Failed(e)),
+            };
+            for row in 0..batch.num_rows() {
+                if let Err(e) = encode_row(&columns, &encoding.formats, row, &ctx, &mut body) {
                     return Ok(Outcome::Failed(e));
                 }
                 self.writer
@@ -798,12 +730,8 @@ impl Connection {
                         fields,
                     )))?;
                 self.writer.flush_if_full().await?;
-                row += 1;
-                sent += 1;
             }
-            if row < rows {
-                cursor.pending = Some((columns, row, rows));
-            }
+            sent += batch.num_rows() as u64;
         }
     }
 
@@ -863,48 +791,10 @@ impl Connection {
         }
     }
 
-    /// Parse: parse and describe a statement, and keep it under `name`.
-    fn parse(&mut self, name: String, query: &str, param_types: Vec<u32>) -> Step {
-        if name.is_empty() {
-            // Replaced even if this Parse fails.
-            self.statements.remove("");
-        } else if self.statements.contains_key(&name) {
-            return Err(SqlError::new(
-                "42P05",
-                format!("prepared statement \"{name}\" already exists"),
-            )
-            .into());
-        }
-        let mut statements = self.session.parse(query)?;
-        if statements.len() > 1 {
-            return Err(SqlError::syntax(
-                "cannot insert multiple commands into a prepared statement",
-            )
-            .into());
-        }
-        let statement = statements.pop();
-        let description = match &statement {
-            Some(s) => Some(self.session.describe(s, &declared_types(&param_types))?),
-            None => None,
-        };
-        self.send_notices()?;
-        self.statements.insert(
-            name,
-            Arc::new(Prepared {
-                statement,
-                declared: param_types,
-                description,
-            }),
-        );
-        Ok(self
-            .writer
-            .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))?)
-    }
-
     /// Bind: convert parameter values and create a portal.
     fn bind(
         &mut self,
-        portal: String,
+        portal: &str,
         statement: &str,
         param_formats: &[i16],
         params: &[Option<bytes::Bytes>],
@@ -912,19 +802,9 @@ impl Connection {
     ) -> Step {
         if portal.is_empty() {
             // Replaced even if this Bind fails.
-            self.portals.remove("");
+            self.session.close_portal("");
         }
-        let prepared = self.statements.get(statement).cloned().ok_or_else(|| {
-            SqlError::new(
-                "26000",
-                format!("prepared statement \"{statement}\" does not exist"),
-            )
-        })?;
-        if self.portals.contains_key(&portal) {
-            return Err(
-                SqlError::new("42P03", format!("portal \"{portal}\" already exists")).into(),
-            );
-        }
+        let prepared = self.session.prepared(statement)?;
         let types = prepared.param_types();
         if params.len() != types.len() {
             return Err(SqlError::new(
@@ -948,7 +828,7 @@ impl Connection {
             .zip(&types)
             .enumerate()
             .map(|(i, (value, ty))| {
-                let declared = prepared.declared.get(i).copied().unwrap_or(0);
+                let declared = prepared.declared_oids.get(i).copied().unwrap_or(0);
                 decode_param(i, value.as_deref(), formats[i], declared, ty)
             })
             .collect::<SqlResult<Vec<_>>>()?;
@@ -956,15 +836,12 @@ impl Connection {
         let formats = expand_formats(result_formats, columns, |n| {
             format!("bind message has {n} result formats but query has {columns} columns")
         })?;
-        self.portals.insert(
+        self.session.bind(
             portal,
-            Portal {
-                prepared,
-                params: values,
-                formats,
-                state: PortalState::Ready,
-            },
-        );
+            statement,
+            values,
+            formats.into_iter().map(session_format).collect(),
+        )?;
         Ok(self
             .writer
             .send(PgWireBackendMessage::BindComplete(BindComplete::new()))?)
@@ -975,23 +852,19 @@ impl Connection {
     fn describe(&mut self, target: Target, name: &str) -> Step {
         let (columns, formats) = match target {
             Target::Statement => {
-                let prepared = self.statements.get(name).ok_or_else(|| {
-                    SqlError::new(
-                        "26000",
-                        format!("prepared statement \"{name}\" does not exist"),
-                    )
-                })?;
+                let prepared = self.session.prepared(name)?;
                 self.writer
                     .send(PgWireBackendMessage::ParameterDescription(
-                        ParameterDescription::new(prepared.param_oids()),
+                        ParameterDescription::new(param_oids(&prepared)),
                     ))?;
                 (prepared.columns().cloned(), Vec::new())
             }
             Target::Portal => {
-                let portal = self.portals.get(name).ok_or_else(|| {
-                    SqlError::new("34000", format!("portal \"{name}\" does not exist"))
-                })?;
-                (portal.prepared.columns().cloned(), portal.formats.clone())
+                let portal = self.session.portal(name)?;
+                (
+                    portal.statement.columns().cloned(),
+                    portal.formats.iter().copied().map(wire_format).collect(),
+                )
             }
         };
         match columns {
@@ -1005,87 +878,64 @@ impl Connection {
 
     /// Execute: run a portal, or resume a suspended one, returning at most
     /// `max_rows` rows (0: all).
-    async fn execute(&mut self, name: String, max_rows: i32) -> Step {
-        let mut portal = self
-            .portals
-            .remove(&name)
-            .ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))?;
-        let result = self.run_portal(&name, &mut portal, max_rows).await;
-        self.portals.insert(name, portal);
-        result
-    }
-
-    async fn run_portal(&mut self, name: &str, portal: &mut Portal, max_rows: i32) -> Step {
+    async fn execute(&mut self, name: &str, max_rows: i32) -> Step {
         let limit = u64::try_from(max_rows).ok().filter(|l| *l > 0);
-        let mut cursor = match std::mem::replace(&mut portal.state, PortalState::Done) {
-            PortalState::Ready => {
-                let Some(statement) = portal.prepared.statement.as_ref() else {
-                    self.writer.send(PgWireBackendMessage::EmptyQueryResponse(
-                        EmptyQueryResponse::new(),
-                    ))?;
-                    return Ok(());
-                };
-                let declared = portal.prepared.declared_types();
-                match self
-                    .execute_statement(statement, &declared, &portal.params)
-                    .await?
-                {
-                    ExecResult::Rows(stream) => {
-                        let described = portal.prepared.columns().cloned();
-                        // Rows from a statement described as returning none
-                        // are sent in text.
-                        let formats = match &described {
-                            Some(_) => portal.formats.clone(),
-                            None => vec![Format::Text; stream.schema.fields().len()],
-                        };
-                        RowCursor {
-                            stream,
-                            formats,
-                            described,
-                            pending: None,
-                        }
-                    }
-                    ExecResult::Command(tag) => {
-                        return Ok(self.writer.send(command_complete(tag))?);
-                    }
-                    ExecResult::CopyIn(copy) => return self.copy_in(copy).await,
-                    ExecResult::Empty => {
-                        return Ok(self.writer.send(PgWireBackendMessage::EmptyQueryResponse(
-                            EmptyQueryResponse::new(),
-                        ))?);
-                    }
-                }
-            }
-            PortalState::Running(cursor) => cursor,
-            PortalState::Exhausted => {
-                portal.state = PortalState::Exhausted;
-                let tag = portal
-                    .prepared
-                    .statement
-                    .as_ref()
-                    .map_or_else(|| "SELECT 0".into(), |s| rows_tag(s, 0));
-                return Ok(self.writer.send(command_complete(tag))?);
-            }
-            PortalState::Done => {
-                return Err(
-                    SqlError::new("55000", format!("portal \"{name}\" cannot be run")).into(),
-                );
-            }
+        let step = tokio::select! {
+            r = self.session.execute_portal(name) => r,
+            _ = self.reader.closed() => return Err(Failure::Closed),
+            _ = self.shutdown.cancelled() => return Err(Failure::Closed),
         };
-        match self.send_rows(&mut cursor, limit).await? {
+        self.send_notices()?;
+        match step? {
+            PortalStep::Rows => {}
+            PortalStep::Command(tag) => return Ok(self.writer.send(command_complete(tag))?),
+            PortalStep::CopyIn(copy) => return self.copy_in(copy).await,
+            PortalStep::Empty => {
+                return Ok(self.writer.send(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))?);
+            }
+        }
+        let (encoding, statement) = {
+            let portal = self.session.portal(name)?;
+            let described = portal.statement.columns().cloned();
+            // Rows from a statement described as returning none are sent
+            // in text.
+            let formats = match &described {
+                Some(_) => portal.formats.iter().copied().map(wire_format).collect(),
+                None => Vec::new(),
+            };
+            (
+                RowEncoding { formats, described },
+                Arc::clone(&portal.statement),
+            )
+        };
+        let encoding = if encoding.described.is_none() {
+            // Unknown width: take it from the first batch's schema.
+            let width = self
+                .session
+                .portal_schema(name)
+                .map_or(0, |s| s.fields().len());
+            RowEncoding {
+                formats: vec![Format::Text; width],
+                described: None,
+            }
+        } else {
+            encoding
+        };
+        match self
+            .send_rows(RowsFrom::Portal(name), &encoding, limit)
+            .await?
+        {
             Outcome::Suspended => {
-                portal.state = PortalState::Running(cursor);
                 self.writer
                     .send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))?;
             }
             Outcome::Done(rows) => {
-                portal.state = PortalState::Exhausted;
-                let tag = portal
-                    .prepared
-                    .statement
-                    .as_ref()
-                    .map_or_else(|| format!("SELECT {rows}"), |s| rows_tag(s, rows));
-                self.writer.send(command_complete(tag))?;
+                self.writer.send(command_complete(rows_tag(
+                    statement.statement.as_ref(),
+                    rows,
+                )))?;
             }
             Outcome::Failed(e) => return Err(Failure::Sql(e)),
         }

@@ -15,9 +15,10 @@
 //! `BEGIN` block makes later statements fail until `ROLLBACK`/`COMMIT`.
 
 pub mod copy;
+pub mod portal;
 pub mod settings;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,6 +40,7 @@ use tidewater_runtime::sink::SinkSpec;
 use crate::catalog::{Catalog, CatalogSnapshot, RelationKind};
 use crate::error::{SqlError, SqlResult};
 use copy::CopyIn;
+use portal::{Cached, CachedPlan, Portal, PortalState, PreparedStatement, ResultFormat};
 use settings::Settings;
 
 /// What every session of a server shares.
@@ -170,6 +172,19 @@ impl CancelHandle {
     }
 }
 
+/// What executing a portal produced.
+#[derive(Debug)]
+pub enum PortalStep {
+    /// Rows: read them with [`Session::portal_batch`].
+    Rows,
+    /// A command completed; its tag.
+    Command(String),
+    /// `COPY ... FROM STDIN`: the client now sends data.
+    CopyIn(Box<CopyIn>),
+    /// An empty query.
+    Empty,
+}
+
 /// One client session.
 #[derive(Debug)]
 pub struct Session {
@@ -180,6 +195,10 @@ pub struct Session {
     transaction: TransactionStatus,
     cancel: CancelHandle,
     notices: Vec<String>,
+    /// Prepared statements by name ("" is the unnamed one).
+    statements: HashMap<String, Arc<PreparedStatement>>,
+    /// Portals by name ("" is the unnamed one).
+    portals: HashMap<String, Portal>,
 }
 
 impl Session {
@@ -204,6 +223,8 @@ impl Session {
             transaction: TransactionStatus::Idle,
             cancel: CancelHandle::default(),
             notices: Vec::new(),
+            statements: HashMap::new(),
+            portals: HashMap::new(),
         })
     }
 
@@ -287,27 +308,29 @@ impl Session {
     }
 
     /// Describes a statement: its parameter types (given ones take
-    /// precedence) and result columns.
-    ///
-    /// # Errors
-    ///
-    /// Planning errors.
-    pub fn describe(
+    /// precedence) and result columns, with the plan to keep for its
+    /// executions when there is one.
+    fn describe_planned(
         &self,
         statement: &Statement,
         param_types: &[Option<DataType>],
-    ) -> SqlResult<StatementDescription> {
+    ) -> SqlResult<(StatementDescription, Option<Cached>)> {
         let snapshot = self.snapshot();
         let info = self.session_info();
         let planner = Planner::new(&snapshot, &info);
         let planned = planner.plan(statement, param_types)?;
+        let cached = cacheable(&planned).map(|plan| Cached {
+            catalog: Arc::clone(&snapshot.state),
+            settings: self.settings.generation(),
+            plan,
+        });
         let params = |q: &PreparedQuery| -> Vec<DataType> {
             q.param_types
                 .iter()
                 .map(|t| t.clone().unwrap_or(DataType::Utf8))
                 .collect()
         };
-        Ok(match planned {
+        let description = match planned {
             Planned::Query(q) => StatementDescription {
                 params: params(&q),
                 columns: Some(result_schema(&snapshot, &q)),
@@ -328,7 +351,8 @@ impl Session {
                 params: Vec::new(),
                 columns: None,
             },
-        })
+        };
+        Ok((description, cached))
     }
 
     /// Executes one statement with parameter values. `param_types` are
@@ -405,7 +429,8 @@ impl Session {
     }
 
     fn submit_plan(&self, plan: &DataflowPlan) -> SqlResult<QueryHandle> {
-        let handle = self.state.runtime.submit(plan)?;
+        let plan = with_table_snapshots(plan)?;
+        let handle = self.state.runtime.submit(plan.as_ref())?;
         *self.cancel.0.lock() = Some(handle.canceller());
         Ok(handle)
     }
@@ -443,18 +468,28 @@ impl Session {
         let info = self.session_info();
         let planner = Planner::new(&snapshot, &info);
         let planned = planner.plan(statement, param_types)?;
+        self.run_planned(&planner, &snapshot, planned, params).await
+    }
+
+    async fn run_planned(
+        &mut self,
+        planner: &Planner<'_>,
+        snapshot: &CatalogSnapshot,
+        planned: Planned,
+        params: &[ScalarValue],
+    ) -> SqlResult<ExecResult> {
         match planned {
             Planned::Query(query) => {
-                let lowered = self.lower(&planner, &query, params)?;
+                let lowered = self.lower(planner, &query, params)?;
                 let handle = self.submit(&lowered)?;
                 Ok(ExecResult::Rows(RowStream {
-                    schema: result_schema(&snapshot, &query),
+                    schema: result_schema(snapshot, &query),
                     source: RowSource::Query(handle),
                     cancel_slot: Some(Arc::clone(&self.cancel.0)),
                 }))
             }
             Planned::Explain { query } => {
-                let lowered = self.lower(&planner, &query, params)?;
+                let lowered = self.lower(planner, &query, params)?;
                 let lines: Vec<String> =
                     explain_text(&lowered).lines().map(str::to_string).collect();
                 let schema = explain_schema();
@@ -469,11 +504,11 @@ impl Session {
                 )))
             }
             Planned::Insert { table, query } => {
-                let lowered = self.lower(&planner, &query, params)?;
+                let lowered = self.lower(planner, &query, params)?;
                 let rows = self.write_into(&table.name, lowered.dataflow).await?;
                 Ok(ExecResult::Command(format!("INSERT 0 {rows}")))
             }
-            Planned::CreateTable(plan) => self.create_table(&planner, plan).await,
+            Planned::CreateTable(plan) => self.create_table(planner, plan).await,
             Planned::CreateView(v) => {
                 self.state.catalog.create_relation(
                     &v.name,
@@ -786,7 +821,15 @@ impl Session {
                     .reset_all(&self.user, self.state.query_memory_limit_mb);
                 Ok(ExecResult::Command("DISCARD ALL".into()))
             }
-            Statement::Deallocate { .. } => Ok(ExecResult::Command("DEALLOCATE".into())),
+            Statement::Deallocate { name, .. } => {
+                if name.value.eq_ignore_ascii_case("all") && name.quote_style.is_none() {
+                    self.close_all_statements();
+                    Ok(ExecResult::Command("DEALLOCATE ALL".into()))
+                } else {
+                    self.close_statement(&name.value);
+                    Ok(ExecResult::Command("DEALLOCATE".into()))
+                }
+            }
             other => Err(SqlError::not_supported(format!(
                 "statement not supported: {}",
                 first_words(&other.to_string())
@@ -835,6 +878,313 @@ impl Session {
             }
         }
         Ok(ExecResult::Command("SET".into()))
+    }
+
+    /// Parses and describes `sql` as the prepared statement `name` (""
+    /// replaces the unnamed one). `declared_oids` are the parameter types
+    /// the client gave (0: unspecified). The plan of a query is kept for
+    /// its executions.
+    ///
+    /// # Errors
+    ///
+    /// 42P05 for a name in use, 42601 for more than one statement, and the
+    /// errors of planning.
+    pub fn prepare(
+        &mut self,
+        name: &str,
+        sql: &str,
+        declared_oids: Vec<u32>,
+    ) -> SqlResult<Arc<PreparedStatement>> {
+        if name.is_empty() {
+            // Replaced even if this one fails.
+            self.statements.remove("");
+        } else if self.statements.contains_key(name) {
+            return Err(SqlError::new(
+                "42P05",
+                format!("prepared statement \"{name}\" already exists"),
+            ));
+        }
+        let mut statements = self.parse(sql)?;
+        if statements.len() > 1 {
+            return Err(SqlError::syntax(
+                "cannot insert multiple commands into a prepared statement",
+            ));
+        }
+        let statement = statements.pop();
+        let declared: Vec<Option<DataType>> = declared_oids
+            .iter()
+            .map(|oid| tidewater_runtime::pgtypes::arrow_type_of_oid(*oid))
+            .collect();
+        let (description, cached) = match &statement {
+            Some(s) => {
+                let (d, c) = self.describe_planned(s, &declared)?;
+                (Some(d), c)
+            }
+            None => (None, None),
+        };
+        let prepared = Arc::new(PreparedStatement {
+            statement,
+            declared_oids,
+            declared,
+            description,
+            cached: Mutex::new(cached),
+        });
+        self.statements
+            .insert(name.to_string(), Arc::clone(&prepared));
+        Ok(prepared)
+    }
+
+    /// The prepared statement `name`.
+    ///
+    /// # Errors
+    ///
+    /// 26000 when there is none.
+    pub fn prepared(&self, name: &str) -> SqlResult<Arc<PreparedStatement>> {
+        self.statements.get(name).cloned().ok_or_else(|| {
+            SqlError::new(
+                "26000",
+                format!("prepared statement \"{name}\" does not exist"),
+            )
+        })
+    }
+
+    /// Forgets the prepared statement `name`.
+    pub fn close_statement(&mut self, name: &str) {
+        self.statements.remove(name);
+    }
+
+    /// Forgets every prepared statement (`DEALLOCATE ALL`).
+    fn close_all_statements(&mut self) {
+        self.statements.clear();
+    }
+
+    /// Binds the prepared statement `statement` to parameter values as the
+    /// portal `portal` ("" replaces the unnamed one).
+    ///
+    /// # Errors
+    ///
+    /// 26000 for an unknown statement, 42P03 for a portal name in use,
+    /// 08P01 for a wrong number of values.
+    pub fn bind(
+        &mut self,
+        portal: &str,
+        statement: &str,
+        params: Vec<ScalarValue>,
+        formats: Vec<ResultFormat>,
+    ) -> SqlResult<()> {
+        if portal.is_empty() {
+            self.portals.remove("");
+        }
+        let prepared = self.prepared(statement)?;
+        if self.portals.contains_key(portal) {
+            return Err(SqlError::new(
+                "42P03",
+                format!("portal \"{portal}\" already exists"),
+            ));
+        }
+        let expected = prepared.param_types().len();
+        if params.len() != expected {
+            return Err(SqlError::new(
+                "08P01",
+                format!(
+                    "bind message supplies {} parameters, but prepared statement \"{statement}\" requires {expected}",
+                    params.len()
+                ),
+            ));
+        }
+        self.portals.insert(
+            portal.to_string(),
+            Portal {
+                statement: prepared,
+                params,
+                formats,
+                state: PortalState::Ready,
+            },
+        );
+        Ok(())
+    }
+
+    /// The portal `name`.
+    ///
+    /// # Errors
+    ///
+    /// 34000 when there is none.
+    pub fn portal(&self, name: &str) -> SqlResult<&Portal> {
+        self.portals
+            .get(name)
+            .ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))
+    }
+
+    /// Forgets the portal `name` (and stops its query).
+    pub fn close_portal(&mut self, name: &str) {
+        self.portals.remove(name);
+    }
+
+    /// Forgets every portal (and stops their queries).
+    pub fn close_all_portals(&mut self) {
+        self.portals.clear();
+    }
+
+    /// The columns of the rows a running portal returns.
+    pub fn portal_schema(&self, name: &str) -> Option<SchemaRef> {
+        match &self.portals.get(name)?.state {
+            PortalState::Running { stream, .. } => Some(Arc::clone(&stream.schema)),
+            _ => None,
+        }
+    }
+
+    /// The end of a pipeline (pg wire's Sync): outside a transaction block
+    /// the transaction has ended, and with it every portal.
+    pub fn sync(&mut self) {
+        if self.transaction == TransactionStatus::Idle {
+            self.portals.clear();
+        }
+    }
+
+    /// Runs the portal `name`, or says it has rows to read
+    /// ([`PortalStep::Rows`]) when it ran already.
+    ///
+    /// # Errors
+    ///
+    /// 34000 for an unknown portal, 55000 for one that completed, and the
+    /// errors of the statement (the portal is then done).
+    pub async fn execute_portal(&mut self, name: &str) -> SqlResult<PortalStep> {
+        let portal = self
+            .portals
+            .get_mut(name)
+            .ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))?;
+        match &portal.state {
+            PortalState::Ready => {}
+            PortalState::Running { .. } | PortalState::Exhausted => {
+                return Ok(PortalStep::Rows);
+            }
+            PortalState::Done => {
+                return Err(SqlError::new(
+                    "55000",
+                    format!("portal \"{name}\" cannot be run"),
+                ));
+            }
+        }
+        portal.state = PortalState::Done;
+        let prepared = Arc::clone(&portal.statement);
+        let params = portal.params.clone();
+        let Some(statement) = prepared.statement.as_ref() else {
+            return Ok(PortalStep::Empty);
+        };
+        if self.transaction == TransactionStatus::Failed
+            && !matches!(
+                statement,
+                Statement::Commit { .. } | Statement::Rollback { .. }
+            )
+        {
+            return Err(SqlError::new(
+                "25P02",
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let result = self.execute_prepared(&prepared, statement, &params).await;
+        if result.is_err() && self.transaction == TransactionStatus::InBlock {
+            self.transaction = TransactionStatus::Failed;
+        }
+        let step = match result? {
+            ExecResult::Rows(stream) => {
+                if let Some(portal) = self.portals.get_mut(name) {
+                    portal.state = PortalState::Running {
+                        stream,
+                        pending: None,
+                    };
+                }
+                PortalStep::Rows
+            }
+            ExecResult::Command(tag) => PortalStep::Command(tag),
+            ExecResult::CopyIn(copy) => PortalStep::CopyIn(copy),
+            ExecResult::Empty => PortalStep::Empty,
+        };
+        Ok(step)
+    }
+
+    /// Executes a prepared statement, with its kept plan when the catalog
+    /// and the settings are as they were.
+    async fn execute_prepared(
+        &mut self,
+        prepared: &PreparedStatement,
+        statement: &Statement,
+        params: &[ScalarValue],
+    ) -> SqlResult<ExecResult> {
+        let snapshot = self.snapshot();
+        let info = self.session_info();
+        let planner = Planner::new(&snapshot, &info);
+        let generation = self.settings.generation();
+        let kept = {
+            let cached = prepared.cached.lock();
+            cached
+                .as_ref()
+                .filter(|c| Arc::ptr_eq(&c.catalog, &snapshot.state) && c.settings == generation)
+                .map(|c| c.plan.clone())
+        };
+        let planned = match kept {
+            Some(CachedPlan::Query(query)) => Planned::Query(query),
+            Some(CachedPlan::Insert { table, query }) => {
+                return {
+                    let lowered = self.lower(&planner, &query, params)?;
+                    let rows = self.write_into(&table, lowered.dataflow).await?;
+                    Ok(ExecResult::Command(format!("INSERT 0 {rows}")))
+                };
+            }
+            None => {
+                let planned = planner.plan(statement, &prepared.declared)?;
+                *prepared.cached.lock() = cacheable(&planned).map(|plan| Cached {
+                    catalog: Arc::clone(&snapshot.state),
+                    settings: generation,
+                    plan,
+                });
+                planned
+            }
+        };
+        self.run_planned(&planner, &snapshot, planned, params).await
+    }
+
+    /// The next rows of the portal `name`, at most `limit` of them; `None`
+    /// once it has returned all its rows.
+    ///
+    /// # Errors
+    ///
+    /// 34000 for an unknown portal; the query's error (the portal is then
+    /// done, and a transaction block failed).
+    pub async fn portal_batch(
+        &mut self,
+        name: &str,
+        limit: Option<usize>,
+    ) -> SqlResult<Option<RecordBatch>> {
+        let portal = self
+            .portals
+            .get_mut(name)
+            .ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))?;
+        let PortalState::Running { stream, pending } = &mut portal.state else {
+            return Ok(None);
+        };
+        let (batch, offset) = match pending.take() {
+            Some(p) => p,
+            None => match stream.next().await {
+                Some(Ok(b)) => (b, 0),
+                None => {
+                    portal.state = PortalState::Exhausted;
+                    return Ok(None);
+                }
+                Some(Err(e)) => {
+                    portal.state = PortalState::Done;
+                    self.mark_failed();
+                    return Err(e);
+                }
+            },
+        };
+        let left = batch.num_rows() - offset;
+        let take = limit.map_or(left, |l| l.min(left));
+        let out = batch.slice(offset, take);
+        if take < left {
+            *pending = Some((batch, offset + take));
+        }
+        Ok(Some(out))
     }
 
     /// Reportable parameters changed by the last statements.
@@ -904,7 +1254,7 @@ fn result_schema(snapshot: &CatalogSnapshot, query: &PreparedQuery) -> SchemaRef
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let mut metadata = std::collections::HashMap::new();
+            let mut metadata = HashMap::new();
             if let Some(t) = f.metadata().get(PG_TYPE_METADATA_KEY) {
                 metadata.insert(PG_TYPE_METADATA_KEY.to_string(), t.clone());
             }
@@ -952,6 +1302,59 @@ fn strip_metadata(schema: &SchemaRef, keep_defaults: bool) -> SchemaRef {
             })
             .collect::<Vec<_>>(),
     ))
+}
+
+/// The plan of a statement that is worth keeping for its next executions
+/// (queries and `INSERT`s; DDL and session statements are planned anew).
+fn cacheable(planned: &Planned) -> Option<CachedPlan> {
+    match planned {
+        Planned::Query(q) => Some(CachedPlan::Query(q.clone())),
+        Planned::Insert { table, query } => Some(CachedPlan::Insert {
+            table: table.name.clone(),
+            query: query.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// The command tag of a statement that returned `rows` rows.
+pub fn rows_tag(statement: Option<&Statement>, rows: u64) -> String {
+    match statement {
+        Some(Statement::ShowVariable { .. } | Statement::ShowVariables { .. }) => "SHOW".into(),
+        Some(Statement::Explain { .. } | Statement::ExplainTable { .. }) => "EXPLAIN".into(),
+        _ => format!("SELECT {rows}"),
+    }
+}
+
+/// `plan` with every scan of a managed table reading the table as it is
+/// now: its committed length is fixed when the query is submitted, so
+/// that every worker reads the same statements, and a plan kept for a
+/// prepared statement reads what was committed before each execution.
+fn with_table_snapshots(plan: &DataflowPlan) -> SqlResult<std::borrow::Cow<'_, DataflowPlan>> {
+    use tidewater_connectors::managed::{
+        COMMITTED_BYTES_OPTION, CONNECTOR_NAME, PATH_OPTION, open_table,
+    };
+    let managed =
+        |n: &PlanNode| matches!(&n.kind, NodeKind::Scan(s) if s.connector == CONNECTOR_NAME);
+    if !plan.nodes.iter().any(managed) {
+        return Ok(std::borrow::Cow::Borrowed(plan));
+    }
+    let mut plan = plan.clone();
+    for node in &mut plan.nodes {
+        if let NodeKind::Scan(spec) = &mut node.kind
+            && spec.connector == CONNECTOR_NAME
+            && let Some(path) = spec.options.get(PATH_OPTION)
+        {
+            let table = open_table(std::path::Path::new(path)).map_err(|e| {
+                SqlError::new("58030", format!("cannot open table {}: {e}", spec.table))
+            })?;
+            spec.options.insert(
+                COMMITTED_BYTES_OPTION.to_string(),
+                table.snapshot().to_string(),
+            );
+        }
+    }
+    Ok(std::borrow::Cow::Owned(plan))
 }
 
 /// The number of rows a sink wrote: the one value of its output.

@@ -20,6 +20,8 @@ pub struct Settings {
     values: BTreeMap<String, String>,
     /// Reportable parameters changed since last taken.
     changed: Vec<String>,
+    /// Counts changes, so that plans made with other values are not reused.
+    generation: u64,
 }
 
 impl Settings {
@@ -38,6 +40,7 @@ impl Settings {
         Self {
             values,
             changed: Vec::new(),
+            generation: 0,
         }
     }
 
@@ -100,7 +103,13 @@ impl Settings {
             self.changed.push(key.clone());
         }
         self.values.insert(key, value);
+        self.generation += 1;
         Ok(())
+    }
+
+    /// A number that changes whenever a setting does.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Resets a setting to its default.
@@ -118,6 +127,7 @@ impl Settings {
             }
             None if key.contains('.') => {
                 self.values.remove(&key);
+                self.generation += 1;
                 Ok(())
             }
             None => Err(SqlError::new(
