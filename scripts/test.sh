@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 
 # --- what the tests need -------------------------------------------------
 # pgjdbc tests: a JDK and Debian's PostgreSQL JDBC driver; psql for the
-# quickstart test; psycopg 3 for the Python client test.
+# quickstart test.
 apt_packages=()
 command -v javac >/dev/null 2>&1 || apt_packages+=(default-jdk-headless)
 [ -f /usr/share/java/postgresql.jar ] || apt_packages+=(libpostgresql-jdbc-java)
@@ -22,15 +22,19 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_packages[@]}"
 fi
-if ! python3 -c 'import psycopg' >/dev/null 2>&1; then
-  log "installing psycopg"
-  # pip where it may install (a virtualenv, pyenv); Debian's own package
+# Python client tests: psycopg 3, psycopg2, SQLAlchemy 2 and pandas.
+python_modules="psycopg psycopg2 sqlalchemy pandas"
+if ! python3 -c "import ${python_modules// /, }" >/dev/null 2>&1; then
+  log "installing psycopg, psycopg2, SQLAlchemy and pandas"
+  # pip where it may install (a virtualenv, pyenv); Debian's own packages
   # for the system Python, which refuses pip installs (PEP 668).
-  if ! python3 -m pip install -q 'psycopg[binary]>=3.1'; then
+  if ! python3 -m pip install -q 'psycopg[binary]>=3.1' psycopg2-binary 'sqlalchemy>=2.0' pandas; then
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-psycopg
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+      python3-psycopg python3-psycopg2 python3-sqlalchemy python3-pandas
   fi
-  python3 -c 'import psycopg' || { echo "psycopg is not importable by $(command -v python3)" >&2; exit 1; }
+  python3 -c "import ${python_modules// /, }" \
+    || { echo "$python_modules: not all importable by $(command -v python3)" >&2; exit 1; }
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"

@@ -368,6 +368,12 @@ impl Lowering {
                 schema.clone(),
                 Dist::Single,
             ),
+            TableFunctionCall::Parameterized(_) => {
+                return Err(DataFusionError::Internal(format!(
+                    "{}() was lowered before its parameters were bound",
+                    source.name
+                )));
+            }
         };
         if let Some(predicate) = datafusion_expr::utils::conjunction(scan.filters.iter().cloned()) {
             id = self.push(

@@ -123,12 +123,17 @@ pub(crate) fn output_names(q: &Query) -> Option<Vec<Option<String>>> {
 /// The name DataFusion would give an unaliased select item, for detecting
 /// collisions: its SQL text without casts or parentheses (DataFusion
 /// names `x::text` and `(x)` after `x`), with every subquery reduced to one
-/// placeholder (DataFusion names them all `(<subquery>)`).
+/// placeholder (DataFusion names them all `(<subquery>)`, and every
+/// `x IN (subquery)` `IN`).
 fn datafusion_name_key(e: &Expr) -> String {
     let mut e = e.clone();
     let _ = sqlparser::ast::visit_expressions_mut(&mut e, |e| {
         match e {
             Expr::Subquery(_) => *e = Expr::Identifier(Ident::new("<subquery>")),
+            // DataFusion names `x IN (subquery)` just `IN`.
+            Expr::InSubquery { negated, .. } => {
+                *e = Expr::Identifier(Ident::new(if *negated { "<not in>" } else { "<in>" }))
+            }
             Expr::Cast { expr, .. } | Expr::Nested(expr) => *e = expr.as_ref().clone(),
             _ => {}
         }
@@ -308,6 +313,35 @@ impl VisitorMut for DistinctSelectNames {
                         alias: Ident::with_quote('"', format!("{INTERNAL_ALIAS_PREFIX}{k}_{name}")),
                     };
                 }
+            }
+        }
+        // An alias that another result column also shows (`SELECT a AS c,
+        // 10 AS c`, `SELECT col1, col0 AS col1 FROM t`): legal in Postgres,
+        // a duplicate or ambiguous name to DataFusion. It gets an internal
+        // alias, shown as the alias again.
+        let shown: Vec<Option<String>> = select
+            .projection
+            .iter()
+            .map(|item| match item {
+                SelectItem::UnnamedExpr(e) => {
+                    Some(figure_colname(e).unwrap_or_else(|| "?column?".to_string()))
+                }
+                SelectItem::ExprWithAlias { alias, .. } => Some(normalize(alias)),
+                _ => None,
+            })
+            .collect();
+        for (k, item) in select.projection.iter_mut().enumerate() {
+            let SelectItem::ExprWithAlias { alias, .. } = item else {
+                continue;
+            };
+            let name = normalize(alias);
+            let others = shown
+                .iter()
+                .enumerate()
+                .filter(|(j, n)| *j != k && n.as_deref() == Some(name.as_str()))
+                .count();
+            if others > 0 {
+                *alias = Ident::with_quote('"', format!("{INTERNAL_ALIAS_PREFIX}{k}_{name}"));
             }
         }
         let mut used: HashMap<String, usize> = HashMap::new();

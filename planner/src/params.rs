@@ -31,6 +31,13 @@ use datafusion_expr::{BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
 /// Only internal errors of the plan traversal.
 pub(crate) fn parameter_types(plan: &LogicalPlan) -> Result<HashMap<String, Option<DataType>>> {
     let mut types: HashMap<String, Option<DataType>> = HashMap::new();
+    // Parameters of table functions in FROM (typed when planned).
+    for (id, ty) in crate::table_functions::placeholder_types(plan) {
+        let known = types.entry(id).or_default();
+        if known.is_none() {
+            *known = ty;
+        }
+    }
     // The placeholders' own types first.
     plan.apply_with_subqueries(|p| {
         p.apply_expressions(|e| {

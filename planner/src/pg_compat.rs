@@ -23,7 +23,12 @@
 //!   `information_schema.` qualifier (`FROM pg_catalog.generate_series(1,
 //!   3)`), which DataFusion would take for the function's name, and the
 //!   bare alias of a one-column function names its column too
-//!   (`generate_series(1, 3) AS g` has the column `g`).
+//!   (`generate_series(1, 3) AS g` has the column `g`);
+//! - `generate_subscripts(a, dim)` in an expression becomes
+//!   `unnest(tw_array_subscripts(a, dim))`, beside the `unnest(a)` it is
+//!   usually called with;
+//! - `LIKE p ESCAPE 'c'` with an escape other than the backslash becomes
+//!   `LIKE tw_like_escape(p, 'c')`, which DataFusion's `LIKE` takes.
 
 use std::ops::ControlFlow;
 
@@ -258,6 +263,28 @@ impl Rewriter<'_, '_> {
                 )],
             );
         }
+        if unqualified(&f.name).as_deref() == Some("generate_subscripts")
+            && f.over.is_none()
+            && let FunctionArguments::List(list) = &f.args
+        {
+            let args = list
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>();
+            if args.len() == list.args.len() {
+                return function(
+                    "unnest",
+                    vec![function(
+                        tidewater_runtime::functions::array_subscripts::NAME,
+                        args,
+                    )],
+                );
+            }
+        }
         if unqualified(&f.name).as_deref() == Some("array")
             && let FunctionArguments::Subquery(q) = f.args
         {
@@ -480,6 +507,26 @@ fn quantified_comparison(left: Expr, op: &BinaryOperator, query: Query, all: boo
     }
 }
 
+/// `LIKE pattern ESCAPE 'c'`: the backslash is left to DataFusion; any
+/// other escape (or none, `ESCAPE ''`) rewrites the pattern to backslash
+/// escapes at run time (`tw_like_escape`).
+fn like_escape(
+    pattern: Expr,
+    escape: sqlparser::ast::ValueWithSpan,
+) -> (Box<Expr>, Option<sqlparser::ast::ValueWithSpan>) {
+    if matches!(&escape.value, Value::SingleQuotedString(s) if s == "\\") {
+        return (Box::new(pattern), Some(escape));
+    }
+    let escape = Expr::Value(escape);
+    (
+        Box::new(function(
+            tidewater_runtime::functions::like_escape::NAME,
+            vec![pattern, escape],
+        )),
+        None,
+    )
+}
+
 /// The single argument of a call to `information_schema._pg_expandarray`
 /// (also accepted unqualified), if `f` is one.
 fn expandarray_argument(f: &Function) -> Option<Expr> {
@@ -590,6 +637,38 @@ impl VisitorMut for Rewriter<'_, '_> {
                     );
                 }
                 *inner
+            }
+            Expr::Like {
+                negated,
+                any,
+                expr: inner,
+                pattern,
+                escape_char: Some(escape),
+            } => {
+                let (pattern, escape_char) = like_escape(*pattern, escape);
+                Expr::Like {
+                    negated,
+                    any,
+                    expr: inner,
+                    pattern,
+                    escape_char,
+                }
+            }
+            Expr::ILike {
+                negated,
+                any,
+                expr: inner,
+                pattern,
+                escape_char: Some(escape),
+            } => {
+                let (pattern, escape_char) = like_escape(*pattern, escape);
+                Expr::ILike {
+                    negated,
+                    any,
+                    expr: inner,
+                    pattern,
+                    escape_char,
+                }
             }
             Expr::BinaryOp {
                 left,

@@ -1059,6 +1059,7 @@ impl<'a> Planner<'a> {
                     _ => Ok(v.clone()),
                 })
                 .collect::<Result<Vec<_>>>()?;
+            plan = crate::table_functions::bind_parameters(plan, &values)?;
             plan = plan.with_param_values(values)?;
         }
         let options = Arc::new(self.ctx.options().clone());

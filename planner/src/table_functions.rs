@@ -7,9 +7,10 @@
 //! [`TableFunctionSource`], which the lowering turns into a runtime node
 //! (`generate_series` becomes a [`NodeKind::Series`] source). Arguments
 //! must be constant (literals, casts, functions of constants such as
-//! `array_upper(current_schemas(false), 1)`); a column reference or a
-//! parameter is an error 0A000, as is a set-returning function Tidewater
-//! does not have as a table function yet.
+//! `array_upper(current_schemas(false), 1)`) or parameters (`$1`), which
+//! are resolved when the statement is bound ([`bind_parameters`]); a
+//! column reference is an error 0A000, as is a set-returning function
+//! Tidewater does not have as a table function yet.
 //!
 //! `generate_series(start, stop [, step])` follows Postgres:
 //! `integer`/`bigint` arguments give an `integer` column when all are
@@ -23,9 +24,10 @@
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion_common::{DFSchema, Result, ScalarValue};
+use datafusion_common::tree_node::TreeNode;
+use datafusion_common::{DFSchema, DataFusionError, Result, ScalarValue};
 use datafusion_expr::simplify::SimplifyContext;
-use datafusion_expr::{Expr, TableSource, TableType};
+use datafusion_expr::{Expr, LogicalPlan, TableSource, TableType};
 use datafusion_optimizer::simplify_expressions::ExprSimplifier;
 use tidewater_runtime::pgtypes::{format_type, pg_type_of_field};
 use tidewater_runtime::series::SeriesSpec;
@@ -37,6 +39,10 @@ use crate::error::PlanError;
 pub enum TableFunctionCall {
     /// `generate_series`; `None` when an argument is NULL (no rows).
     Series(Option<SeriesSpec>),
+    /// A call with parameters among its arguments: resolved when the
+    /// statement is bound to parameter values ([`bind_parameters`]). The
+    /// arguments are constants and placeholders typed as the call needs.
+    Parameterized(Vec<Expr>),
 }
 
 /// A table function call as DataFusion sees it: a table whose rows the
@@ -112,6 +118,9 @@ pub fn resolve(name: &str, args: Vec<Expr>) -> Result<Arc<dyn TableSource>> {
         )
         .into());
     }
+    if args.iter().any(has_placeholder) {
+        return parameterized(lower, args);
+    }
     let values = args
         .into_iter()
         .map(|a| constant(&lower, a))
@@ -122,6 +131,225 @@ pub fn resolve(name: &str, args: Vec<Expr>) -> Result<Arc<dyn TableSource>> {
         name: lower,
         call,
     }))
+}
+
+fn has_placeholder(e: &Expr) -> bool {
+    e.exists(|e| Ok(matches!(e, Expr::Placeholder(_))))
+        .unwrap_or(false)
+}
+
+/// A call with parameters: its column type comes from the types of its
+/// arguments (an untyped parameter takes the type of the other integer
+/// arguments, `integer` when there are none, as Postgres infers it; an
+/// untyped third argument of a timestamp series is an `interval`), and
+/// the placeholders are given those types so that clients see them.
+fn parameterized(name: String, args: Vec<Expr>) -> Result<Arc<dyn TableSource>> {
+    use datafusion_expr::expr::Placeholder;
+    let known: Vec<Option<ScalarValue>> = args
+        .iter()
+        .map(|a| match a {
+            Expr::Placeholder(Placeholder { field: Some(f), .. }) => {
+                ScalarValue::try_from(f.data_type()).ok()
+            }
+            Expr::Placeholder(_) => None,
+            // `$1::bigint`: a parameter of the cast's type.
+            Expr::Cast(c) if has_placeholder(&c.expr) => {
+                ScalarValue::try_from(c.field.data_type()).ok()
+            }
+            other => constant(&name, other.clone()).ok(),
+        })
+        .collect();
+    let is_parameter = |a: &Expr| matches!(a, Expr::Placeholder(_)) || has_placeholder(a);
+    let timestamps = known
+        .iter()
+        .flatten()
+        .any(|v| matches!(v.data_type(), DataType::Timestamp(..) | DataType::Date32));
+    // `bigint` when a typed argument is, or a constant does not fit an
+    // `integer` (constants are `bigint` to DataFusion until typed later).
+    let big = args.iter().zip(&known).any(|(a, v)| match (a, v) {
+        (a, Some(v)) if is_parameter(a) => v.data_type() == DataType::Int64,
+        (_, Some(v)) => v
+            .cast_to(&DataType::Int64)
+            .ok()
+            .and_then(|v| match v {
+                ScalarValue::Int64(Some(i)) => Some(i32::try_from(i).is_err()),
+                _ => None,
+            })
+            .unwrap_or(false),
+        _ => false,
+    });
+    let integer = if big {
+        DataType::Int64
+    } else {
+        DataType::Int32
+    };
+    let typed: Vec<DataType> = known
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Some(v) => v.data_type(),
+            None if timestamps && i == 2 => {
+                DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano)
+            }
+            None if timestamps => DataType::Timestamp(TimeUnit::Microsecond, None),
+            None => integer.clone(),
+        })
+        .collect();
+    // The column type is that of a call with representative values of
+    // the argument types: constants as they are, a parameter as a value
+    // of its type (one that needs a `bigint` for a `bigint`).
+    let representative: Vec<ScalarValue> = args
+        .iter()
+        .zip(&known)
+        .zip(&typed)
+        .map(|((a, v), t)| match v {
+            Some(v) if !is_parameter(a) => Ok(v.clone()),
+            _ => representative_value(t),
+        })
+        .collect::<Result<_>>()?;
+    let (data_type, _) = generate_series(&representative)?;
+    let args = args
+        .into_iter()
+        .zip(&typed)
+        .map(|(a, t)| {
+            let typed = |id: String| {
+                Expr::Placeholder(Placeholder::new_with_field(
+                    id,
+                    Some(Arc::new(Field::new("", t.clone(), true))),
+                ))
+            };
+            match a {
+                Expr::Placeholder(Placeholder { id, field: None }) => typed(id),
+                // `$1::bigint`: the parameter is a `bigint` too.
+                Expr::Cast(mut c)
+                    if matches!(
+                        c.expr.as_ref(),
+                        Expr::Placeholder(Placeholder { field: None, .. })
+                    ) =>
+                {
+                    if let Expr::Placeholder(Placeholder { id, .. }) = *c.expr {
+                        c.expr = Box::new(typed(id));
+                    }
+                    Expr::Cast(c)
+                }
+                other => other,
+            }
+        })
+        .collect();
+    Ok(Arc::new(TableFunctionSource {
+        schema: Arc::new(Schema::new(vec![Field::new(&name, data_type, true)])),
+        name,
+        call: TableFunctionCall::Parameterized(args),
+    }))
+}
+
+/// A non-NULL value of type `t` standing for a parameter when the column
+/// type of a call is figured: `bigint`'s does not fit an `integer`.
+fn representative_value(t: &DataType) -> Result<ScalarValue> {
+    match t {
+        DataType::Int64 => Ok(ScalarValue::Int64(Some(i64::MAX))),
+        DataType::Interval(_) => Ok(ScalarValue::new_interval_mdn(0, 1, 0)),
+        DataType::Timestamp(_, tz) => Ok(ScalarValue::TimestampMicrosecond(Some(0), tz.clone())),
+        other => ScalarValue::new_one(other),
+    }
+}
+
+/// The placeholders of parameterized table function calls in `plan`, with
+/// their types, for the parameter types a statement describes.
+pub(crate) fn placeholder_types(plan: &LogicalPlan) -> Vec<(String, Option<DataType>)> {
+    use datafusion_common::tree_node::TreeNodeRecursion;
+    use datafusion_expr::expr::Placeholder;
+    let mut out = Vec::new();
+    let _ = plan.apply_with_subqueries(|p| {
+        if let LogicalPlan::TableScan(scan) = p
+            && let Some(source) = scan.source.downcast_ref::<TableFunctionSource>()
+            && let TableFunctionCall::Parameterized(args) = &source.call
+        {
+            for a in args {
+                let _ = a.apply(|e| {
+                    if let Expr::Placeholder(Placeholder { id, field }) = e {
+                        out.push((id.clone(), field.as_ref().map(|f| f.data_type().clone())));
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                });
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out
+}
+
+/// Resolves the parameterized table function calls of `plan` with the
+/// parameter values (`$1` first), once a statement is bound.
+///
+/// # Errors
+///
+/// Those of [`resolve`] on the bound arguments, and a bound call whose
+/// column type differs from the one described.
+pub(crate) fn bind_parameters(plan: LogicalPlan, params: &[ScalarValue]) -> Result<LogicalPlan> {
+    use datafusion_common::tree_node::{Transformed, TransformedResult};
+    use datafusion_expr::expr::Placeholder;
+    plan.transform_up_with_subqueries(|p| {
+        let LogicalPlan::TableScan(scan) = &p else {
+            return Ok(Transformed::no(p));
+        };
+        let Some(source) = scan.source.downcast_ref::<TableFunctionSource>() else {
+            return Ok(Transformed::no(p));
+        };
+        let TableFunctionCall::Parameterized(args) = &source.call else {
+            return Ok(Transformed::no(p));
+        };
+        let bound = args
+            .iter()
+            .map(|a| {
+                a.clone()
+                    .transform(|e| match e {
+                        Expr::Placeholder(Placeholder { id, field }) => {
+                            let value = id
+                                .strip_prefix('$')
+                                .and_then(|n| n.parse::<usize>().ok())
+                                .and_then(|n| params.get(n.checked_sub(1)?))
+                                .ok_or_else(|| {
+                                    PlanError::new("08P01", format!("no value for parameter {id}"))
+                                })?;
+                            let value = match &field {
+                                Some(f) => value.cast_to(f.data_type())?,
+                                None => value.clone(),
+                            };
+                            Ok(Transformed::yes(Expr::Literal(value, None)))
+                        }
+                        other => Ok(Transformed::no(other)),
+                    })
+                    .data()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let resolved = resolve(&source.name, bound)?;
+        let Some(resolved) = resolved.downcast_ref::<TableFunctionSource>() else {
+            return Err(DataFusionError::Internal(format!(
+                "{}() did not resolve to a table function",
+                source.name
+            )));
+        };
+        // Bound values may fit a narrower integer column than the one the
+        // parameters' types described: the described one stays.
+        let same_kind = |a: &DataType, b: &DataType| a == b || (a.is_integer() && b.is_integer());
+        let described = source.schema.field(0).data_type();
+        if !same_kind(resolved.schema.field(0).data_type(), described) {
+            return Err(PlanError::datatype_mismatch(format!(
+                "the parameters of {}() give a column of another type than the one described",
+                source.name
+            ))
+            .into());
+        }
+        let mut scan = scan.clone();
+        scan.source = Arc::new(TableFunctionSource {
+            name: source.name.clone(),
+            schema: Arc::clone(&source.schema),
+            call: resolved.call.clone(),
+        });
+        Ok(Transformed::yes(LogicalPlan::TableScan(scan)))
+    })
+    .data()
 }
 
 /// Folds an argument to a constant.
@@ -140,7 +368,7 @@ fn constant(function: &str, arg: Expr) -> Result<ScalarValue> {
     }
 }
 
-fn wrong_arguments(values: &[ScalarValue]) -> datafusion_common::DataFusionError {
+fn wrong_arguments(values: &[ScalarValue]) -> DataFusionError {
     let types: Vec<String> = values
         .iter()
         .map(|v| {
@@ -160,7 +388,7 @@ fn wrong_arguments(values: &[ScalarValue]) -> datafusion_common::DataFusionError
     .into()
 }
 
-fn zero_step() -> datafusion_common::DataFusionError {
+fn zero_step() -> DataFusionError {
     PlanError::invalid_parameter("step size cannot equal zero").into()
 }
 
@@ -334,14 +562,14 @@ mod tests {
             .clone()
     }
 
-    fn error(name: &str, args: Vec<Expr>) -> datafusion_common::DataFusionError {
+    fn error(name: &str, args: Vec<Expr>) -> DataFusionError {
         match resolve(name, args) {
             Ok(_) => panic!("{name} resolved"),
             Err(e) => e,
         }
     }
 
-    fn code(e: &datafusion_common::DataFusionError) -> Option<&'static str> {
+    fn code(e: &DataFusionError) -> Option<&'static str> {
         crate::find_plan_error(e).map(|e| e.code)
     }
 

@@ -59,6 +59,12 @@ pub enum SqlState {
     CharacterNotInRepertoire,
     /// 23502
     NotNullViolation,
+    /// 22004 (a NULL where none is allowed, such as a JSON object key)
+    NullValueNotAllowed,
+    /// 22019 (an escape string of more than one character)
+    InvalidEscapeCharacter,
+    /// 22025 (a LIKE pattern ending in its escape character)
+    InvalidEscapeSequence,
     /// 54001
     StackDepthExceeded,
     /// 22000 (other data exceptions)
@@ -90,6 +96,9 @@ impl SqlState {
             SqlState::InvalidParameterValue => "22023",
             SqlState::CharacterNotInRepertoire => "22021",
             SqlState::NotNullViolation => "23502",
+            SqlState::NullValueNotAllowed => "22004",
+            SqlState::InvalidEscapeCharacter => "22019",
+            SqlState::InvalidEscapeSequence => "22025",
             SqlState::StackDepthExceeded => "54001",
             SqlState::DataException => "22000",
             SqlState::QueryCanceled => "57014",

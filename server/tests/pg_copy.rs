@@ -173,3 +173,90 @@ async fn copy_legacy_options() {
     };
     assert_eq!(sqlstate(&err), "0A000");
 }
+
+/// Escapes in COPY text format produce bytes (`\303\251` is "é", as in
+/// Postgres), the field is then checked as UTF-8 (22021), a bytea field
+/// with a bad hex digit is 22023, and a COPY option that is not one
+/// one-byte character is refused as Postgres refuses it, on the new and
+/// the legacy option syntax. The connection serves after each error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_escapes_give_bytes_and_bad_fields_are_errors() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE esc (id BIGINT, name TEXT, raw BYTEA)")
+        .await
+        .unwrap();
+    let sink = client.copy_in("COPY esc FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    sink.send(Bytes::from_static(
+        b"1\t\\303\\251t\\xc3\\xa9\t\\\\x00ff\n2\tcaf\xc3\xa9\t\\N\n",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    assert_eq!(
+        simple_rows(
+            &client,
+            "SELECT id, name, encode(raw, 'hex') FROM esc ORDER BY id"
+        )
+        .await,
+        vec![
+            vec![Some("1".into()), Some("été".into()), Some("00ff".into())],
+            vec![Some("2".into()), Some("café".into()), None],
+        ]
+    );
+
+    let failures: [(&[u8], &str, &str); 3] = [
+        // An escape that makes invalid UTF-8.
+        (b"3\t\\351\t\\N\n", "22021", "invalid byte sequence"),
+        // A non-ASCII character inside a hex bytea value.
+        (
+            "4\tx\t\\\\xa\u{e9}0\n".as_bytes(),
+            "22023",
+            "invalid hexadecimal digit",
+        ),
+        // Raw bytes that are not UTF-8.
+        (b"5\t\xff\t\\N\n", "22021", "invalid byte sequence"),
+    ];
+    for (data, code, message) in failures {
+        let sink = client.copy_in("COPY esc FROM STDIN").await.unwrap();
+        futures::pin_mut!(sink);
+        let sent = sink.send(Bytes::copy_from_slice(data)).await;
+        let err = match sent {
+            Err(e) => e,
+            Ok(()) => sink.finish().await.expect_err("a bad field was copied"),
+        };
+        assert_eq!(sqlstate(&err), code, "{err:?}");
+        assert!(
+            format!("{err:?}").contains(message),
+            "{code}: {err:?} does not say {message:?}"
+        );
+    }
+    assert_eq!(
+        simple_rows(&client, "SELECT count(*) FROM esc").await,
+        vec![vec![Some("2".into())]]
+    );
+
+    for sql in [
+        "COPY esc FROM STDIN WITH (DELIMITER 'é')",
+        "COPY esc FROM STDIN WITH (DELIMITER '||')",
+        "COPY esc FROM STDIN WITH (FORMAT csv, QUOTE 'é')",
+        "COPY esc FROM STDIN WITH (FORMAT csv, ESCAPE 'ab')",
+        "COPY esc FROM STDIN WITH DELIMITER 'é'",
+        "COPY esc FROM STDIN WITH CSV QUOTE 'ab'",
+    ] {
+        let Err(err) = client.copy_in::<_, Bytes>(sql).await else {
+            panic!("{sql} succeeded");
+        };
+        assert_eq!(sqlstate(&err), "0A000", "{sql}: {err:?}");
+        assert!(
+            format!("{err:?}").contains("must be a single one-byte character"),
+            "{sql}: {err:?}"
+        );
+    }
+    assert_eq!(
+        simple_rows(&client, "SELECT count(*) FROM esc").await,
+        vec![vec![Some("2".into())]]
+    );
+}

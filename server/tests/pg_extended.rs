@@ -413,6 +413,32 @@ async fn text_parameters_of_every_type() {
     assert_eq!(kinds(&messages), "2DCZ");
     assert_eq!(text_rows(&messages), vec![vec![Some("héllo".to_string())]]);
 
+    // A bytea text parameter with a multi-byte character among its hex
+    // digits is 22023 (it used to panic the connection), and a bad escape
+    // 22P02; the session goes on.
+    for (value, code) in [
+        ("\\xa\u{e9}0".as_bytes(), "22023"),
+        (b"\\x0".as_slice(), "22023"),
+        (b"a\\9".as_slice(), "22P02"),
+    ] {
+        let mut pipeline = parse("", "SELECT encode($1::bytea, 'hex')", &[0]);
+        pipeline.extend(bind("", "", &[], &[Some(value)], &[]));
+        pipeline.extend(execute("", 0));
+        pipeline.extend(sync());
+        raw.send(&pipeline).await;
+        let messages = raw.until_ready().await;
+        assert_eq!(kinds(&messages), "1EZ", "{value:?}: {messages:?}");
+        assert_eq!(error_code(&messages).as_deref(), Some(code), "{value:?}");
+    }
+    let mut pipeline = parse("", "SELECT encode($1::bytea, 'hex')", &[17]);
+    pipeline.extend(bind("", "", &[], &[Some(b"\\x0aff")], &[]));
+    pipeline.extend(execute("", 0));
+    pipeline.extend(sync());
+    raw.send(&pipeline).await;
+    let messages = raw.until_ready().await;
+    assert_eq!(kinds(&messages), "12DCZ", "{messages:?}");
+    assert_eq!(text_rows(&messages), vec![vec![Some("0aff".to_string())]]);
+
     // Declared types that differ from the column's are cast.
     let mut pipeline = parse("", "SELECT t FROM p WHERE i2 = $1", &[20]);
     pipeline.extend(bind("", "", &[1], &[Some(&7i64.to_be_bytes())], &[]));
@@ -613,4 +639,58 @@ async fn prepared_statements_see_new_rows_and_catalog_changes() {
     ));
     let err = client.query(&count, &[]).await.unwrap_err();
     assert_eq!(sqlstate(&err), "26000");
+}
+
+/// Parameters where Postgres takes them: the arguments of a set-returning
+/// function in FROM (typed as the call needs them) and LIMIT / OFFSET.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_in_table_functions_and_limits() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    let statement = client
+        .prepare("SELECT * FROM generate_series(1, $1)")
+        .await
+        .unwrap();
+    assert_eq!(statement.params(), &[Type::INT4]);
+    assert_eq!(statement.columns()[0].type_(), &Type::INT4);
+    let rows = client.query(&statement, &[&3i32]).await.unwrap();
+    let values: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(values, [1, 2, 3]);
+    // The same statement with another value: the plan is bound again.
+    let rows = client.query(&statement, &[&1i32]).await.unwrap();
+    assert_eq!(rows.len(), 1);
+
+    // A bigint parameter makes a bigint column.
+    let rows = client
+        .query(
+            "SELECT * FROM generate_series($1::bigint, $2, 2)",
+            &[&5_000_000_000i64, &5_000_000_004i64],
+        )
+        .await
+        .unwrap();
+    let values: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(values, [5_000_000_000, 5_000_000_002, 5_000_000_004]);
+
+    let rows = client
+        .query(
+            "SELECT g FROM generate_series(1, 10) AS g ORDER BY g LIMIT $1::bigint OFFSET $2::bigint",
+            &[&2i64, &3i64],
+        )
+        .await
+        .unwrap();
+    let values: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(values, [4, 5]);
+
+    // A zero step bound later is the error Postgres gives.
+    let err = client
+        .query("SELECT * FROM generate_series(1, 5, $1)", &[&0i32])
+        .await
+        .expect_err("a zero step");
+    assert_eq!(sqlstate(&err), "22023", "{err:?}");
+    assert_eq!(
+        pg_support::simple_value(&client, "SELECT 1")
+            .await
+            .as_deref(),
+        Some("1")
+    );
 }

@@ -17,6 +17,7 @@ use datafusion_optimizer::optimizer::Optimizer;
 pub mod array_literal;
 pub mod clause_checks;
 pub mod decorrelate;
+pub mod in_subquery_select;
 pub mod int4_literals;
 pub mod optimizer_config;
 pub mod pg_arithmetic;
@@ -36,6 +37,10 @@ pub fn optimizer() -> Optimizer {
     optimizer
         .rules
         .insert(position, Arc::new(decorrelate::DecorrelateScalarSubqueries));
+    // First: the joins it builds are then optimized like any other.
+    optimizer
+        .rules
+        .insert(0, Arc::new(in_subquery_select::InSubqueryInSelect));
     optimizer
 }
 

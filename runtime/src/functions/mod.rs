@@ -4,7 +4,9 @@
 //! planner and the workers must see the same set. It holds DataFusion's
 //! built-in scalar, aggregate and window functions and Tidewater's own
 //! (Postgres compatibility functions live in [`pg`]; arithmetic and
-//! casts with Postgres's errors in [`arithmetic`] and [`int_cast`]; `sum`
+//! casts with Postgres's errors in [`arithmetic`] and [`int_cast`]; the
+//! helpers the planner rewrites `generate_subscripts` and `LIKE … ESCAPE`
+//! into in [`array_subscripts`] and [`like_escape`]; `sum`
 //! typed as Postgres types it, replacing DataFusion's, in [`sum`]).
 
 use std::collections::HashMap;
@@ -14,9 +16,11 @@ use datafusion_common::{Result as DFResult, plan_err};
 use datafusion_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 pub mod arithmetic;
+pub mod array_subscripts;
 pub mod bytea;
 pub mod expand_array;
 pub mod int_cast;
+pub mod like_escape;
 pub mod named_cast;
 pub mod pg;
 pub mod scalar_subquery;
@@ -45,6 +49,9 @@ impl FunctionRegistry {
             .chain(pg::scalar_functions())
             .chain(std::iter::once(bytea::ByteaIn::udf()))
             .chain(std::iter::once(expand_array::ExpandArray::udf()))
+            .chain(std::iter::once(array_subscripts::ArraySubscripts::udf()))
+            .chain(std::iter::once(like_escape::LikeEscape::udf()))
+            .chain(std::iter::once(pg::json::JsonBuildObject::udf()))
             .chain(arithmetic::CheckedArithmetic::all())
             .chain(int_cast::ToInteger::all())
             .chain(std::iter::once(named_cast::NamedCast::udf()))

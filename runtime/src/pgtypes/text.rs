@@ -302,6 +302,44 @@ mod tests {
 
     use super::*;
 
+    proptest::proptest! {
+        /// Random text as a bytea value, and through the text input of
+        /// every column type: a value or a clean error, never a panic.
+        #[test]
+        fn random_text_input_never_panics(
+            text in "(\\\\x)?[0-9a-fA-F\\\\éТ\u{0}-\u{7f}]{0,32}",
+        ) {
+            if let Ok(bytes) = parse_bytea(&text)
+                && let Some(hex) = text.strip_prefix("\\x")
+            {
+                proptest::prop_assert_eq!(bytes.len() * 2, hex.chars().filter(|c| !c.is_whitespace()).count());
+            }
+            let _ = parse_bool(&text);
+            let _ = numeric_type_of_text(&text);
+            for ty in [
+                DataType::Boolean,
+                DataType::Int16,
+                DataType::Int32,
+                DataType::Int64,
+                DataType::Float64,
+                DataType::Decimal128(12, 3),
+                DataType::Utf8,
+                DataType::Binary,
+                DataType::Date32,
+                DataType::Time64(TimeUnit::Microsecond),
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano),
+            ] {
+                let _ = parse_integer(&text, &ty);
+                if let Err((row, e)) = parse_text_values(&[Some(text.as_str()), None], &ty) {
+                    proptest::prop_assert_eq!(row, 0);
+                    proptest::prop_assert!(!e.to_string().is_empty());
+                }
+            }
+        }
+    }
+
     #[test]
     fn parses_postgres_text_input() {
         let a = parse_text_values(&[Some(" 12"), None, Some("-3")], &DataType::Int64).unwrap();

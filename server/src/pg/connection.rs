@@ -44,7 +44,9 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::cancel::{CancelRegistry, Registration};
-use super::encode::{EncodeContext, Format, char_column, encode_row, normalize_column};
+use super::encode::{
+    EncodeContext, Format, char_column, encode_row, normalize_column, vector_column,
+};
 use super::error::{Severity, error_response, notice_response};
 use super::params::{decode_param, expand_formats};
 use super::protocol::{
@@ -415,14 +417,16 @@ impl RowEncoding {
                 self.formats.len()
             )));
         }
+        let schema = batch.schema();
         batch
             .columns()
             .iter()
             .enumerate()
             .map(|(i, c)| {
                 let c = normalize_column(c)?;
-                let Some(field) = self.described.as_ref().map(|s| s.field(i)) else {
-                    return Ok(c);
+                let field = match self.described.as_ref() {
+                    Some(s) => s.field(i),
+                    None => schema.field(i),
                 };
                 let t = field.data_type();
                 let c = if pg_type(t) == pg_type(c.data_type()) {
@@ -432,10 +436,10 @@ impl RowEncoding {
                         SqlError::internal(format!("result column {i} has an unexpected type: {e}"))
                     })?
                 };
-                if self.formats[i] == Format::Binary && pg_field_type(field).0 == Type::CHAR {
-                    char_column(&c)
-                } else {
-                    Ok(c)
+                match (self.formats[i], pg_field_type(field).0) {
+                    (Format::Binary, Type::CHAR) => char_column(&c),
+                    (Format::Text, Type::INT2_VECTOR | Type::OID_VECTOR) => vector_column(&c),
+                    _ => Ok(c),
                 }
             })
             .collect()

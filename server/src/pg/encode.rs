@@ -157,6 +157,39 @@ pub(crate) fn char_column(column: &ArrayRef) -> SqlResult<ArrayRef> {
     Ok(std::sync::Arc::new(out.finish()))
 }
 
+/// An `int2vector` / `oidvector` column (lists of integers) in text
+/// format: Postgres writes those as the elements separated by spaces
+/// (`1 3`), not as an array literal, and clients (SQLAlchemy's reflection)
+/// split them so.
+///
+/// # Errors
+///
+/// A column that is not a list of integers (internal).
+pub(crate) fn vector_column(column: &ArrayRef) -> SqlResult<ArrayRef> {
+    let lists = column
+        .as_list_opt::<i32>()
+        .ok_or_else(|| wrong_type(column.as_ref()))?;
+    let mut out = arrow::array::StringBuilder::with_capacity(lists.len(), lists.len() * 4);
+    let mut text = String::new();
+    for row in 0..lists.len() {
+        if lists.is_null(row) {
+            out.append_null();
+            continue;
+        }
+        let values = arrow::compute::cast(&lists.value(row), &DataType::Int64)
+            .map_err(|e| SqlError::internal(format!("cannot send a vector column: {e}")))?;
+        text.clear();
+        for (i, v) in values.as_primitive::<Int64Type>().iter().enumerate() {
+            if i > 0 {
+                text.push(' ');
+            }
+            let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{}", v.unwrap_or(0)));
+        }
+        out.append_value(&text);
+    }
+    Ok(std::sync::Arc::new(out.finish()))
+}
+
 /// Appends the fields of row `row` of `columns` to `buf` (the body of a
 /// `DataRow` without its field count).
 ///

@@ -434,6 +434,66 @@ mod tests {
         DataType::Time64(TimeUnit::Microsecond)
     }
 
+    /// The types a parameter can take, scalar and array.
+    fn param_types() -> Vec<DataType> {
+        use arrow::datatypes::Field;
+        let scalars = vec![
+            DataType::Boolean,
+            DataType::Int16,
+            DataType::Int32,
+            DataType::Int64,
+            DataType::Float32,
+            DataType::Float64,
+            DataType::Decimal128(10, 2),
+            DataType::Decimal128(38, 10),
+            DataType::Utf8,
+            DataType::Binary,
+            DataType::Date32,
+            time_type(),
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            interval_type(),
+        ];
+        let arrays: Vec<DataType> = scalars
+            .iter()
+            .map(|t| DataType::List(Arc::new(Field::new("item", t.clone(), true))))
+            .collect();
+        scalars.into_iter().chain(arrays).collect()
+    }
+
+    proptest::proptest! {
+        /// Random bytes as a parameter of every type, in text and binary
+        /// format, declared or not: a value or a clean SQLSTATE, never a
+        /// panic.
+        #[test]
+        fn random_parameter_bytes_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            binary in proptest::prelude::any::<bool>(),
+            declared in proptest::prelude::any::<bool>(),
+        ) {
+            let format = if binary { Format::Binary } else { Format::Text };
+            for expected in param_types() {
+                let oid = if declared { pg_type(&expected).oid() } else { 0 };
+                if let Err(e) = decode_param(0, Some(&bytes), format, oid, &expected) {
+                    proptest::prop_assert!(
+                        e.code.len() == 5 && e.code.bytes().all(|b| b.is_ascii_alphanumeric()),
+                        "{:?}", e
+                    );
+                }
+            }
+        }
+
+        /// Text that looks like a value (digits, signs, separators, hex
+        /// escapes, multi-byte characters) through the text decoder of
+        /// every type.
+        #[test]
+        fn value_like_text_never_panics(text in "[-+0-9.eE:\\\\x{}, \"aéТ]{0,24}") {
+            for expected in param_types() {
+                let _ = decode_param(0, Some(text.as_bytes()), Format::Text, 0, &expected);
+            }
+        }
+    }
+
     #[test]
     fn text_and_binary_params() {
         let v = decode_param(0, Some(b"42"), Format::Text, 0, &DataType::Int64).unwrap();

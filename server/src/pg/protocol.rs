@@ -535,6 +535,41 @@ mod tests {
         Body(Bytes::copy_from_slice(bytes))
     }
 
+    proptest::proptest! {
+        /// Random bodies of every message kind and of the startup packet:
+        /// a message or a protocol error, never a panic.
+        #[test]
+        fn random_messages_never_panic(
+            kind in proptest::sample::select(b"QPBdpDECSHXcf".to_vec()),
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let _ = decode_message(kind, body(&bytes));
+            let _ = decode_startup(body(&bytes));
+        }
+
+        /// A Bind whose counts and lengths are random (the fields a
+        /// client can lie about), the rest well formed.
+        #[test]
+        fn bind_with_random_counts_never_panics(
+            counts in proptest::collection::vec(proptest::prelude::any::<i16>(), 3),
+            lengths in proptest::collection::vec(proptest::prelude::any::<i32>(), 0..4),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..32),
+        ) {
+            let mut b = BytesMut::new();
+            b.put_slice(b"portal\0stmt\0");
+            b.put_i16(counts[0]);
+            b.put_i16(1);
+            b.put_i16(counts[1]);
+            for len in &lengths {
+                b.put_i32(*len);
+                b.put_slice(&tail[..tail.len().min((*len).max(0) as usize)]);
+            }
+            b.put_i16(counts[2]);
+            b.put_slice(&tail);
+            let _ = decode_message(b'B', Body(b.freeze()));
+        }
+    }
+
     #[test]
     fn decodes_startup_and_requests() {
         let mut b = BytesMut::new();

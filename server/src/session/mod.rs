@@ -13,6 +13,10 @@
 //! run, but they group nothing: `ROLLBACK` cannot undo a statement that
 //! completed, and says so in a warning. As in Postgres, an error inside a
 //! `BEGIN` block makes later statements fail until `ROLLBACK`/`COMMIT`.
+//! Savepoints (`SAVEPOINT`, `RELEASE`, `ROLLBACK TO SAVEPOINT`) are kept
+//! by name as Postgres keeps them, so that their errors are Postgres's
+//! (25P01 outside a block, 3B001 for an unknown name), and `ROLLBACK TO`
+//! makes a failed block usable again; like `ROLLBACK`, it undoes nothing.
 
 pub mod copy;
 pub mod portal;
@@ -193,6 +197,8 @@ pub struct Session {
     database: String,
     settings: Settings,
     transaction: TransactionStatus,
+    /// The savepoints of the transaction block, outermost first.
+    savepoints: Vec<String>,
     cancel: CancelHandle,
     notices: Vec<String>,
     /// Prepared statements by name ("" is the unnamed one).
@@ -221,6 +227,7 @@ impl Session {
             database: database.to_string(),
             settings,
             transaction: TransactionStatus::Idle,
+            savepoints: Vec::new(),
             cancel: CancelHandle::default(),
             notices: Vec::new(),
             statements: HashMap::new(),
@@ -370,6 +377,17 @@ impl Session {
         param_types: &[Option<DataType>],
         params: &[ScalarValue],
     ) -> SqlResult<ExecResult> {
+        self.refuse_in_failed_block(statement)?;
+        let result = self.execute_inner(statement, param_types, params).await;
+        if result.is_err() && self.transaction == TransactionStatus::InBlock {
+            self.transaction = TransactionStatus::Failed;
+        }
+        result
+    }
+
+    /// In a failed transaction block only `COMMIT` and `ROLLBACK` (to the
+    /// start or to a savepoint) run, as in Postgres.
+    fn refuse_in_failed_block(&self, statement: &Statement) -> SqlResult<()> {
         if self.transaction == TransactionStatus::Failed
             && !matches!(
                 statement,
@@ -381,11 +399,26 @@ impl Session {
                 "current transaction is aborted, commands ignored until end of transaction block",
             ));
         }
-        let result = self.execute_inner(statement, param_types, params).await;
-        if result.is_err() && self.transaction == TransactionStatus::InBlock {
-            self.transaction = TransactionStatus::Failed;
+        Ok(())
+    }
+
+    /// Checks that a savepoint statement runs in a transaction block and
+    /// finds savepoint `name` (the innermost of that name) in it.
+    fn savepoint_position(&self, what: &str, name: Option<&str>) -> SqlResult<Option<usize>> {
+        if self.transaction == TransactionStatus::Idle {
+            return Err(SqlError::new(
+                "25P01",
+                format!("{what} can only be used in transaction blocks"),
+            ));
         }
-        result
+        let Some(name) = name else { return Ok(None) };
+        match self.savepoints.iter().rposition(|s| s == name) {
+            Some(at) => Ok(Some(at)),
+            None => Err(SqlError::new(
+                "3B001",
+                format!("savepoint \"{name}\" does not exist"),
+            )),
+        }
     }
 
     /// Marks the transaction block failed (a front end saw an error while
@@ -789,7 +822,38 @@ impl Session {
                         .push("there is already a transaction in progress".into());
                 }
                 self.transaction = TransactionStatus::InBlock;
+                self.savepoints.clear();
                 Ok(ExecResult::Command("BEGIN".into()))
+            }
+            Statement::Savepoint { name } => {
+                self.savepoint_position("SAVEPOINT", None)?;
+                self.savepoints.push(name.value.clone());
+                Ok(ExecResult::Command("SAVEPOINT".into()))
+            }
+            Statement::ReleaseSavepoint { name } => {
+                if let Some(at) = self.savepoint_position("RELEASE SAVEPOINT", Some(&name.value))? {
+                    self.savepoints.truncate(at);
+                }
+                Ok(ExecResult::Command("RELEASE".into()))
+            }
+            Statement::Rollback {
+                savepoint: Some(name),
+                ..
+            } => {
+                if let Some(at) =
+                    self.savepoint_position("ROLLBACK TO SAVEPOINT", Some(&name.value))?
+                {
+                    self.savepoints.truncate(at + 1);
+                }
+                if self.transaction == TransactionStatus::InBlock {
+                    self.notices.push(
+                        "statements commit as they complete: ROLLBACK TO SAVEPOINT did not undo the statements after the savepoint"
+                            .into(),
+                    );
+                }
+                // As in Postgres, the block is usable again.
+                self.transaction = TransactionStatus::InBlock;
+                Ok(ExecResult::Command("ROLLBACK".into()))
             }
             Statement::Commit { .. } => {
                 let tag = if self.transaction == TransactionStatus::Failed {
@@ -802,6 +866,7 @@ impl Session {
                     "COMMIT"
                 };
                 self.transaction = TransactionStatus::Idle;
+                self.savepoints.clear();
                 Ok(ExecResult::Command(tag.into()))
             }
             Statement::Rollback { .. } => {
@@ -814,6 +879,7 @@ impl Session {
                     TransactionStatus::Failed => {}
                 }
                 self.transaction = TransactionStatus::Idle;
+                self.savepoints.clear();
                 Ok(ExecResult::Command("ROLLBACK".into()))
             }
             Statement::Discard { .. } => {
@@ -1071,17 +1137,7 @@ impl Session {
         let Some(statement) = prepared.statement.as_ref() else {
             return Ok(PortalStep::Empty);
         };
-        if self.transaction == TransactionStatus::Failed
-            && !matches!(
-                statement,
-                Statement::Commit { .. } | Statement::Rollback { .. }
-            )
-        {
-            return Err(SqlError::new(
-                "25P02",
-                "current transaction is aborted, commands ignored until end of transaction block",
-            ));
-        }
+        self.refuse_in_failed_block(statement)?;
         let result = self.execute_prepared(&prepared, statement, &params).await;
         if result.is_err() && self.transaction == TransactionStatus::InBlock {
             self.transaction = TransactionStatus::Failed;

@@ -2,7 +2,7 @@
 //! started as a child process on a free port with a data directory the test
 //! owns (so it can be killed with SIGKILL and restarted on the same data),
 //! tokio-postgres clients for it, and the external client programs of
-//! `server/tests/clients/` (pgjdbc, psycopg) with checks that the tools
+//! `server/tests/clients/` (pgjdbc, psycopg, SQLAlchemy and pandas) with checks that the tools
 //! they need are installed.
 
 #![allow(dead_code, unreachable_pub)]
@@ -366,12 +366,27 @@ pub const PYTHON: &str = "python3";
 
 /// Panics unless psycopg 3 imports in [`PYTHON`].
 pub fn require_psycopg() {
-    let output =
-        try_output(Command::new(PYTHON).args(["-c", "import psycopg; print(psycopg.__version__)"]));
+    require_python_modules(&[("psycopg", "psycopg[binary]")]);
+}
+
+/// Panics unless every `(module, PyPI package)` of `modules` imports in
+/// [`PYTHON`], naming the packages that are missing.
+pub fn require_python_modules(modules: &[(&str, &str)]) {
+    let imports = modules
+        .iter()
+        .map(|(m, _)| format!("import {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let output = try_output(Command::new(PYTHON).args(["-c", &imports]));
+    let packages = modules
+        .iter()
+        .map(|(_, p)| *p)
+        .collect::<Vec<_>>()
+        .join(", ");
     match output {
         None => panic!("`{PYTHON}` is not installed: {INSTALL_HINT}"),
         Some(o) if !o.status.success() => panic!(
-            "psycopg 3 is not installed for {PYTHON} (PyPI psycopg[binary]): {INSTALL_HINT}\n{}",
+            "{PYTHON} cannot import what this test needs (PyPI {packages}): {INSTALL_HINT}\n{}",
             String::from_utf8_lossy(&o.stderr)
         ),
         Some(_) => {}

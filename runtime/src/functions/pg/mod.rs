@@ -5,7 +5,8 @@
 //! - this module: the shared registry's functions ([`scalar_functions`]);
 //! - [`catalog`](mod@catalog): catalog identity and the per-statement
 //!   catalog lookups;
-//! - [`settings`](mod@settings): `current_setting`.
+//! - [`settings`](mod@settings): `current_setting`;
+//! - [`json`](mod@json): `json_build_object`.
 //!
 //! Types and their names live in [`crate::pgtypes`].
 //!
@@ -27,6 +28,7 @@
 //!   simplifies expressions, so workers never see it.
 
 pub mod catalog;
+pub mod json;
 pub mod settings;
 
 use catalog::{ENCODINGS, encoding_name, size_pretty, user_name};

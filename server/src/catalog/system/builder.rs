@@ -131,13 +131,15 @@ fn parse_relation(schema: &'static str, entry: &'static str) -> Option<SystemRel
         .iter()
         .map(|c| {
             let field = Field::new(c.name, arrow_type(c.pg_type), !c.not_null);
-            // `"char"` columns are `Utf8` like `text`; clients see their type.
-            if c.pg_type.name == "char" {
-                field.with_metadata(
+            // `"char"` columns are `Utf8` like `text`, `int2vector` and
+            // `oidvector` lists like arrays; clients see their type.
+            match c.pg_type.name.as_str() {
+                "char" => field.with_metadata(
                     [(PG_TYPE_METADATA_KEY.to_string(), "\"char\"".to_string())].into(),
-                )
-            } else {
-                field
+                ),
+                name @ ("int2vector" | "oidvector") => field
+                    .with_metadata([(PG_TYPE_METADATA_KEY.to_string(), name.to_string())].into()),
+                _ => field,
             }
         })
         .collect();
