@@ -106,12 +106,6 @@ impl ScalarUDFImpl for ArraySubscripts {
             out.append(true);
         }
         let array: ArrayRef = Arc::new(out.finish());
-        if scalar {
-            Ok(ColumnarValue::Scalar(
-                datafusion_common::ScalarValue::try_from_array(&array, 0)?,
-            ))
-        } else {
-            Ok(ColumnarValue::Array(array))
-        }
+        crate::functions::columnar_result(&array, scalar)
     }
 }

@@ -84,13 +84,7 @@ impl ScalarUDFImpl for ExpandArray {
         let scalar = matches!(arg, ColumnarValue::Scalar(_));
         let array = arg.to_array(args.number_rows)?;
         let out = expand(&array)?;
-        if scalar {
-            Ok(ColumnarValue::Scalar(
-                datafusion_common::ScalarValue::try_from_array(&out, 0)?,
-            ))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        crate::functions::columnar_result(&out, scalar)
     }
 }
 

@@ -26,6 +26,25 @@ pub mod pg;
 pub mod scalar_subquery;
 pub mod sum;
 
+/// The result of a scalar function computed as `array`: one scalar when
+/// every argument was (`all_scalar`), else the array.
+///
+/// # Errors
+///
+/// An empty array where a scalar is wanted (internal).
+pub(crate) fn columnar_result(
+    array: &arrow::array::ArrayRef,
+    all_scalar: bool,
+) -> DFResult<datafusion_expr::ColumnarValue> {
+    Ok(if all_scalar {
+        datafusion_expr::ColumnarValue::Scalar(datafusion_common::ScalarValue::try_from_array(
+            array, 0,
+        )?)
+    } else {
+        datafusion_expr::ColumnarValue::Array(Arc::clone(array))
+    })
+}
+
 /// Functions by name (lower case), including aliases.
 #[derive(Debug, Default)]
 pub struct FunctionRegistry {

@@ -130,13 +130,7 @@ impl ScalarUDFImpl for JsonBuildObject {
             out.append_value(&object);
         }
         let array: ArrayRef = Arc::new(out.finish());
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(
-                datafusion_common::ScalarValue::try_from_array(&array, 0)?,
-            ))
-        } else {
-            Ok(ColumnarValue::Array(array))
-        }
+        crate::functions::columnar_result(&array, all_scalar)
     }
 }
 
