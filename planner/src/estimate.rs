@@ -1,4 +1,5 @@
-//! Rough size estimates of logical plans, for choosing join build sides.
+//! Rough size estimates of logical plans, for choosing join build sides
+//! and where a query runs.
 //!
 //! A join builds a hash table of one input and streams the other past it;
 //! building the smaller input is what keeps a query inside its memory
@@ -12,7 +13,8 @@
 use std::path::Path;
 
 use datafusion_common::JoinType;
-use datafusion_expr::LogicalPlan;
+use datafusion_common::tree_node::TreeNodeRecursion;
+use datafusion_expr::{LogicalPlan, TableScan};
 
 use crate::catalog::TableKind;
 use crate::context::TableSourceAdapter;
@@ -28,14 +30,7 @@ const ROW_BYTES: f64 = 64.0;
 pub(crate) fn estimated_bytes(plan: &LogicalPlan) -> Option<f64> {
     match plan {
         LogicalPlan::TableScan(scan) => {
-            let adapter = scan.source.downcast_ref::<TableSourceAdapter>()?;
-            let total_columns = adapter.entry.schema.fields().len().max(1);
-            let read_columns = scan
-                .projection
-                .as_ref()
-                .map_or(total_columns, |p| p.len().max(1));
-            let share = read_columns as f64 / total_columns as f64;
-            let mut bytes = table_bytes(&adapter.entry.kind)? * share;
+            let mut bytes = scan_bytes(scan)?;
             if !scan.filters.is_empty() {
                 bytes *= FILTER_SELECTIVITY;
             }
@@ -82,6 +77,40 @@ pub(crate) fn estimated_bytes(plan: &LogicalPlan) -> Option<f64> {
             }
         }
     }
+}
+
+/// Estimated bytes `plan` reads from its tables (every scan, subqueries
+/// included), if the size of every input is known.
+pub(crate) fn scanned_bytes(plan: &LogicalPlan) -> Option<f64> {
+    let mut total = Some(0.0);
+    let _ = plan.apply_with_subqueries(|node| {
+        let bytes = match node {
+            LogicalPlan::TableScan(scan) => scan_bytes(scan),
+            LogicalPlan::Values(_) | LogicalPlan::EmptyRelation(_) => estimated_bytes(node),
+            leaf if leaf.inputs().is_empty() => None,
+            _ => return Ok(TreeNodeRecursion::Continue),
+        };
+        total = total.zip(bytes).map(|(t, b)| t + b);
+        Ok(if total.is_some() {
+            TreeNodeRecursion::Continue
+        } else {
+            TreeNodeRecursion::Stop
+        })
+    });
+    total
+}
+
+/// Bytes of the columns `scan` reads: its table's bytes scaled by the
+/// share of columns read.
+fn scan_bytes(scan: &TableScan) -> Option<f64> {
+    let adapter = scan.source.downcast_ref::<TableSourceAdapter>()?;
+    let total_columns = adapter.entry.schema.fields().len().max(1);
+    let read_columns = scan
+        .projection
+        .as_ref()
+        .map_or(total_columns, |p| p.len().max(1));
+    let share = read_columns as f64 / total_columns as f64;
+    Some(table_bytes(&adapter.entry.kind)? * share)
 }
 
 /// Bytes a table holds, as far as can be told cheaply.

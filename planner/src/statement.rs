@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion_common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion_common::{DataFusionError, Result, ScalarValue};
-use datafusion_expr::LogicalPlan;
 use datafusion_expr::logical_plan::{DmlStatement, WriteOp};
 use datafusion_expr::planner::ContextProvider;
+use datafusion_expr::{Expr, LogicalPlan, Volatility};
 use datafusion_optimizer::analyzer::Analyzer;
 use datafusion_sql::planner::SqlToRel;
 use sqlparser::ast::{
@@ -49,6 +50,16 @@ pub struct LoweredQuery {
     pub optimized: LogicalPlan,
     /// The dataflow plan.
     pub dataflow: DataflowPlan,
+    /// Estimated bytes the query reads from its tables, when every table's
+    /// size is known (see [`crate::estimate`]); small queries run on one
+    /// worker.
+    pub scanned_bytes: Option<f64>,
+    /// The dataflow plan may run again, for another execution of the same
+    /// prepared statement (with a fresh [`QueryConfig`]): the query has no
+    /// parameters and calls no function whose value is fixed per statement
+    /// (`now()`, `current_date`: stable functions, which the optimizer
+    /// folds into the plan).
+    pub reusable: bool,
 }
 
 /// `CREATE TABLE`.
@@ -1062,6 +1073,7 @@ impl<'a> Planner<'a> {
             plan = crate::table_functions::bind_parameters(plan, &values)?;
             plan = plan.with_param_values(values)?;
         }
+        let reusable = query.param_types.is_empty() && !calls_stable_functions(&plan);
         let options = Arc::new(self.ctx.options().clone());
         let plan = crate::rules::array_literal::rewrite_array_literals(plan)?;
         let plan = crate::rules::pg_semantics::apply_pg_semantics(plan)?;
@@ -1075,9 +1087,12 @@ impl<'a> Planner<'a> {
         let optimizer_ctx = TidewaterOptimizerConfig::new(options, start);
         let optimized = crate::rules::optimizer().optimize(analyzed, &optimizer_ctx, |_, _| {})?;
         let dataflow = lower_plan(&optimized, config)?;
+        let scanned_bytes = crate::estimate::scanned_bytes(&optimized);
         Ok(LoweredQuery {
             optimized,
             dataflow,
+            scanned_bytes,
+            reusable,
         })
     }
 
@@ -1164,6 +1179,30 @@ fn is_decimal(t: &DataType) -> bool {
             | DataType::Decimal128(..)
             | DataType::Decimal256(..)
     )
+}
+
+/// Whether `plan` (subqueries included) calls a stable function or reads
+/// a variable: values fixed once per statement, which a plan kept for
+/// later executions would repeat.
+fn calls_stable_functions(plan: &LogicalPlan) -> bool {
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                found = match e {
+                    Expr::ScalarFunction(f) => f.func.signature().volatility == Volatility::Stable,
+                    Expr::ScalarVariable(..) => true,
+                    _ => false,
+                };
+                Ok(if found {
+                    TreeNodeRecursion::Stop
+                } else {
+                    TreeNodeRecursion::Continue
+                })
+            })
+        })
+    });
+    found
 }
 
 /// Renders `EXPLAIN` output: the optimized logical plan and the dataflow plan.

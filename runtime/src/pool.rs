@@ -8,12 +8,20 @@
 //! cancel dataflows in the same order. Query results are gathered on worker 0
 //! and sent to the [`QueryHandle`] through a channel, so nothing but timely's
 //! own exchange crosses process boundaries.
+//!
+//! Beside the pool, the leader process runs a few *local* instances: timely
+//! instances of one worker each, with the same command loop. A query placed
+//! on one of them ([`Placement::Local`]) reads all its input on that worker,
+//! with no exchange and no progress traffic between workers; for a short
+//! query (a point lookup, `SELECT 1`, a catalog query) that coordination is
+//! most of its cost, and local instances run such queries side by side
+//! instead of one after another through the pool's command log.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::Thread;
 use std::time::Duration;
 
@@ -49,14 +57,30 @@ pub struct RuntimeConfig {
     pub cluster: Option<ClusterConfig>,
     /// How often sources start a new epoch.
     pub epoch_interval: Duration,
+    /// Single-worker instances for [`Placement::Local`] queries, started
+    /// on the leader process only (0: local queries run on the pool).
+    pub local_workers: usize,
+}
+
+/// Where a query runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// On every worker of the pool (every process of a cluster), its data
+    /// exchanged between them.
+    Distributed,
+    /// On one single-worker local instance of the leader process, the
+    /// least busy one: the whole input is read by that worker.
+    Local,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            workers: cores,
             cluster: None,
             epoch_interval: Duration::from_millis(100),
+            local_workers: cores,
         }
     }
 }
@@ -121,8 +145,12 @@ struct Shared {
     stopped: AtomicBool,
     is_leader: bool,
     peers: usize,
+    processes: usize,
     /// Inputs opened for queries not yet built.
     inputs: Inputs,
+    /// Queries submitted whose handles are still alive (to find the least
+    /// busy local instance).
+    running: AtomicUsize,
 }
 
 impl Shared {
@@ -163,6 +191,7 @@ impl std::fmt::Debug for WorkerThreads {
 /// does, but with the stack size set).
 fn spawn_workers(
     communication: CommunicationConfig,
+    thread_name: &str,
     logic: impl Fn(&mut Worker) + Send + Sync + 'static,
 ) -> Result<WorkerThreads> {
     let (builders, others) = communication.try_build().map_err(Error::Unavailable)?;
@@ -171,7 +200,7 @@ fn spawn_workers(
     for (index, builder) in builders.into_iter().enumerate() {
         let logic = Arc::clone(&logic);
         let handle = std::thread::Builder::new()
-            .name(format!("tidewater-worker-{index}"))
+            .name(format!("{thread_name}-{index}"))
             .stack_size(WORKER_STACK_BYTES)
             .spawn(move || {
                 let allocator = build_allocator(builder);
@@ -204,24 +233,120 @@ fn build_allocator(
     }
 }
 
-/// A running worker pool.
+/// The worker pool and the local instances beside it.
 #[derive(Debug)]
 pub struct Runtime {
-    shared: Arc<Shared>,
-    guards: Mutex<Option<WorkerThreads>>,
+    pool: Instance,
+    local: Vec<Instance>,
 }
 
 impl Runtime {
-    /// Starts the workers of this process. In a cluster, this blocks until
-    /// all processes are connected.
+    /// Starts the workers of this process, and on the leader its local
+    /// instances. In a cluster, this blocks until all processes are
+    /// connected.
     ///
     /// # Errors
     ///
     /// Fails when timely cannot set up communication (for example an
     /// address in use).
     pub fn start(config: RuntimeConfig, connectors: Arc<ConnectorRegistry>) -> Result<Self> {
+        let pool = Instance::start(&config, Arc::clone(&connectors), "tidewater-worker")?;
+        let mut local = Vec::new();
+        if pool.shared.is_leader {
+            let single = RuntimeConfig {
+                workers: 1,
+                cluster: None,
+                ..config.clone()
+            };
+            for i in 0..config.local_workers {
+                let name = format!("tidewater-local{i}");
+                local.push(Instance::start(&single, Arc::clone(&connectors), &name)?);
+            }
+        }
+        Ok(Self { pool, local })
+    }
+
+    /// Number of workers in the cluster.
+    pub fn peers(&self) -> usize {
+        self.pool.shared.peers
+    }
+
+    /// Number of processes in the cluster.
+    pub fn processes(&self) -> usize {
+        self.pool.shared.processes
+    }
+
+    /// Starts a query on the pool. Results arrive through the returned
+    /// handle.
+    ///
+    /// # Errors
+    ///
+    /// Fails when this process is not the leader or the pool has stopped.
+    pub fn submit(&self, plan: &DataflowPlan) -> Result<QueryHandle> {
+        self.submit_on(plan, Placement::Distributed)
+    }
+
+    /// Starts a query where `placement` says (on the pool when there are no
+    /// local instances).
+    ///
+    /// # Errors
+    ///
+    /// Fails when this process is not the leader or the runtime has
+    /// stopped.
+    pub fn submit_on(&self, plan: &DataflowPlan, placement: Placement) -> Result<QueryHandle> {
+        let instance = match placement {
+            Placement::Distributed => &self.pool,
+            Placement::Local => self
+                .local
+                .iter()
+                .min_by_key(|i| i.shared.running.load(Ordering::Relaxed))
+                .unwrap_or(&self.pool),
+        };
+        instance.submit(plan)
+    }
+
+    /// Opens an input for a query about to be submitted to the pool: its
+    /// plan reads it with [`NodeKind::Input`](crate::plan::NodeKind::Input)
+    /// `{ id }`, and the returned sender feeds it (see [`crate::input`]).
+    pub fn open_input(&self) -> (u64, InputSender) {
+        self.pool.open_input()
+    }
+
+    /// Stops every worker (in every process, when run by the leader) and
+    /// waits for this process's workers to exit.
+    pub fn shutdown(&self) {
+        self.pool.shutdown();
+        for instance in &self.local {
+            instance.shutdown();
+        }
+    }
+
+    /// Waits until this process's workers exit (followers run until the
+    /// leader shuts the cluster down).
+    pub fn join(&self) {
+        self.pool.join();
+        for instance in &self.local {
+            instance.join();
+        }
+    }
+}
+
+/// One timely instance: its workers in this process, fed by the leader.
+#[derive(Debug)]
+struct Instance {
+    shared: Arc<Shared>,
+    guards: Mutex<Option<WorkerThreads>>,
+}
+
+impl Instance {
+    fn start(
+        config: &RuntimeConfig,
+        connectors: Arc<ConnectorRegistry>,
+        thread_name: &str,
+    ) -> Result<Self> {
         let workers = config.workers.max(1);
         let (communication, process, processes) = match &config.cluster {
+            None if workers == 1 => (CommunicationConfig::Thread, 0, 1),
             None => (CommunicationConfig::Process(workers), 0, 1),
             Some(c) => (
                 CommunicationConfig::Cluster {
@@ -243,7 +368,9 @@ impl Runtime {
             stopped: AtomicBool::new(false),
             is_leader: process == 0,
             peers: workers * processes,
+            processes,
             inputs: Inputs::default(),
+            running: AtomicUsize::new(0),
         });
         let inputs = shared.inputs.clone();
         let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Thread>(1);
@@ -270,7 +397,7 @@ impl Runtime {
                 epoch_interval,
             );
         };
-        let guards = spawn_workers(communication, logic)?;
+        let guards = spawn_workers(communication, thread_name, logic)?;
         if process == 0 {
             let leader = ready_rx
                 .recv_timeout(Duration::from_secs(60))
@@ -283,17 +410,7 @@ impl Runtime {
         })
     }
 
-    /// Number of workers in the cluster.
-    pub fn peers(&self) -> usize {
-        self.shared.peers
-    }
-
-    /// Starts a query. Results arrive through the returned handle.
-    ///
-    /// # Errors
-    ///
-    /// Fails when this process is not the leader or the pool has stopped.
-    pub fn submit(&self, plan: &DataflowPlan) -> Result<QueryHandle> {
+    fn submit(&self, plan: &DataflowPlan) -> Result<QueryHandle> {
         let inputs: Vec<u64> = plan
             .nodes
             .iter()
@@ -322,6 +439,7 @@ impl Runtime {
             forget(&inputs);
             return Err(e);
         }
+        self.shared.running.fetch_add(1, Ordering::Relaxed);
         Ok(QueryHandle {
             id,
             events: rx,
@@ -331,17 +449,12 @@ impl Runtime {
         })
     }
 
-    /// Opens an input for a query about to be submitted: its plan reads it
-    /// with [`NodeKind::Input`](crate::plan::NodeKind::Input) `{ id }`, and
-    /// the returned sender feeds it (see [`crate::input`]).
-    pub fn open_input(&self) -> (u64, InputSender) {
+    fn open_input(&self) -> (u64, InputSender) {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         (id, self.shared.inputs.open(id))
     }
 
-    /// Stops every worker (in every process, when run by the leader) and
-    /// waits for this process's workers to exit.
-    pub fn shutdown(&self) {
+    fn shutdown(&self) {
         if self.shared.is_leader {
             let _ = self.shared.send(Request::Shutdown);
         }
@@ -349,9 +462,7 @@ impl Runtime {
         self.join();
     }
 
-    /// Waits until this process's workers exit (followers run until the
-    /// leader shuts the cluster down).
-    pub fn join(&self) {
+    fn join(&self) {
         let guards = self.guards.lock().take();
         if let Some(threads) = guards {
             for worker in threads.workers {
@@ -434,6 +545,7 @@ impl Drop for QueryHandle {
         for input in &self.inputs {
             self.shared.inputs.forget(*input);
         }
+        self.shared.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

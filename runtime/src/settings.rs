@@ -314,6 +314,16 @@ pub const SETTINGS: &[Setting] = &[
         "Sets the memory one query may use on each worker.",
         "string",
     ),
+    Setting {
+        enumvals: &["auto", "local", "distributed"],
+        ..user(
+            "query_mode",
+            "auto",
+            "Query Tuning / Other Planner Options",
+            "Sets where queries run: on one worker (local), on every worker (distributed), or chosen by the size of their input (auto).",
+            "enum",
+        )
+    },
     user(
         "search_path",
         "\"$user\", public",

@@ -1,6 +1,7 @@
 //! The worker pool runs plans end to end: values, a hash shuffle feeding an
 //! aggregation, backpressure from a client that does not read, and panics
-//! in connectors that fail one query while the pool keeps serving.
+//! in connectors that fail one query while the pool keeps serving, and
+//! queries placed on the local single-worker instances.
 
 use std::sync::Arc;
 
@@ -385,5 +386,115 @@ async fn a_client_that_does_not_read_holds_the_sources_back() {
         }
     }
     assert_eq!(rows, 2 * total * 1024);
+    rt.shutdown();
+}
+
+/// A connector whose one reader per worker emits one row: the number of
+/// workers the query runs on (`SourceContext::peers`).
+#[derive(Debug)]
+struct Placed;
+
+#[derive(Debug)]
+struct PlacedReader(Option<i64>);
+
+impl tidewater_runtime::source::Connector for Placed {
+    fn name(&self) -> &'static str {
+        "placed"
+    }
+
+    fn validate(
+        &self,
+        _options: &std::collections::BTreeMap<String, String>,
+        _declared: Option<arrow::datatypes::SchemaRef>,
+    ) -> Result<arrow::datatypes::SchemaRef, tidewater_runtime::error::QueryError> {
+        Ok(Arc::new(one_column()))
+    }
+
+    fn open(
+        &self,
+        _spec: &tidewater_runtime::source::SourceSpec,
+        ctx: &tidewater_runtime::source::SourceContext,
+    ) -> Result<
+        Box<dyn tidewater_runtime::source::SourceReader>,
+        tidewater_runtime::error::QueryError,
+    > {
+        Ok(Box::new(PlacedReader(Some(ctx.peers as i64))))
+    }
+}
+
+impl tidewater_runtime::source::SourceReader for PlacedReader {
+    fn poll_next(
+        &mut self,
+    ) -> Result<tidewater_runtime::source::SourcePoll, tidewater_runtime::error::QueryError> {
+        use tidewater_runtime::source::SourcePoll;
+        Ok(match self.0.take() {
+            Some(peers) => SourcePoll::Batch(
+                RecordBatch::try_new(
+                    Arc::new(one_column()),
+                    vec![Arc::new(arrow::array::Int64Array::from(vec![peers]))],
+                )
+                .unwrap(),
+            ),
+            None => SourcePoll::Finished,
+        })
+    }
+}
+
+/// A local query runs on one single-worker instance (one reader, which
+/// sees one peer), a distributed one on every worker of the pool (two
+/// readers seeing two); many local queries run at once, and a panic on a
+/// local instance fails only its query.
+#[tokio::test]
+async fn local_queries_run_on_one_worker_beside_the_pool() {
+    use tidewater_runtime::pool::Placement;
+    let mut registry = ConnectorRegistry::default();
+    registry.register(Arc::new(Placed));
+    registry.register(Arc::new(Panicking));
+    let rt = Runtime::start(
+        RuntimeConfig {
+            workers: 2,
+            local_workers: 2,
+            ..RuntimeConfig::default()
+        },
+        Arc::new(registry),
+    )
+    .unwrap();
+    let placed = scan_plan("placed", &[]);
+    let on = |placement| rt.submit_on(&placed, placement).unwrap().collect();
+    let distributed = on(Placement::Distributed).await.unwrap();
+    assert_eq!(
+        distributed.iter().map(RecordBatch::num_rows).sum::<usize>(),
+        2
+    );
+    assert_eq!(sum(&distributed), 4);
+    let local = on(Placement::Local).await.unwrap();
+    assert_eq!(local.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+    assert_eq!(sum(&local), 1);
+
+    // Queries in flight together, spread over the local instances; each
+    // shuffles (a hash exchange on one worker is local).
+    let handles: Vec<_> = (0..16)
+        .map(|n| {
+            rt.submit_on(&values_plan(n), Placement::Local)
+                .unwrap()
+                .collect()
+        })
+        .collect();
+    for (n, handle) in handles.into_iter().enumerate() {
+        assert_eq!(sum(&handle.await.unwrap()), (0..n as i64).sum::<i64>());
+    }
+
+    for _ in 0..2 {
+        let err = rt
+            .submit_on(&scan_plan("panicking", &[("at", "poll")]), Placement::Local)
+            .unwrap()
+            .collect()
+            .await
+            .unwrap_err();
+        assert_eq!(err.state, tidewater_runtime::SqlState::Internal);
+    }
+    for _ in 0..2 {
+        assert_eq!(sum(&on(Placement::Local).await.unwrap()), 1);
+    }
     rt.shutdown();
 }

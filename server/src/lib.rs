@@ -152,6 +152,9 @@ impl Server {
         let runtime_config = RuntimeConfig {
             workers: config.workers,
             cluster,
+            // As many local instances as workers: small queries of many
+            // sessions then use the cores the pool would.
+            local_workers: config.workers,
             ..RuntimeConfig::default()
         };
         let runtime = {

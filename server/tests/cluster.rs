@@ -192,6 +192,12 @@ impl Cluster {
         tokio::spawn(async move {
             let _ = connection.await;
         });
+        // Every query on every worker of both processes: small queries
+        // would otherwise run on one local worker of process 0.
+        client
+            .batch_execute("SET query_mode = distributed")
+            .await
+            .unwrap_or_else(|e| panic!("cannot set query_mode: {e}\n{}", self.logs()));
         client
     }
 
@@ -782,14 +788,28 @@ async fn two_process_cluster_runs_shuffling_queries_and_shuts_down() {
             cross.iter().map(|(k, (n, s))| row(&[k, n, s])).collect(),
         )
         .await;
-    // A new session too.
+    // A new session too, choosing where queries run by their size: the
+    // managed tables on a local worker of process 0, the files on the
+    // cluster (they may be on any host).
     let second = cluster.connect().await;
+    second.batch_execute("SET query_mode = auto").await.unwrap();
     cluster
         .check(
             &second,
             "SELECT count(*) FROM events",
             vec![row(&[&events.len()])],
         )
+        .await;
+    cluster
+        .check(
+            &second,
+            "SELECT e.k, count(*), sum(f.v + e.w) FROM events e JOIN facts f ON e.id = f.id \
+             GROUP BY e.k ORDER BY e.k",
+            cross.iter().map(|(k, (n, s))| row(&[k, n, s])).collect(),
+        )
+        .await;
+    cluster
+        .check(&second, "SELECT count(*) FROM facts", vec![row(&[&FACTS])])
         .await;
     drop(second);
 

@@ -694,3 +694,58 @@ async fn parameters_in_table_functions_and_limits() {
         Some("1")
     );
 }
+
+/// A prepared statement without parameters keeps its dataflow plan and runs
+/// it again: it sees rows inserted since, and the plan is dropped when the
+/// catalog changes. One that calls `now()` is planned again each time, so
+/// its time moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_statements_run_their_kept_plan_again() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE kept (a BIGINT); INSERT INTO kept VALUES (1), (2)")
+        .await
+        .unwrap();
+    let sum = client
+        .prepare("SELECT sum(a)::bigint FROM kept")
+        .await
+        .unwrap();
+    let total = |rows: Vec<tokio_postgres::Row>| rows[0].get::<_, Option<i64>>(0);
+    assert_eq!(total(client.query(&sum, &[]).await.unwrap()), Some(3));
+    client
+        .batch_execute("INSERT INTO kept VALUES (10)")
+        .await
+        .unwrap();
+    assert_eq!(total(client.query(&sum, &[]).await.unwrap()), Some(13));
+    for mode in ["local", "distributed", "auto"] {
+        client
+            .batch_execute(&format!("SET query_mode = {mode}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            total(client.query(&sum, &[]).await.unwrap()),
+            Some(13),
+            "{mode}"
+        );
+    }
+    let err = client
+        .batch_execute("SET query_mode = nowhere")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().unwrap().code(), "22023");
+
+    let now = client.prepare("SELECT now()::text").await.unwrap();
+    let first: String = client.query(&now, &[]).await.unwrap()[0].get(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let next: String = client.query(&now, &[]).await.unwrap()[0].get(0);
+        if next != first {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "now() stayed at {first}"
+        );
+    }
+}

@@ -271,7 +271,21 @@ pub struct Catalog {
     /// Open managed tables by oid.
     tables: Mutex<HashMap<u32, Arc<ManagedTable>>>,
     connectors: Arc<ConnectorRegistry>,
+    /// The catalog functions of the current state, by database and search
+    /// path: built once per catalog change, not once per statement.
+    functions: Mutex<CatalogFunctions>,
 }
+
+/// Cached [`system::catalog_functions`] of one catalog state.
+#[derive(Debug, Default)]
+struct CatalogFunctions {
+    state: Option<Arc<CatalogState>>,
+    by_path: HashMap<(String, Vec<String>), Vec<Arc<datafusion_expr::ScalarUDF>>>,
+}
+
+/// Distinct (database, search path) pairs whose catalog functions are
+/// kept; past it the cache starts over.
+const CATALOG_FUNCTION_PATHS: usize = 64;
 
 fn io_error(what: &str, e: impl std::fmt::Display) -> SqlError {
     SqlError::new("58030", format!("{what}: {e}"))
@@ -331,6 +345,7 @@ impl Catalog {
             data_dir: data_dir.to_path_buf(),
             state: RwLock::new(Arc::new(state)),
             ddl: Mutex::new(()),
+            functions: Mutex::default(),
             tables: Mutex::new(HashMap::new()),
             connectors,
         };
@@ -914,6 +929,38 @@ pub struct CatalogSnapshot {
 }
 
 impl CatalogSnapshot {
+    /// [`system::catalog_functions`] of this snapshot, built at most once
+    /// per catalog state, database and search path.
+    fn catalog_functions(
+        &self,
+        database: &str,
+        search_path: &[String],
+    ) -> Vec<Arc<datafusion_expr::ScalarUDF>> {
+        let key = (database.to_string(), search_path.to_vec());
+        {
+            let cache = self.catalog.functions.lock();
+            if let Some(state) = &cache.state
+                && Arc::ptr_eq(state, &self.state)
+                && let Some(functions) = cache.by_path.get(&key)
+            {
+                return functions.clone();
+            }
+        }
+        let functions = system::catalog_functions(self, database, search_path);
+        let mut cache = self.catalog.functions.lock();
+        if !cache
+            .state
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &self.state))
+            || cache.by_path.len() >= CATALOG_FUNCTION_PATHS
+        {
+            cache.state = Some(Arc::clone(&self.state));
+            cache.by_path.clear();
+        }
+        cache.by_path.insert(key, functions.clone());
+        functions
+    }
+
     /// The same snapshot, showing a session's settings in `pg_settings`.
     pub fn with_settings(mut self, settings: Vec<(String, String)>) -> Self {
         self.settings = Some(Arc::new(settings));
@@ -995,8 +1042,7 @@ impl CatalogView for CatalogSnapshot {
         &self,
         session: &tidewater_planner::SessionInfo,
     ) -> Vec<Arc<datafusion_expr::ScalarUDF>> {
-        let mut functions =
-            system::catalog_functions(self, &session.database, &session.search_path);
+        let mut functions = self.catalog_functions(&session.database, &session.search_path);
         functions.push(Arc::new(
             tidewater_runtime::functions::pg::settings::current_setting_udf(
                 session.settings.iter().cloned(),

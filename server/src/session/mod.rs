@@ -38,14 +38,14 @@ use tidewater_planner::statement::{
 use tidewater_planner::{Planned, Planner, PreparedQuery, QualifiedName, SessionInfo};
 use tidewater_runtime::expr::SchemaIr;
 use tidewater_runtime::plan::{DataflowPlan, NodeKind, PlanNode, QueryConfig};
-use tidewater_runtime::pool::{QueryCanceller, QueryEvent, QueryHandle, Runtime};
+use tidewater_runtime::pool::{Placement, QueryCanceller, QueryEvent, QueryHandle, Runtime};
 use tidewater_runtime::sink::SinkSpec;
 
 use crate::catalog::{Catalog, CatalogSnapshot, RelationKind};
 use crate::error::{SqlError, SqlResult};
 use copy::CopyIn;
 use portal::{Cached, CachedPlan, Portal, PortalState, PreparedStatement, ResultFormat};
-use settings::Settings;
+use settings::{QueryMode, Settings};
 
 /// What every session of a server shares.
 #[derive(Debug)]
@@ -68,6 +68,13 @@ pub enum TransactionStatus {
     /// Inside a block after an error.
     Failed,
 }
+
+/// Input (in estimated bytes read from tables) up to which `query_mode =
+/// auto` runs a query on one worker. One worker reads this in a few
+/// milliseconds; below it, coordinating the pool's workers costs more
+/// than their parallelism saves, and local queries of many sessions run
+/// side by side.
+const LOCAL_QUERY_MAX_BYTES: f64 = (4 << 20) as f64;
 
 /// Field metadata of a result column that shows a table's column
 /// unchanged: the table's OID (decimal), as Postgres reports it in
@@ -330,6 +337,7 @@ impl Session {
             catalog: Arc::clone(&snapshot.state),
             settings: self.settings.generation(),
             plan,
+            lowered: None,
         });
         let params = |q: &PreparedQuery| -> Vec<DataType> {
             q.param_types
@@ -457,13 +465,50 @@ impl Session {
             .map_err(SqlError::from)
     }
 
-    fn submit(&self, lowered: &LoweredQuery) -> SqlResult<QueryHandle> {
-        self.submit_plan(&lowered.dataflow)
+    /// Starts `plan` of `query` where `placement` says and returns its rows.
+    fn query_rows(
+        &self,
+        snapshot: &CatalogSnapshot,
+        query: &PreparedQuery,
+        plan: &DataflowPlan,
+        placement: Placement,
+    ) -> SqlResult<ExecResult> {
+        let handle = self.submit_plan(plan, placement)?;
+        Ok(ExecResult::Rows(RowStream {
+            schema: result_schema(snapshot, query),
+            source: RowSource::Query(handle),
+            cancel_slot: Some(Arc::clone(&self.cancel.0)),
+        }))
     }
 
-    fn submit_plan(&self, plan: &DataflowPlan) -> SqlResult<QueryHandle> {
+    /// Where `lowered` runs: by `query_mode`, and in `auto` mode on one
+    /// worker when it is known to read at most [`LOCAL_QUERY_MAX_BYTES`]
+    /// (in a cluster, only from tables that process 0 holds: files may be
+    /// on other hosts).
+    fn placement(&self, lowered: &LoweredQuery) -> Placement {
+        let small = lowered
+            .scanned_bytes
+            .is_some_and(|bytes| bytes <= LOCAL_QUERY_MAX_BYTES);
+        let held_here = || {
+            self.state.runtime.processes() == 1
+                || lowered.dataflow.nodes.iter().all(|n| match &n.kind {
+                    NodeKind::Scan(spec) => {
+                        spec.connector == tidewater_connectors::managed::CONNECTOR_NAME
+                    }
+                    _ => true,
+                })
+        };
+        match self.settings.query_mode() {
+            QueryMode::Local => Placement::Local,
+            QueryMode::Distributed => Placement::Distributed,
+            QueryMode::Auto if small && held_here() => Placement::Local,
+            QueryMode::Auto => Placement::Distributed,
+        }
+    }
+
+    fn submit_plan(&self, plan: &DataflowPlan, placement: Placement) -> SqlResult<QueryHandle> {
         let plan = with_table_snapshots(plan)?;
-        let handle = self.state.runtime.submit(plan.as_ref())?;
+        let handle = self.state.runtime.submit_on(plan.as_ref(), placement)?;
         *self.cancel.0.lock() = Some(handle.canceller());
         Ok(handle)
     }
@@ -481,11 +526,12 @@ impl Session {
         Ok(plan.with_sink(spec))
     }
 
-    /// Runs `plan` into the managed table `table`, a batch at a time, and
-    /// returns the number of rows written (all or none).
-    async fn write_into(&self, table: &QualifiedName, plan: DataflowPlan) -> SqlResult<u64> {
-        let plan = self.sink_plan(table, plan)?;
-        let handle = self.submit_plan(&plan)?;
+    /// Runs `lowered` into the managed table `table`, a batch at a time,
+    /// and returns the number of rows written (all or none).
+    async fn write_into(&self, table: &QualifiedName, lowered: LoweredQuery) -> SqlResult<u64> {
+        let placement = self.placement(&lowered);
+        let plan = self.sink_plan(table, lowered.dataflow)?;
+        let handle = self.submit_plan(&plan, placement)?;
         let result = handle.collect().await;
         self.cancel.0.lock().take();
         Ok(sink_rows(&result.map_err(SqlError::from_query)?))
@@ -514,12 +560,8 @@ impl Session {
         match planned {
             Planned::Query(query) => {
                 let lowered = self.lower(planner, &query, params)?;
-                let handle = self.submit(&lowered)?;
-                Ok(ExecResult::Rows(RowStream {
-                    schema: result_schema(snapshot, &query),
-                    source: RowSource::Query(handle),
-                    cancel_slot: Some(Arc::clone(&self.cancel.0)),
-                }))
+                let placement = self.placement(&lowered);
+                self.query_rows(snapshot, &query, &lowered.dataflow, placement)
             }
             Planned::Explain { query } => {
                 let lowered = self.lower(planner, &query, params)?;
@@ -538,7 +580,7 @@ impl Session {
             }
             Planned::Insert { table, query } => {
                 let lowered = self.lower(planner, &query, params)?;
-                let rows = self.write_into(&table.name, lowered.dataflow).await?;
+                let rows = self.write_into(&table.name, lowered).await?;
                 Ok(ExecResult::Command(format!("INSERT 0 {rows}")))
             }
             Planned::CreateTable(plan) => self.create_table(planner, plan).await,
@@ -605,7 +647,8 @@ impl Session {
                     config: self.query_config(),
                 };
                 let sink = self.sink_plan(&plan.table.name, source)?;
-                let handle = self.submit_plan(&sink)?;
+                // COPY's input is read by worker 0 of the pool.
+                let handle = self.submit_plan(&sink, Placement::Distributed)?;
                 Ok(ExecResult::CopyIn(Box::new(CopyIn::new(
                     plan, input, handle,
                 )?)))
@@ -637,7 +680,7 @@ impl Session {
                 return Ok(ExecResult::Command("CREATE TABLE AS".into()));
             }
             let written = match self.lower(planner, query, &[]) {
-                Ok(lowered) => self.write_into(&plan.name, lowered.dataflow).await,
+                Ok(lowered) => self.write_into(&plan.name, lowered).await,
                 Err(e) => Err(e),
             };
             return match written {
@@ -1168,22 +1211,40 @@ impl Session {
         params: &[ScalarValue],
     ) -> SqlResult<ExecResult> {
         let snapshot = self.snapshot();
-        let info = self.session_info();
-        let planner = Planner::new(&snapshot, &info);
         let generation = self.settings.generation();
         let kept = {
             let cached = prepared.cached.lock();
             cached
                 .as_ref()
                 .filter(|c| Arc::ptr_eq(&c.catalog, &snapshot.state) && c.settings == generation)
-                .map(|c| c.plan.clone())
+                .map(|c| (c.plan.clone(), c.lowered.clone()))
         };
+        // A kept dataflow plan runs again as it is: no planning at all.
+        if let Some((CachedPlan::Query(query), Some(lowered))) = &kept {
+            let mut plan = lowered.dataflow.clone();
+            plan.config = self.query_config();
+            return self.query_rows(&snapshot, query, &plan, self.placement(lowered));
+        }
+        let info = self.session_info();
+        let planner = Planner::new(&snapshot, &info);
         let planned = match kept {
-            Some(CachedPlan::Query(query)) => Planned::Query(query),
-            Some(CachedPlan::Insert { table, query }) => {
+            Some((CachedPlan::Query(query), _)) => {
+                let lowered = self.lower(&planner, &query, params)?;
+                let placement = self.placement(&lowered);
+                let result = self.query_rows(&snapshot, &query, &lowered.dataflow, placement);
+                if lowered.reusable
+                    && let Some(cached) = prepared.cached.lock().as_mut()
+                    && Arc::ptr_eq(&cached.catalog, &snapshot.state)
+                    && cached.settings == generation
+                {
+                    cached.lowered = Some(Arc::new(lowered));
+                }
+                return result;
+            }
+            Some((CachedPlan::Insert { table, query }, _)) => {
                 return {
                     let lowered = self.lower(&planner, &query, params)?;
-                    let rows = self.write_into(&table, lowered.dataflow).await?;
+                    let rows = self.write_into(&table, lowered).await?;
                     Ok(ExecResult::Command(format!("INSERT 0 {rows}")))
                 };
             }
@@ -1193,6 +1254,7 @@ impl Session {
                     catalog: Arc::clone(&snapshot.state),
                     settings: generation,
                     plan,
+                    lowered: None,
                 });
                 planned
             }

@@ -5,7 +5,8 @@
 //! A [`PreparedStatement`] is parsed and described once. It keeps the plan
 //! of its query for as long as the catalog and the session's settings are
 //! those it was planned with, so executing it again only binds parameters,
-//! optimizes and lowers. A [`Portal`] is a statement bound to parameter
+//! optimizes and lowers; a query without parameters (and without `now()`)
+//! keeps its dataflow plan too, and runs again without any planning. A [`Portal`] is a statement bound to parameter
 //! values; once executed it holds the rows being read, so that a client can
 //! read them a few at a time (an Execute with a row limit suspends the
 //! portal, the next one resumes it).
@@ -17,6 +18,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use datafusion_common::ScalarValue;
 use parking_lot::Mutex;
 use sqlparser::ast::Statement;
+use tidewater_planner::statement::LoweredQuery;
 use tidewater_planner::{PreparedQuery, QualifiedName};
 
 use super::{RowStream, StatementDescription};
@@ -55,6 +57,9 @@ pub(super) struct Cached {
     pub(super) settings: u64,
     /// The plan.
     pub(super) plan: CachedPlan,
+    /// Its dataflow plan, once lowered, when it may run again unchanged
+    /// ([`LoweredQuery::reusable`]: no parameters, no `now()`).
+    pub(super) lowered: Option<Arc<LoweredQuery>>,
 }
 
 /// A parsed and described statement.

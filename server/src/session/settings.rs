@@ -189,6 +189,26 @@ impl Settings {
     pub fn query_memory_limit_bytes(&self) -> Option<usize> {
         parse_memory(&self.values["query_memory_limit"])
     }
+
+    /// Where queries run (`query_mode`).
+    pub fn query_mode(&self) -> QueryMode {
+        match self.values["query_mode"].as_str() {
+            "local" => QueryMode::Local,
+            "distributed" => QueryMode::Distributed,
+            _ => QueryMode::Auto,
+        }
+    }
+}
+
+/// Where a session's queries run (the `query_mode` setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryMode {
+    /// Local when the query's input is known to be small, else distributed.
+    Auto,
+    /// On one worker.
+    Local,
+    /// On every worker.
+    Distributed,
 }
 
 /// The key of a parameter in a session's values: the registry's name in
@@ -264,6 +284,14 @@ fn normalize_value(key: &str, value: &str) -> SqlResult<String> {
             parse_memory(value).filter(|n| *n > 0).ok_or_else(bad)?;
             value.trim().to_string()
         }
+        "query_mode" => {
+            let v = value.trim().trim_matches('\'').to_ascii_lowercase();
+            let allowed = setting(key).map_or(&[][..], |s| s.enumvals);
+            if !allowed.contains(&v.as_str()) {
+                return Err(bad());
+            }
+            v
+        }
         "datestyle" => {
             let v = value.to_ascii_uppercase();
             if !v.contains("ISO") {
@@ -318,5 +346,10 @@ mod tests {
         assert_eq!(s.extra_float_digits(), 1);
         assert_eq!(s.query_memory_limit_bytes(), Some(1024 << 20));
         assert_eq!(s.set("extra_float_digits", "9").unwrap_err().code, "22023");
+        assert_eq!(s.query_mode(), QueryMode::Auto);
+        s.set("query_mode", "LOCAL").unwrap();
+        assert_eq!(s.query_mode(), QueryMode::Local);
+        assert_eq!(s.get("query_mode").unwrap(), "local");
+        assert_eq!(s.set("query_mode", "nowhere").unwrap_err().code, "22023");
     }
 }
