@@ -251,8 +251,13 @@ impl Runtime {
     /// address in use).
     pub fn start(config: RuntimeConfig, connectors: Arc<ConnectorRegistry>) -> Result<Self> {
         let pool = Instance::start(&config, Arc::clone(&connectors), "tidewater-worker")?;
-        let mut local = Vec::new();
-        if pool.shared.is_leader {
+        // Built before the local instances, so that a failure to start one
+        // stops (on drop) what did start.
+        let mut runtime = Self {
+            pool,
+            local: Vec::new(),
+        };
+        if runtime.pool.shared.is_leader {
             let single = RuntimeConfig {
                 workers: 1,
                 cluster: None,
@@ -260,10 +265,11 @@ impl Runtime {
             };
             for i in 0..config.local_workers {
                 let name = format!("tidewater-local{i}");
-                local.push(Instance::start(&single, Arc::clone(&connectors), &name)?);
+                let instance = Instance::start(&single, Arc::clone(&connectors), &name)?;
+                runtime.local.push(instance);
             }
         }
-        Ok(Self { pool, local })
+        Ok(runtime)
     }
 
     /// Number of workers in the cluster.
@@ -328,6 +334,12 @@ impl Runtime {
         for instance in &self.local {
             instance.join();
         }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 
@@ -471,12 +483,6 @@ impl Instance {
                 }
             }
         }
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.shutdown();
     }
 }
 

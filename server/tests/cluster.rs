@@ -32,6 +32,11 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long each process may take to exit after SIGTERM to process 0.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A join of the CSV table (both processes) with a managed table
+/// (process 0), grouped.
+const CROSS_JOIN: &str = "SELECT e.k, count(*), sum(f.v + e.w) FROM events e \
+     JOIN facts f ON e.id = f.id GROUP BY e.k ORDER BY e.k";
+
 const PROCESSES: usize = 2;
 const WORKERS_PER_PROCESS: usize = 2;
 
@@ -638,14 +643,8 @@ async fn two_process_cluster_runs_shuffling_queries_and_shuts_down() {
         g.0 += 1;
         g.1 += fact_v[&e.id] + e.w;
     }
-    cluster
-        .check(
-            &client,
-            "SELECT e.k, count(*), sum(f.v + e.w) FROM events e JOIN facts f ON e.id = f.id \
-             GROUP BY e.k ORDER BY e.k",
-            cross.iter().map(|(k, (n, s))| row(&[k, n, s])).collect(),
-        )
-        .await;
+    let cross_rows: Vec<_> = cross.iter().map(|(k, (n, s))| row(&[k, n, s])).collect();
+    cluster.check(&client, CROSS_JOIN, cross_rows.clone()).await;
     // A bigger shuffle: every fact meets every fact of its group.
     let pairs: i64 = groups.values().map(|g| g.0 * g.0).sum();
     cluster
@@ -780,14 +779,7 @@ async fn two_process_cluster_runs_shuffling_queries_and_shuts_down() {
     cluster
         .check(&client, "SELECT count(*) FROM facts", vec![row(&[&FACTS])])
         .await;
-    cluster
-        .check(
-            &client,
-            "SELECT e.k, count(*), sum(f.v + e.w) FROM events e JOIN facts f ON e.id = f.id \
-             GROUP BY e.k ORDER BY e.k",
-            cross.iter().map(|(k, (n, s))| row(&[k, n, s])).collect(),
-        )
-        .await;
+    cluster.check(&client, CROSS_JOIN, cross_rows.clone()).await;
     // A new session too, choosing where queries run by their size: the
     // managed tables on a local worker of process 0, the files on the
     // cluster (they may be on any host).
@@ -800,14 +792,7 @@ async fn two_process_cluster_runs_shuffling_queries_and_shuts_down() {
             vec![row(&[&events.len()])],
         )
         .await;
-    cluster
-        .check(
-            &second,
-            "SELECT e.k, count(*), sum(f.v + e.w) FROM events e JOIN facts f ON e.id = f.id \
-             GROUP BY e.k ORDER BY e.k",
-            cross.iter().map(|(k, (n, s))| row(&[k, n, s])).collect(),
-        )
-        .await;
+    cluster.check(&second, CROSS_JOIN, cross_rows.clone()).await;
     cluster
         .check(&second, "SELECT count(*) FROM facts", vec![row(&[&FACTS])])
         .await;

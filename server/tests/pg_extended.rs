@@ -729,6 +729,15 @@ async fn prepared_statements_run_their_kept_plan_again() {
             "{mode}"
         );
     }
+    // A new table of the same name: the kept plan (which scans the old
+    // table's log) is dropped with the catalog it was made for.
+    client
+        .batch_execute(
+            "DROP TABLE kept; CREATE TABLE kept (a BIGINT); INSERT INTO kept VALUES (100)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(total(client.query(&sum, &[]).await.unwrap()), Some(100));
     let err = client
         .batch_execute("SET query_mode = nowhere")
         .await

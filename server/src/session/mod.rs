@@ -1216,7 +1216,7 @@ impl Session {
             let cached = prepared.cached.lock();
             cached
                 .as_ref()
-                .filter(|c| Arc::ptr_eq(&c.catalog, &snapshot.state) && c.settings == generation)
+                .filter(|c| c.holds_for(&snapshot.state, generation))
                 .map(|c| (c.plan.clone(), c.lowered.clone()))
         };
         // A kept dataflow plan runs again as it is: no planning at all.
@@ -1234,8 +1234,7 @@ impl Session {
                 let result = self.query_rows(&snapshot, &query, &lowered.dataflow, placement);
                 if lowered.reusable
                     && let Some(cached) = prepared.cached.lock().as_mut()
-                    && Arc::ptr_eq(&cached.catalog, &snapshot.state)
-                    && cached.settings == generation
+                    && cached.holds_for(&snapshot.state, generation)
                 {
                     cached.lowered = Some(Arc::new(lowered));
                 }

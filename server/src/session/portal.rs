@@ -6,10 +6,11 @@
 //! of its query for as long as the catalog and the session's settings are
 //! those it was planned with, so executing it again only binds parameters,
 //! optimizes and lowers; a query without parameters (and without `now()`)
-//! keeps its dataflow plan too, and runs again without any planning. A [`Portal`] is a statement bound to parameter
-//! values; once executed it holds the rows being read, so that a client can
-//! read them a few at a time (an Execute with a row limit suspends the
-//! portal, the next one resumes it).
+//! keeps its dataflow plan too, and runs again without any planning. A
+//! [`Portal`] is a statement bound to parameter values; once executed it
+//! holds the rows being read, so that a client can read them a few at a
+//! time (an Execute with a row limit suspends the portal, the next one
+//! resumes it).
 
 use std::sync::Arc;
 
@@ -60,6 +61,14 @@ pub(super) struct Cached {
     /// Its dataflow plan, once lowered, when it may run again unchanged
     /// ([`LoweredQuery::reusable`]: no parameters, no `now()`).
     pub(super) lowered: Option<Arc<LoweredQuery>>,
+}
+
+impl Cached {
+    /// Whether it still holds for a catalog in `state` and settings of
+    /// `generation`.
+    pub(super) fn holds_for(&self, state: &Arc<CatalogState>, generation: u64) -> bool {
+        Arc::ptr_eq(&self.catalog, state) && self.settings == generation
+    }
 }
 
 /// A parsed and described statement.
