@@ -951,10 +951,20 @@ fn render_sink(
             EdgePact::Exchange(Route::Single(0)),
             "Result",
             move |cap, info| {
-                // Only the capabilities of waiting events hold the probe back.
-                drop(cap);
+                // The operator's own capability follows the input frontier,
+                // so it holds the probe back no further than the input does
+                // (only waiting events do), and it keeps the dataflow alive
+                // until the last event has been sent: without it, an end
+                // event waiting for room in a full queue would be dropped
+                // with the completed dataflow.
+                let mut own = Some(cap);
                 let activator = scope.activator_for(info.address);
                 move |(input, frontier), _output| {
+                    if let (Some(c), Some(t)) = (own.as_mut(), frontier.frontier().first())
+                        && c.time() < t
+                    {
+                        c.downgrade(t);
+                    }
                     input.for_each(|time, data| {
                         let cap = time.retain(0);
                         for item in data.take_items() {
@@ -1011,6 +1021,7 @@ fn render_sink(
                     }
                     if finished && frontier.is_empty() && pending.is_empty() {
                         results = None;
+                        own = None;
                     }
                 }
             },

@@ -498,3 +498,44 @@ async fn local_queries_run_on_one_worker_beside_the_pool() {
     }
     rt.shutdown();
 }
+
+/// A client slower than the query to the very end: the result queue is
+/// full when the last rows and then the end are sent, and the client still
+/// gets every row and then `Done`, on the pool and on a local instance.
+/// (The sink must keep the dataflow alive until its end event is sent.)
+#[tokio::test]
+async fn a_slow_client_gets_every_row_and_the_end() {
+    use tidewater_runtime::pool::{Placement, QueryEvent};
+    let batches = 100;
+    let mut registry = ConnectorRegistry::default();
+    registry.register(Arc::new(Counting {
+        produced: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        batches,
+    }));
+    let rt = Runtime::start(
+        RuntimeConfig {
+            workers: 2,
+            local_workers: 1,
+            ..RuntimeConfig::default()
+        },
+        Arc::new(registry),
+    )
+    .unwrap();
+    for (placement, readers) in [(Placement::Distributed, 2), (Placement::Local, 1)] {
+        let mut handle = rt
+            .submit_on(&scan_plan("counting", &[]), placement)
+            .unwrap();
+        let mut rows = 0;
+        loop {
+            match handle.next().await {
+                QueryEvent::Batch(b) => rows += b.num_rows(),
+                QueryEvent::Done => break,
+                QueryEvent::Error(e) => panic!("{placement:?} after {rows} rows: {e}"),
+            }
+            // Slower than the sink's retries: the queue refills each time.
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+        assert_eq!(rows, readers * batches * 1024, "{placement:?}");
+    }
+    rt.shutdown();
+}
