@@ -3,6 +3,8 @@
 //!
 //! One folder per connector, each with a typed options struct:
 //!
+//! - [`datagen`]: generated rows, unbounded or counted, deterministic by seed
+//!   (`WITH (connector = 'datagen', rows_per_second = ..., 'fields.<col>.kind' = ...)`).
 //! - [`file`](mod@file): bounded tables over CSV, JSON and Parquet files
 //!   (`WITH (connector = 'file', path = ..., format = ...)`).
 //! - [`managed`]: durable storage for tables created without a connector,
@@ -10,6 +12,7 @@
 //!
 //! [`registry`] lists them all for the runtime.
 
+pub mod datagen;
 pub mod error;
 pub mod file;
 pub mod managed;
@@ -21,6 +24,7 @@ use std::sync::Arc;
 
 use tidewater_runtime::source::ConnectorRegistry;
 
+pub use crate::datagen::DatagenConnector;
 pub use crate::error::{Error, Result};
 pub use crate::file::{FileConnector, FileOptions};
 pub use crate::managed::{ManagedConnector, ManagedTable};
@@ -28,6 +32,7 @@ pub use crate::managed::{ManagedConnector, ManagedTable};
 /// A registry of every connector of this crate.
 pub fn registry() -> ConnectorRegistry {
     let mut registry = ConnectorRegistry::default();
+    registry.register(Arc::new(DatagenConnector));
     registry.register(Arc::new(FileConnector));
     registry.register(Arc::new(ManagedConnector));
     registry
@@ -37,6 +42,9 @@ pub fn registry() -> ConnectorRegistry {
 mod tests {
     #[test]
     fn registry_lists_every_connector() {
-        assert_eq!(super::registry().names(), vec!["file", "managed"]);
+        assert_eq!(
+            super::registry().names(),
+            vec!["datagen", "file", "managed"]
+        );
     }
 }

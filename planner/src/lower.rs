@@ -439,6 +439,8 @@ impl Lowering {
                     } else {
                         None
                     },
+                    watermark: None,
+                    resume: None,
                 };
                 self.push(NodeKind::Scan(spec), vec![], schema.clone(), Dist::Spread)
             }

@@ -49,6 +49,7 @@ pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
         }
         check_copy_options(statement)?;
     }
+    let tokens = rewrite_streaming_syntax(tokens);
     Parser::new(&dialect)
         .with_recursion_limit(PARSER_RECURSION_LIMIT)
         .with_tokens_with_locations(tokens)
@@ -174,6 +175,146 @@ fn nesting_bound(tokens: &[TokenWithSpan]) -> usize {
     bound
 }
 
+/// The name of the function and constraint that stand for a table's
+/// `WATERMARK FOR` clause after [`rewrite_streaming_syntax`]: a check
+/// constraint `CONSTRAINT __tidewater_watermark CHECK
+/// (__tidewater_watermark(column [, expression]))`, which the parser
+/// accepts and `CREATE TABLE` planning takes out again.
+pub const WATERMARK_MARKER: &str = "__tidewater_watermark";
+
+/// Window table functions, whose `TABLE t` argument the parser does not read.
+const WINDOW_FUNCTIONS: &[&str] = &["tumble", "hop", "cumulate", "session"];
+
+/// Rewrites the streaming syntax of Flink SQL that the Postgres dialect
+/// does not parse into forms it does:
+///
+/// * `TUMBLE(TABLE t, ...)` (and `HOP`, `CUMULATE`, `SESSION`, also with
+///   `DATA => TABLE t`) loses the `TABLE` keyword of its table argument;
+/// * `WATERMARK FOR col [AS expr]` among the columns of `CREATE TABLE`
+///   becomes a check constraint named [`WATERMARK_MARKER`].
+fn rewrite_streaming_syntax(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let is_word = |t: &TokenWithSpan, value: &str| {
+        matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(value))
+    };
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|i| !matches!(tokens[*i].token, Token::Whitespace(_)))
+        .collect();
+    let mut drop = vec![false; tokens.len()];
+    // Insertions: before token `i`, these tokens.
+    let mut insert: Vec<(usize, Vec<Token>)> = Vec::new();
+    let mut creating_table = false;
+    let mut depth = 0usize;
+    for (k, &i) in significant.iter().enumerate() {
+        let next = |n: usize| significant.get(k + n).map(|j| &tokens[*j]);
+        match &tokens[i].token {
+            Token::SemiColon => creating_table = false,
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Word(w) if w.keyword == Keyword::CREATE && depth == 0 => {
+                creating_table = next(1).is_some_and(|t| is_word(t, "table"))
+                    || (next(1).is_some_and(|t| is_word(t, "temporary") || is_word(t, "temp"))
+                        && next(2).is_some_and(|t| is_word(t, "table")));
+            }
+            _ => {}
+        }
+        let t = &tokens[i];
+        if WINDOW_FUNCTIONS.iter().any(|f| is_word(t, f))
+            && next(1).is_some_and(|t| t.token == Token::LParen)
+        {
+            // The call's arguments at its own depth.
+            let mut level = 0usize;
+            for (m, &j) in significant[k + 1..].iter().enumerate() {
+                match &tokens[j].token {
+                    Token::LParen => level += 1,
+                    Token::RParen => {
+                        level -= 1;
+                        if level == 0 {
+                            break;
+                        }
+                    }
+                    Token::Word(w)
+                        if level == 1
+                            && w.keyword == Keyword::TABLE
+                            && matches!(
+                                significant.get(k + 1 + m + 1).map(|x| &tokens[*x].token),
+                                Some(Token::Word(_))
+                            ) =>
+                    {
+                        drop[j] = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if creating_table
+            && depth == 1
+            && is_word(t, "watermark")
+            && next(1).is_some_and(|t| is_word(t, "for"))
+            && matches!(next(2).map(|t| &t.token), Some(Token::Word(_)))
+        {
+            let column = significant[k + 2];
+            drop[i] = true;
+            drop[significant[k + 1]] = true;
+            let marker = || Token::make_word(WATERMARK_MARKER, None);
+            insert.push((
+                column,
+                vec![
+                    Token::make_keyword("CONSTRAINT"),
+                    marker(),
+                    Token::make_keyword("CHECK"),
+                    Token::LParen,
+                    marker(),
+                    Token::LParen,
+                ],
+            ));
+            // `AS expr` up to the clause's end (a comma or the closing
+            // parenthesis of the column list).
+            let mut level = 0usize;
+            let mut end = None;
+            for &j in &significant[k + 3..] {
+                match &tokens[j].token {
+                    Token::LParen => level += 1,
+                    Token::RParen if level == 0 => {
+                        end = Some(j);
+                        break;
+                    }
+                    Token::RParen => level -= 1,
+                    Token::Comma if level == 0 => {
+                        end = Some(j);
+                        break;
+                    }
+                    Token::Word(w) if level == 0 && w.keyword == Keyword::AS => {
+                        drop[j] = true;
+                        insert.push((j, vec![Token::Comma]));
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(end) = end {
+                insert.push((end, vec![Token::RParen, Token::RParen]));
+            }
+        }
+    }
+    if insert.is_empty() && !drop.contains(&true) {
+        return tokens;
+    }
+    insert.sort_by_key(|(i, _)| *i);
+    let mut insert = insert.into_iter().peekable();
+    let mut out = Vec::with_capacity(tokens.len() + 8);
+    for (i, t) in tokens.into_iter().enumerate() {
+        while let Some((_, extra)) = insert.next_if(|(at, _)| *at == i) {
+            out.extend(extra.into_iter().map(|token| TokenWithSpan {
+                token,
+                span: t.span,
+            }));
+        }
+        if !drop[i] {
+            out.push(t);
+        }
+    }
+    out
+}
+
 /// `COPY` options that must be one character (`DELIMITER`, `QUOTE`,
 /// `ESCAPE`): the parser refuses a longer string with a message of its own,
 /// so such options are checked here first and answered as Postgres does.
@@ -279,6 +420,36 @@ mod tests {
         // Each statement of a string is bounded on its own.
         let two = format!("{}; {}", chain(2_500), chain(2_500));
         assert_eq!(code(&two), "ok");
+    }
+
+    #[test]
+    fn streaming_syntax_parses() {
+        let parsed = |sql: &str| parse_sql(sql).unwrap()[0].to_string();
+        assert_eq!(
+            parsed(
+                "SELECT * FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(ts), INTERVAL '10' SECOND))"
+            ),
+            "SELECT * FROM TABLE(TUMBLE(bid, DESCRIPTOR(ts), INTERVAL '10' SECOND))"
+        );
+        assert_eq!(
+            parsed("SELECT * FROM TABLE(hop(DATA => TABLE s.bid, TIMECOL => DESCRIPTOR(ts), SLIDE => INTERVAL '1' MINUTE, SIZE => INTERVAL '5' MINUTE))"),
+            "SELECT * FROM TABLE(hop(DATA => s.bid, TIMECOL => DESCRIPTOR(ts), SLIDE => INTERVAL '1' MINUTE, SIZE => INTERVAL '5' MINUTE))"
+        );
+        assert_eq!(
+            parsed(
+                "CREATE TABLE ev (k BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH (a = 'b')"
+            ),
+            "CREATE TABLE ev (k BIGINT, ts TIMESTAMP, CONSTRAINT __tidewater_watermark CHECK (__tidewater_watermark(ts, ts - INTERVAL '5' SECOND))) WITH (a = 'b')"
+        );
+        assert_eq!(
+            parsed("create table ev (ts timestamp, watermark for ts, k int)"),
+            "CREATE TABLE ev (ts TIMESTAMP, k INT, CONSTRAINT __tidewater_watermark CHECK (__tidewater_watermark(ts)))"
+        );
+        // Columns named like the keywords are left alone.
+        assert_eq!(
+            parsed("SELECT watermark, tumble FROM t"),
+            "SELECT watermark, tumble FROM t"
+        );
     }
 
     #[test]

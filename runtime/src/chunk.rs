@@ -1,5 +1,5 @@
 //! The container that flows along every dataflow edge: Arrow record batches,
-//! and errors that travel with the data to the query's sink.
+//! watermarks, and errors that travel with the data to the query's sink.
 //!
 //! A [`Chunk`] counts one timely record per row (and an error counts as the
 //! rows it stands in for), so splitting a chunk by key in a shuffle keeps the
@@ -29,6 +29,11 @@ pub enum Item {
         /// Records this item counts for (at least 1).
         weight: u64,
     },
+    /// The event-time watermark of the sender as of the end of this item's
+    /// epoch (see [`crate::watermark`]): one per epoch from every operator
+    /// instance that has one, broadcast along exchanges. Counts as one
+    /// record, so that the epoch cannot complete before it arrives.
+    Watermark(crate::watermark::Timestamp),
 }
 
 impl Item {
@@ -36,6 +41,7 @@ impl Item {
         match self {
             Item::Rows(b) => b.num_rows() as i64,
             Item::Error { weight, .. } => *weight as i64,
+            Item::Watermark(_) => 1,
         }
     }
 }
@@ -103,6 +109,7 @@ impl Accountable for Chunk {
 
 const TAG_ROWS: u64 = 1;
 const TAG_ERROR: u64 = 2;
+const TAG_WATERMARK: u64 = 3;
 
 fn pad8(n: usize) -> usize {
     (n + 7) & !7
@@ -131,6 +138,7 @@ fn encode_item(item: &Item) -> EncodedItem {
             *weight,
             serde_json::to_vec(error).unwrap_or_default(),
         ),
+        Item::Watermark(t) => (TAG_WATERMARK, 1, t.to_le_bytes().to_vec()),
     }
 }
 
@@ -170,6 +178,13 @@ fn decode_item(tag: u64, weight: u64, payload: &[u8]) -> Item {
             },
             Err(e) => Item::Error {
                 error: QueryError::from_datafusion(&e),
+                weight,
+            },
+        },
+        TAG_WATERMARK if weight == 1 => match <[u8; 8]>::try_from(payload) {
+            Ok(bytes) => Item::Watermark(i64::from_le_bytes(bytes)),
+            Err(_) => Item::Error {
+                error: corrupt_frame("a watermark is not 8 bytes"),
                 weight,
             },
         },
@@ -269,12 +284,14 @@ mod tests {
                 error: QueryError::new(SqlState::DivisionByZero, "division by zero"),
                 weight: 4,
             },
+            Item::Watermark(-42),
         ]);
         let mut bytes = Vec::new();
         chunk.into_bytes(&mut bytes);
         assert_eq!(bytes.len(), chunk.length_in_bytes());
         let back = Chunk::from_bytes(timely::bytes::arc::BytesMut::from(bytes).freeze());
-        assert_eq!(back.record_count(), 7);
+        assert_eq!(back.record_count(), 8);
+        assert!(matches!(back.items()[2], Item::Watermark(-42)));
         match &back.items()[0] {
             Item::Rows(b) => assert_eq!(b, &batch),
             other => panic!("expected rows, got {other:?}"),

@@ -69,6 +69,9 @@ pub enum SqlState {
     StackDepthExceeded,
     /// 22000 (other data exceptions)
     DataException,
+    /// 42804 (an expression of the wrong type, such as an event-time
+    /// column that is not a timestamp)
+    DatatypeMismatch,
     /// 57014
     QueryCanceled,
     /// 53200
@@ -94,6 +97,7 @@ impl SqlState {
             SqlState::NumericOutOfRange => "22003",
             SqlState::InvalidTextRepresentation => "22P02",
             SqlState::InvalidParameterValue => "22023",
+            SqlState::DatatypeMismatch => "42804",
             SqlState::CharacterNotInRepertoire => "22021",
             SqlState::NotNullViolation => "23502",
             SqlState::NullValueNotAllowed => "22004",

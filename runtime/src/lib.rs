@@ -29,6 +29,8 @@ pub mod settings;
 pub mod shuffle;
 pub mod sink;
 pub mod source;
+pub mod state;
+pub mod watermark;
 
 pub use error::{Error, QueryError, Result, SqlState};
 

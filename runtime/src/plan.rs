@@ -42,6 +42,11 @@ pub struct QueryConfig {
     pub memory_limit_per_worker: usize,
     /// Query start, nanoseconds since the Unix epoch (`now()`).
     pub start_time_nanos: i64,
+    /// Whether the query runs continuously (a job): operators then see
+    /// epochs strictly in order, so that their state can be cut at an
+    /// epoch's end (see `render::pending`).
+    #[serde(default)]
+    pub continuous: bool,
 }
 
 impl Default for QueryConfig {
@@ -50,6 +55,7 @@ impl Default for QueryConfig {
             batch_size: 8192,
             memory_limit_per_worker: 4 << 30,
             start_time_nanos: 0,
+            continuous: false,
         }
     }
 }
@@ -146,6 +152,28 @@ pub enum UnnestNulls {
     PreserveAndExpandEmpty,
 }
 
+/// The windows of a window table function, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WindowSpec {
+    /// `TUMBLE(..., size [, offset])`: windows of `size` that do not overlap.
+    Tumble {
+        /// Window length.
+        size: i64,
+        /// Shift of the window boundaries from the Unix epoch.
+        offset: i64,
+    },
+    /// `HOP(..., slide, size [, offset])`: windows of `size` starting every
+    /// `slide`.
+    Hop {
+        /// Distance between window starts.
+        slide: i64,
+        /// Window length.
+        size: i64,
+        /// Shift of the window boundaries from the Unix epoch.
+        offset: i64,
+    },
+}
+
 /// What an operator does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum NodeKind {
@@ -200,6 +228,31 @@ pub enum NodeKind {
         /// Schema of the original input of the aggregation (the partial
         /// phase's input); the expressions refer to it.
         input_schema: SchemaIr,
+    },
+    /// Window aggregation (`GROUP BY window_start, window_end, ...` over a
+    /// window table function): like [`NodeKind::Aggregate`], but each
+    /// window's groups are emitted once the watermark passes the window's
+    /// end (see [`crate::operators::window_aggregate`]).
+    WindowAggregate {
+        /// Group keys over the (original) input; one is the window end.
+        group_by: Vec<ExprIr>,
+        /// Aggregate function calls over the (original) input.
+        aggregates: Vec<ExprIr>,
+        /// Which phase this node runs.
+        phase: AggregatePhase,
+        /// Schema of the original input of the aggregation.
+        input_schema: SchemaIr,
+        /// Position of the window end among `group_by`.
+        window_end: usize,
+    },
+    /// A window table function (`TUMBLE`, `HOP`): appends `window_start`,
+    /// `window_end` and `window_time` to each row, once per window the
+    /// row's time falls in.
+    WindowAssign {
+        /// The row's time (a timestamp expression over the input).
+        time: ExprIr,
+        /// Which windows.
+        window: WindowSpec,
     },
     /// Equi-join: the first input is built into a hash table, the second
     /// probes it. Both inputs are partitioned by their keys.
@@ -273,6 +326,15 @@ impl NodeKind {
                 AggregatePhase::Partial => "PartialAggregate",
                 AggregatePhase::Final => "FinalAggregate",
                 AggregatePhase::Single => "Aggregate",
+            },
+            NodeKind::WindowAggregate { phase, .. } => match phase {
+                AggregatePhase::Partial => "PartialWindowAggregate",
+                AggregatePhase::Final => "FinalWindowAggregate",
+                AggregatePhase::Single => "WindowAggregate",
+            },
+            NodeKind::WindowAssign { window, .. } => match window {
+                WindowSpec::Tumble { .. } => "Tumble",
+                WindowSpec::Hop { .. } => "Hop",
             },
             NodeKind::HashJoin { .. } => "HashJoin",
             NodeKind::NestedLoopJoin { .. } => "NestedLoopJoin",
@@ -433,6 +495,43 @@ impl DataflowPlan {
                 ExprList(group_by),
                 ExprList(aggregates)
             )?,
+            NodeKind::WindowAggregate {
+                group_by,
+                aggregates,
+                ..
+            } => write!(
+                f,
+                ": group_by=[{}] aggregates=[{}]",
+                ExprList(group_by),
+                ExprList(aggregates)
+            )?,
+            NodeKind::WindowAssign { time, window } => {
+                let secs = |us: &i64| Micros(*us);
+                match window {
+                    WindowSpec::Tumble { size, offset } => {
+                        write!(f, ": {} size={}", DisplayExpr(time), secs(size))?;
+                        if *offset != 0 {
+                            write!(f, " offset={}", secs(offset))?;
+                        }
+                    }
+                    WindowSpec::Hop {
+                        slide,
+                        size,
+                        offset,
+                    } => {
+                        write!(
+                            f,
+                            ": {} slide={} size={}",
+                            DisplayExpr(time),
+                            secs(slide),
+                            secs(size)
+                        )?;
+                        if *offset != 0 {
+                            write!(f, " offset={}", secs(offset))?;
+                        }
+                    }
+                }
+            }
             NodeKind::HashJoin {
                 join_type,
                 left_keys,
@@ -499,6 +598,27 @@ impl fmt::Display for DataflowPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Result [gather]")?;
         self.fmt_node(f, self.root, 1, None)
+    }
+}
+
+/// A length of time in microseconds, shown in the largest whole unit.
+struct Micros(i64);
+
+impl fmt::Display for Micros {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let us = self.0;
+        for (unit, name) in [
+            (86_400_000_000, "d"),
+            (3_600_000_000, "h"),
+            (60_000_000, "min"),
+            (1_000_000, "s"),
+            (1_000, "ms"),
+        ] {
+            if us != 0 && us % unit == 0 {
+                return write!(f, "{}{name}", us / unit);
+            }
+        }
+        write!(f, "{us}us")
     }
 }
 

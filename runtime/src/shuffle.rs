@@ -5,7 +5,7 @@
 //! `create_hashes`; each hash picks one of [`KEY_GROUPS`] key groups, and each
 //! key group belongs to one worker (contiguous ranges). The batch is split
 //! with one `take` per destination. Errors always travel to worker 0, where
-//! the query's sink reports them.
+//! the query's sink reports them; watermarks go to every worker.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -119,6 +119,12 @@ impl Distributor<Chunk> for ChunkDistributor {
             match (&self.route, item) {
                 (_, Item::Error { error, weight }) => {
                     push(&mut pushers[0], time, Chunk::from_error(error, weight));
+                }
+                // Every receiver combines the watermarks of all senders.
+                (_, Item::Watermark(t)) => {
+                    for pusher in pushers.iter_mut() {
+                        push(pusher, time, Chunk::from_items(vec![Item::Watermark(t)]));
+                    }
                 }
                 (Route::Single(target), Item::Rows(batch)) => {
                     let target = (*target).min(pushers.len() - 1);

@@ -41,7 +41,22 @@ pub struct SourceSpec {
     pub projection: Option<Vec<usize>>,
     /// Upper bound on the rows needed, when the plan has a limit.
     pub limit: Option<usize>,
+    /// The table's `WATERMARK FOR`, if it has one; the projection then
+    /// includes the event-time column.
+    #[serde(default)]
+    pub watermark: Option<crate::watermark::WatermarkSpec>,
+    /// Where to resume reading: the offsets a reader reported
+    /// ([`SourceReader::offsets`]), merged over every worker (`None`: from
+    /// the start). Each reader takes the offsets of the splits it owns.
+    #[serde(default)]
+    pub resume: Option<SplitOffsets>,
 }
+
+/// Where a source stands: for each split, the position of the next row to
+/// read (its meaning is the connector's: a row index, a log position).
+/// Offsets are kept per split, not per worker, so that a split's position
+/// follows it to whichever worker reads it at another worker count.
+pub type SplitOffsets = BTreeMap<u64, u64>;
 
 impl SourceSpec {
     /// The schema of the batches the reader must produce.
@@ -75,6 +90,13 @@ impl SourceContext {
         part % self.peers == self.worker_index
     }
 
+    /// Whether this worker reads split `split` of `splits`: splits are
+    /// assigned in contiguous ranges, like key groups, so the assignment
+    /// depends only on the split and the worker count.
+    pub fn owns_split(&self, split: u64, splits: u64) -> bool {
+        splits > 0 && ((split * self.peers as u64) / splits) as usize == self.worker_index
+    }
+
     /// Like [`Self::owns_part`], but for data only process 0 can reach (its
     /// data directory): parts are spread over process 0's workers.
     pub fn owns_local_part(&self, part: usize) -> bool {
@@ -97,6 +119,15 @@ pub enum SourcePoll {
 pub trait SourceReader: Send + Debug {
     /// Produces the next batch, if any.
     fn poll_next(&mut self) -> Result<SourcePoll, QueryError>;
+
+    /// The offset of every split this reader owns, after the last batch
+    /// it returned; a reader opened with these offsets (in
+    /// [`SourceSpec::resume`]) continues with exactly the rows this one
+    /// would have produced next. Readers of inputs that cannot resume
+    /// report none.
+    fn offsets(&self) -> SplitOffsets {
+        SplitOffsets::new()
+    }
 }
 
 /// A kind of table: checks options and opens readers.

@@ -165,6 +165,8 @@ fn scan_plan(connector: &str, options: &[(&str, &str)]) -> DataflowPlan {
                 schema: schema.clone(),
                 projection: None,
                 limit: None,
+                watermark: None,
+                resume: None,
             }),
             inputs: vec![],
             schema: SchemaIr::from_arrow(&schema),

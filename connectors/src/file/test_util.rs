@@ -53,6 +53,8 @@ pub(crate) fn spec(
         schema: schema.as_ref().clone(),
         projection,
         limit,
+        watermark: None,
+        resume: None,
     }
 }
 

@@ -57,6 +57,8 @@ pub(crate) fn scan_spec(
         schema: schema.as_ref().clone(),
         projection,
         limit,
+        watermark: None,
+        resume: None,
     }
 }
 

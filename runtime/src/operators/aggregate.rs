@@ -44,6 +44,9 @@ struct AggregateCall {
     /// What to feed `update_batch` (arguments, then ordering keys) or, in the
     /// final phase, the state columns to feed `merge_batch`.
     inputs: Vec<Arc<dyn PhysicalExpr>>,
+    /// The call's state columns in a batch of group columns followed by
+    /// every call's state (the partial phase's output, and snapshots).
+    states: Vec<Arc<dyn PhysicalExpr>>,
     /// `FILTER (WHERE ...)`, applied in the partial/single phase.
     filter: Option<Arc<dyn PhysicalExpr>>,
     /// Types of the call's arguments (and ordering keys), to feed a
@@ -123,56 +126,31 @@ pub fn partial_schema(
     Ok(SchemaIr { columns })
 }
 
-/// Hash aggregation (see the module docs).
-pub struct AggregateOperator {
+/// The parts of an aggregation every operator shares: its phase, group
+/// keys, calls and output schema.
+#[derive(Debug)]
+pub(crate) struct AggregateSpec {
     /// Which phase this is.
-    phase: AggregatePhase,
+    pub(crate) phase: AggregatePhase,
     /// Group key expressions over this operator's input.
     group_exprs: Vec<Arc<dyn PhysicalExpr>>,
     /// The aggregate calls.
     calls: Vec<AggregateCall>,
-    /// One accumulator per call.
-    accumulators: Vec<Box<dyn GroupsAccumulator>>,
-    /// The group table (`None` for a global aggregate).
-    group_values: Option<Box<dyn GroupValues>>,
-    /// Scratch: group index of each row of the current batch.
-    group_indices: Vec<usize>,
+    /// Schema of the group columns (`None` for a global aggregate).
+    group_schema: Option<SchemaRef>,
     /// Output schema.
-    schema: SchemaRef,
-    /// Memory held by the table and accumulators.
-    reservation: MemoryReservation,
-    /// Rows per output batch.
-    batch_size: usize,
-    /// Whether any input row arrived.
-    seen_input: bool,
-    /// Whether this instance produces the row of a global aggregate over
-    /// empty input. Global aggregates run where all their input is gathered
-    /// (worker 0); the instances on other workers see nothing and must not
-    /// answer for the whole input.
-    answers_empty_input: bool,
+    pub(crate) schema: SchemaRef,
 }
 
-impl std::fmt::Debug for AggregateOperator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AggregateOperator")
-            .field("phase", &self.phase)
-            .field("groups", &self.group_exprs.len())
-            .field("calls", &self.calls)
-            .finish()
-    }
-}
-
-impl AggregateOperator {
-    /// Creates the operator. `ctx` describes the original input of the
+impl AggregateSpec {
+    /// Prepares an aggregation. `ctx` describes the original input of the
     /// aggregation (the partial phase's input), which the expressions refer to.
-    pub fn try_new(
+    pub(crate) fn try_new(
         ctx: &ExprContext<'_>,
         group_by: &[ExprIr],
         aggregates: &[ExprIr],
         phase: AggregatePhase,
         schema: SchemaRef,
-        reservation: MemoryReservation,
-        batch_size: usize,
     ) -> Result<Self, QueryError> {
         let input_schema = ctx.arrow_schema();
         let raw_group_exprs = ctx.physical_all(group_by)?;
@@ -208,49 +186,244 @@ impl AggregateOperator {
                 .iter()
                 .map(|e| e.data_type(&input_schema))
                 .collect::<DFResult<_>>()?;
+            let state_len = expr.state_fields()?.len();
+            let states: Vec<Arc<dyn PhysicalExpr>> = (state_offset..state_offset + state_len)
+                .map(|i| Arc::new(Column::new(&format!("state_{i}"), i)) as Arc<dyn PhysicalExpr>)
+                .collect();
+            state_offset += state_len;
             let inputs = match phase {
-                AggregatePhase::Final => {
-                    let states = expr.state_fields()?;
-                    let cols = (state_offset..state_offset + states.len())
-                        .map(|i| {
-                            Arc::new(Column::new(&format!("state_{i}"), i)) as Arc<dyn PhysicalExpr>
-                        })
-                        .collect();
-                    state_offset += states.len();
-                    cols
-                }
+                AggregatePhase::Final => states.clone(),
                 _ => raw_inputs,
             };
             calls.push(AggregateCall {
                 expr,
                 inputs,
+                states,
                 filter,
                 input_types,
             });
         }
-        let accumulators = calls
-            .iter()
-            .map(|c| create_accumulator(&c.expr))
-            .collect::<DFResult<Vec<_>>>()?;
-        let group_values = if group_by.is_empty() {
-            None
-        } else {
-            Some(new_group_values(
-                Arc::new(Schema::new(group_fields)),
-                &GroupOrdering::None,
-            )?)
-        };
+        let group_schema =
+            (!group_by.is_empty()).then(|| Arc::new(Schema::new(group_fields)) as SchemaRef);
         Ok(Self {
             phase,
             group_exprs,
             calls,
+            group_schema,
+            schema,
+        })
+    }
+
+    /// An empty table of groups.
+    pub(crate) fn new_table(&self) -> Result<GroupTable, QueryError> {
+        let accumulators = self
+            .calls
+            .iter()
+            .map(|c| create_accumulator(&c.expr))
+            .collect::<DFResult<Vec<_>>>()?;
+        let group_values = match &self.group_schema {
+            Some(schema) => Some(new_group_values(Arc::clone(schema), &GroupOrdering::None)?),
+            None => None,
+        };
+        Ok(GroupTable {
             accumulators,
             group_values,
             group_indices: Vec::new(),
-            schema,
+            seen_input: false,
+        })
+    }
+
+    /// Number of group columns.
+    pub(crate) fn group_len(&self) -> usize {
+        self.group_exprs.len()
+    }
+
+    /// Whether this is a global aggregate (no `GROUP BY`).
+    pub(crate) fn is_global(&self) -> bool {
+        self.group_schema.is_none()
+    }
+
+    /// Evaluates the group keys over `batch`.
+    pub(crate) fn group_keys(&self, batch: &RecordBatch) -> DFResult<Vec<ArrayRef>> {
+        evaluate_all(&self.group_exprs, batch)
+    }
+}
+
+/// Groups and their accumulators: the state of one aggregation (or of one
+/// window of a window aggregation).
+pub(crate) struct GroupTable {
+    /// One accumulator per call.
+    accumulators: Vec<Box<dyn GroupsAccumulator>>,
+    /// The group table (`None` for a global aggregate).
+    group_values: Option<Box<dyn GroupValues>>,
+    /// Scratch: group index of each row of the current batch.
+    group_indices: Vec<usize>,
+    /// Whether any input row arrived.
+    seen_input: bool,
+}
+
+impl GroupTable {
+    pub(crate) fn num_groups(&self) -> usize {
+        match &self.group_values {
+            Some(g) => g.len(),
+            None => 1,
+        }
+    }
+
+    /// Whether any input row arrived.
+    pub(crate) fn seen_input(&self) -> bool {
+        self.seen_input
+    }
+
+    /// Bytes held.
+    pub(crate) fn size(&self) -> usize {
+        self.group_values.as_ref().map_or(0, |g| g.size())
+            + self.accumulators.iter().map(|a| a.size()).sum::<usize>()
+            + self.group_indices.capacity() * size_of::<usize>()
+    }
+
+    fn intern(&mut self, keys: &[ArrayRef], rows: usize) -> DFResult<()> {
+        self.seen_input = true;
+        match &mut self.group_values {
+            Some(g) => g.intern(keys, &mut self.group_indices)?,
+            None => {
+                self.group_indices.clear();
+                self.group_indices.resize(rows, 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the rows of `batch` (input rows, or partial states in the
+    /// final phase) with their group `keys`.
+    pub(crate) fn update(
+        &mut self,
+        spec: &AggregateSpec,
+        keys: &[ArrayRef],
+        batch: &RecordBatch,
+    ) -> DFResult<()> {
+        let rows = batch.num_rows();
+        self.intern(keys, rows)?;
+        let total = self.num_groups();
+        for (call, acc) in spec.calls.iter().zip(self.accumulators.iter_mut()) {
+            let values = evaluate_all(&call.inputs, batch)?;
+            match spec.phase {
+                AggregatePhase::Final => acc.merge_batch(&values, &self.group_indices, total)?,
+                AggregatePhase::Partial | AggregatePhase::Single => {
+                    let filter = match &call.filter {
+                        Some(f) => Some(f.evaluate(batch)?.into_array(rows)?),
+                        None => None,
+                    };
+                    let filter: Option<&BooleanArray> = filter.as_ref().map(|f| f.as_boolean());
+                    acc.update_batch(&values, &self.group_indices, filter, total)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes a global aggregate that saw no rows answer for empty input:
+    /// one group that saw one filtered-out row, so that every aggregate
+    /// gives its value for no rows (count 0, others NULL).
+    fn answer_empty_input(&mut self, spec: &AggregateSpec) -> DFResult<()> {
+        let excluded = BooleanArray::from(vec![false]);
+        for (call, acc) in spec.calls.iter().zip(self.accumulators.iter_mut()) {
+            let row: Vec<ArrayRef> = call
+                .input_types
+                .iter()
+                .map(|t| new_null_array(t, 1))
+                .collect();
+            acc.update_batch(&row, &[0], Some(&excluded), 1)?;
+        }
+        self.seen_input = true;
+        Ok(())
+    }
+
+    /// Takes every group out: the group columns, then each call's final
+    /// value (or, in the partial phase, its state columns).
+    pub(crate) fn emit(&mut self, phase: AggregatePhase) -> DFResult<Vec<ArrayRef>> {
+        let mut columns: Vec<ArrayRef> = match &mut self.group_values {
+            Some(g) => g.emit(EmitTo::All)?,
+            None => Vec::new(),
+        };
+        for acc in &mut self.accumulators {
+            match phase {
+                AggregatePhase::Partial => columns.extend(acc.state(EmitTo::All)?),
+                AggregatePhase::Final | AggregatePhase::Single => {
+                    columns.push(acc.evaluate(EmitTo::All)?)
+                }
+            }
+        }
+        Ok(columns)
+    }
+
+    /// Takes every group out as state: the group columns, then each call's
+    /// state columns (the partial phase's output, whatever the phase).
+    pub(crate) fn take_state(&mut self) -> DFResult<Vec<ArrayRef>> {
+        self.emit(AggregatePhase::Partial)
+    }
+
+    /// Merges state taken by [`Self::take_state`] (a batch of group
+    /// columns followed by state columns) into the table.
+    pub(crate) fn merge_state(
+        &mut self,
+        spec: &AggregateSpec,
+        state: &RecordBatch,
+    ) -> DFResult<()> {
+        let rows = state.num_rows();
+        let keys: Vec<ArrayRef> = state.columns()[..spec.group_len()].to_vec();
+        self.intern(&keys, rows)?;
+        let total = self.num_groups();
+        for (call, acc) in spec.calls.iter().zip(self.accumulators.iter_mut()) {
+            let values = evaluate_all(&call.states, state)?;
+            acc.merge_batch(&values, &self.group_indices, total)?;
+        }
+        Ok(())
+    }
+}
+
+/// Hash aggregation over a bounded input (see the module docs).
+pub struct AggregateOperator {
+    spec: AggregateSpec,
+    table: GroupTable,
+    /// Memory held by the table and accumulators.
+    reservation: MemoryReservation,
+    /// Rows per output batch.
+    batch_size: usize,
+    /// Whether this instance produces the row of a global aggregate over
+    /// empty input. Global aggregates run where all their input is gathered
+    /// (worker 0); the instances on other workers see nothing and must not
+    /// answer for the whole input.
+    answers_empty_input: bool,
+}
+
+impl std::fmt::Debug for AggregateOperator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AggregateOperator")
+            .field("spec", &self.spec)
+            .finish()
+    }
+}
+
+impl AggregateOperator {
+    /// Creates the operator. `ctx` describes the original input of the
+    /// aggregation (the partial phase's input), which the expressions refer to.
+    pub fn try_new(
+        ctx: &ExprContext<'_>,
+        group_by: &[ExprIr],
+        aggregates: &[ExprIr],
+        phase: AggregatePhase,
+        schema: SchemaRef,
+        reservation: MemoryReservation,
+        batch_size: usize,
+    ) -> Result<Self, QueryError> {
+        let spec = AggregateSpec::try_new(ctx, group_by, aggregates, phase, schema)?;
+        let table = spec.new_table()?;
+        Ok(Self {
+            spec,
+            table,
             reservation,
             batch_size,
-            seen_input: false,
             answers_empty_input: true,
         })
     }
@@ -263,46 +436,21 @@ impl AggregateOperator {
         self
     }
 
-    fn num_groups(&self) -> usize {
-        match &self.group_values {
-            Some(g) => g.len(),
-            None => 1,
-        }
-    }
-
-    fn update_memory(&mut self) -> Result<(), QueryError> {
-        let size = self.group_values.as_ref().map_or(0, |g| g.size())
-            + self.accumulators.iter().map(|a| a.size()).sum::<usize>()
-            + self.group_indices.capacity() * size_of::<usize>();
-        self.reservation.try_resize(size)
-    }
-
     fn emit(&mut self, out: &mut dyn Emit) -> Result<(), QueryError> {
-        let global = self.group_values.is_none();
-        if !global && self.num_groups() == 0 {
+        let global = self.spec.is_global();
+        if !global && self.table.num_groups() == 0 {
             return Ok(());
         }
         if global
-            && (self.phase == AggregatePhase::Partial || !self.answers_empty_input)
-            && !self.seen_input
+            && (self.spec.phase == AggregatePhase::Partial || !self.answers_empty_input)
+            && !self.table.seen_input()
         {
             // A partial global aggregate that saw no rows contributes nothing;
             // the final phase produces the row for empty input.
             return Ok(());
         }
-        let mut columns: Vec<ArrayRef> = match &mut self.group_values {
-            Some(g) => g.emit(EmitTo::All)?,
-            None => Vec::new(),
-        };
-        for acc in &mut self.accumulators {
-            match self.phase {
-                AggregatePhase::Partial => columns.extend(acc.state(EmitTo::All)?),
-                AggregatePhase::Final | AggregatePhase::Single => {
-                    columns.push(acc.evaluate(EmitTo::All)?)
-                }
-            }
-        }
-        let batch = align_batch(&self.schema, columns)?;
+        let columns = self.table.emit(self.spec.phase)?;
+        let batch = align_batch(&self.spec.schema, columns)?;
         self.reservation.free();
         slice_batches(batch, self.batch_size, out);
         Ok(())
@@ -321,56 +469,24 @@ fn create_accumulator(expr: &Arc<AggregateFunctionExpr>) -> DFResult<Box<dyn Gro
 }
 
 impl UnaryOperator for AggregateOperator {
-    fn on_batch(&mut self, batch: RecordBatch, _out: &mut dyn Emit) -> OpResult {
-        let rows = batch.num_rows();
-        self.seen_input = true;
-        match &mut self.group_values {
-            Some(g) => {
-                let keys = evaluate_all(&self.group_exprs, &batch)?;
-                g.intern(&keys, &mut self.group_indices)?;
-            }
-            None => {
-                self.group_indices.clear();
-                self.group_indices.resize(rows, 0);
-            }
-        }
-        let total = self.num_groups();
-        for (call, acc) in self.calls.iter().zip(self.accumulators.iter_mut()) {
-            let values = evaluate_all(&call.inputs, &batch)?;
-            match self.phase {
-                AggregatePhase::Final => acc.merge_batch(&values, &self.group_indices, total)?,
-                AggregatePhase::Partial | AggregatePhase::Single => {
-                    let filter = match &call.filter {
-                        Some(f) => Some(f.evaluate(&batch)?.into_array(rows)?),
-                        None => None,
-                    };
-                    let filter: Option<&BooleanArray> = filter.as_ref().map(|f| f.as_boolean());
-                    acc.update_batch(&values, &self.group_indices, filter, total)?;
-                }
-            }
-        }
-        self.update_memory()
+    fn on_batch(
+        &mut self,
+        _epoch: crate::Epoch,
+        batch: RecordBatch,
+        _out: &mut dyn Emit,
+    ) -> OpResult {
+        let keys = self.spec.group_keys(&batch)?;
+        self.table.update(&self.spec, &keys, &batch)?;
+        self.reservation.try_resize(self.table.size())
     }
 
     fn on_end(&mut self, out: &mut dyn Emit) -> OpResult {
-        if self.group_values.is_none()
-            && !self.seen_input
-            && self.phase != AggregatePhase::Partial
+        if self.spec.is_global()
+            && !self.table.seen_input()
+            && self.spec.phase != AggregatePhase::Partial
             && self.answers_empty_input
         {
-            // Global aggregate over empty input: one group that saw one
-            // filtered-out row, so that every aggregate gives its value for
-            // no rows (count 0, others NULL).
-            let excluded = BooleanArray::from(vec![false]);
-            for (call, acc) in self.calls.iter().zip(self.accumulators.iter_mut()) {
-                let row: Vec<ArrayRef> = call
-                    .input_types
-                    .iter()
-                    .map(|t| new_null_array(t, 1))
-                    .collect();
-                acc.update_batch(&row, &[0], Some(&excluded), 1)?;
-            }
-            self.seen_input = true;
+            self.table.answer_empty_input(&self.spec)?;
         }
         self.emit(out)
     }

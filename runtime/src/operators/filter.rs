@@ -44,7 +44,12 @@ impl FilterOperator {
 }
 
 impl UnaryOperator for FilterOperator {
-    fn on_batch(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult {
+    fn on_batch(
+        &mut self,
+        _epoch: crate::Epoch,
+        batch: RecordBatch,
+        out: &mut dyn Emit,
+    ) -> OpResult {
         let kept = self.filter(&batch)?;
         if kept.num_rows() > 0 {
             out.emit(kept);

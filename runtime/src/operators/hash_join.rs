@@ -459,13 +459,23 @@ fn key_validity(keys: &[ArrayRef], rows: usize) -> Vec<bool> {
 }
 
 impl BinaryOperator for HashJoinOperator {
-    fn on_left(&mut self, batch: RecordBatch, _out: &mut dyn Emit) -> OpResult {
+    fn on_left(
+        &mut self,
+        _epoch: crate::Epoch,
+        batch: RecordBatch,
+        _out: &mut dyn Emit,
+    ) -> OpResult {
         self.reservation.try_grow(batch.get_array_memory_size())?;
         self.build_batches.push(batch);
         Ok(())
     }
 
-    fn on_right(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult {
+    fn on_right(
+        &mut self,
+        _epoch: crate::Epoch,
+        batch: RecordBatch,
+        out: &mut dyn Emit,
+    ) -> OpResult {
         if self.build.is_some() {
             self.probe(&batch, out)
         } else {
@@ -590,8 +600,8 @@ mod tests {
         )
         .unwrap();
         let mut out = Vec::new();
-        op.on_right(right(), &mut out).unwrap();
-        op.on_left(left(), &mut out).unwrap();
+        op.on_right(0, right(), &mut out).unwrap();
+        op.on_left(0, left(), &mut out).unwrap();
         op.on_left_end(&mut out).unwrap();
         op.on_right_end(&mut out).unwrap();
         let mut rows = Vec::new();
@@ -679,9 +689,9 @@ mod tests {
         )
         .unwrap();
         let mut out = Vec::new();
-        op.on_left(left(), &mut out).unwrap();
+        op.on_left(0, left(), &mut out).unwrap();
         op.on_left_end(&mut out).unwrap();
-        op.on_right(right(), &mut out).unwrap();
+        op.on_right(0, right(), &mut out).unwrap();
         op.on_right_end(&mut out).unwrap();
         let rows: usize = out.iter().map(|b| b.num_rows()).sum();
         // k=1 pairs with k2 in {2,3}; k=2 (twice) with 3; k=NULL and k=5 unmatched.

@@ -26,7 +26,12 @@ impl LimitOperator {
 }
 
 impl UnaryOperator for LimitOperator {
-    fn on_batch(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult {
+    fn on_batch(
+        &mut self,
+        _epoch: crate::Epoch,
+        batch: RecordBatch,
+        out: &mut dyn Emit,
+    ) -> OpResult {
         let mut batch = batch;
         if self.skip > 0 {
             let n = self.skip.min(batch.num_rows());
@@ -67,12 +72,12 @@ mod tests {
     fn skips_and_fetches_across_batches() {
         let mut op = LimitOperator::new(3, Some(4));
         let mut out = Vec::new();
-        op.on_batch(batch(0..2), &mut out).unwrap();
-        op.on_batch(batch(2..5), &mut out).unwrap();
+        op.on_batch(0, batch(0..2), &mut out).unwrap();
+        op.on_batch(0, batch(2..5), &mut out).unwrap();
         assert!(!op.is_done());
-        op.on_batch(batch(5..10), &mut out).unwrap();
+        op.on_batch(0, batch(5..10), &mut out).unwrap();
         assert!(op.is_done());
-        op.on_batch(batch(10..12), &mut out).unwrap();
+        op.on_batch(0, batch(10..12), &mut out).unwrap();
         let values: Vec<i64> = out
             .iter()
             .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())

@@ -1,13 +1,42 @@
 //! Operators: the logic of each dataflow node, independent of timely.
 //!
-//! An operator is a plain struct that receives batches and emits batches;
-//! [`crate::render`] wires it into a timely operator, handles epochs and
-//! capabilities, forwards errors, catches panics and observes cancellation.
-//! This keeps every operator testable by pushing batches through it.
+//! An operator is a plain struct behind [`UnaryOperator`] or
+//! [`BinaryOperator`]; the drivers in `render` wire it into timely, own its
+//! capabilities, forward errors, catch panics and observe cancellation. This
+//! keeps every operator testable by pushing batches, epochs and watermarks
+//! through it.
+//!
+//! # The contract
+//!
+//! * **Epochs.** Every batch comes with the epoch it belongs to. Epochs are
+//!   handed over in order: once [`UnaryOperator::on_epoch_end`] has been
+//!   called for an epoch, no batch of it or of an earlier epoch follows.
+//!   Output emitted during a callback belongs to that callback's epoch.
+//! * **Watermarks.** `on_epoch_end` carries the event-time watermark
+//!   reached at that epoch (the minimum over every source partition, see
+//!   [`crate::watermark`]), or `None` when no input has one. Windows fire and
+//!   state is trimmed there. A row at or behind the watermark that an
+//!   operator has already acted on is late.
+//! * **End.** [`UnaryOperator::on_end`] is called once every input has ended:
+//!   the watermark is then the end of time, so everything still held is
+//!   emitted (a bounded query's blocking operators emit only here).
+//! * **Changelog.** On an updating stream the last column of every batch is
+//!   the op column ([`crate::changelog`]); operators that keep state must
+//!   apply deletes and update-befores as retractions.
+//! * **State.** Keyed state is held per key group (the unit of the hash
+//!   shuffle, [`crate::shuffle::KEY_GROUPS`]) so that it can be snapshotted
+//!   at the end of an epoch and restored at another parallelism:
+//!   [`UnaryOperator::snapshot`] and [`UnaryOperator::restore`]
+//!   ([`crate::state`]). **Every stateful operator that runs in a continuous
+//!   query must implement both**, and a test must show that an instance
+//!   rebuilt from a snapshot continues exactly as one that never stopped.
 
 use arrow::array::RecordBatch;
 
-use crate::error::QueryError;
+use crate::Epoch;
+use crate::error::{QueryError, SqlState};
+use crate::state::StateSnapshot;
+use crate::watermark::Timestamp;
 
 pub mod aggregate;
 pub mod filter;
@@ -19,6 +48,8 @@ pub mod sink;
 pub mod sort;
 pub mod unnest;
 pub mod window;
+pub mod window_aggregate;
+pub mod window_assign;
 
 /// Where an operator puts its output rows.
 ///
@@ -47,14 +78,36 @@ impl Emit for Vec<RecordBatch> {
 /// Result of an operator callback.
 pub type OpResult = Result<(), QueryError>;
 
-/// An operator with one input.
+/// The error of an operator asked to restore state it does not keep.
+fn stateless_restore(snapshot: &StateSnapshot) -> OpResult {
+    if snapshot.is_empty() {
+        Ok(())
+    } else {
+        Err(QueryError::new(
+            SqlState::Internal,
+            "state restored into an operator that keeps none",
+        ))
+    }
+}
+
+/// An operator with one input (see the module docs for the contract).
 ///
 /// # Errors
 ///
 /// A callback that fails fails the query; the operator is not called again.
 pub trait UnaryOperator {
-    /// Handles a batch of input rows, pushing any output to `out`.
-    fn on_batch(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult;
+    /// Handles a batch of input rows of `epoch`, pushing any output to `out`.
+    fn on_batch(&mut self, epoch: Epoch, batch: RecordBatch, out: &mut dyn Emit) -> OpResult;
+
+    /// Called when `epoch` has completed, with the watermark reached at it.
+    fn on_epoch_end(
+        &mut self,
+        _epoch: Epoch,
+        _watermark: Option<Timestamp>,
+        _out: &mut dyn Emit,
+    ) -> OpResult {
+        Ok(())
+    }
 
     /// Called once after the last input batch (the input frontier is empty).
     fn on_end(&mut self, _out: &mut dyn Emit) -> OpResult {
@@ -66,6 +119,18 @@ pub trait UnaryOperator {
     fn is_done(&self) -> bool {
         false
     }
+
+    /// The operator's state as of the last completed epoch, by key group.
+    /// Stateless operators keep the default (nothing).
+    fn snapshot(&mut self) -> Result<StateSnapshot, QueryError> {
+        Ok(StateSnapshot::default())
+    }
+
+    /// Replaces the operator's state by `snapshot` (the key groups this
+    /// instance owns, taken from any number of instances' snapshots).
+    fn restore(&mut self, snapshot: StateSnapshot) -> OpResult {
+        stateless_restore(&snapshot)
+    }
 }
 
 /// An operator with two inputs (joins). The left input is the build side.
@@ -75,13 +140,33 @@ pub trait UnaryOperator {
 /// A callback that fails fails the query; the operator is not called again.
 pub trait BinaryOperator {
     /// Handles a batch of the left input.
-    fn on_left(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult;
+    fn on_left(&mut self, epoch: Epoch, batch: RecordBatch, out: &mut dyn Emit) -> OpResult;
     /// Handles a batch of the right input.
-    fn on_right(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult;
+    fn on_right(&mut self, epoch: Epoch, batch: RecordBatch, out: &mut dyn Emit) -> OpResult;
+    /// Called when `epoch` has completed on both inputs, with the watermark
+    /// reached at it (the minimum of both sides').
+    fn on_epoch_end(
+        &mut self,
+        _epoch: Epoch,
+        _watermark: Option<Timestamp>,
+        _out: &mut dyn Emit,
+    ) -> OpResult {
+        Ok(())
+    }
     /// Called once when the left input has ended.
     fn on_left_end(&mut self, out: &mut dyn Emit) -> OpResult;
     /// Called once when the right input has ended.
     fn on_right_end(&mut self, out: &mut dyn Emit) -> OpResult;
+
+    /// The operator's state as of the last completed epoch, by key group.
+    fn snapshot(&mut self) -> Result<StateSnapshot, QueryError> {
+        Ok(StateSnapshot::default())
+    }
+
+    /// Replaces the operator's state by `snapshot`.
+    fn restore(&mut self, snapshot: StateSnapshot) -> OpResult {
+        stateless_restore(&snapshot)
+    }
 }
 
 /// Splits `batch` into slices of at most `size` rows.

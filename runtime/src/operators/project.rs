@@ -39,7 +39,12 @@ impl ProjectOperator {
 }
 
 impl UnaryOperator for ProjectOperator {
-    fn on_batch(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult {
+    fn on_batch(
+        &mut self,
+        _epoch: crate::Epoch,
+        batch: RecordBatch,
+        out: &mut dyn Emit,
+    ) -> OpResult {
         out.emit(self.project(&batch)?);
         Ok(())
     }

@@ -117,7 +117,12 @@ impl SinkOperator {
 }
 
 impl UnaryOperator for SinkOperator {
-    fn on_batch(&mut self, batch: RecordBatch, _out: &mut dyn Emit) -> OpResult {
+    fn on_batch(
+        &mut self,
+        _epoch: crate::Epoch,
+        batch: RecordBatch,
+        _out: &mut dyn Emit,
+    ) -> OpResult {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -250,9 +255,13 @@ mod tests {
         let table = Arc::new(Table::default());
         let mut op = SinkOperator::new(spec(), Some(Arc::new(MemoryConnector(Arc::clone(&table)))));
         let mut out = Vec::new();
-        op.on_batch(input(vec![Some(1), Some(2)], vec![None, Some(5)]), &mut out)
-            .unwrap();
-        op.on_batch(input(vec![Some(3)], vec![Some(6)]), &mut out)
+        op.on_batch(
+            0,
+            input(vec![Some(1), Some(2)], vec![None, Some(5)]),
+            &mut out,
+        )
+        .unwrap();
+        op.on_batch(0, input(vec![Some(3)], vec![Some(6)]), &mut out)
             .unwrap();
         assert!(
             table.committed.lock().is_empty(),
@@ -272,10 +281,10 @@ mod tests {
         let table = Arc::new(Table::default());
         let mut op = SinkOperator::new(spec(), Some(Arc::new(MemoryConnector(Arc::clone(&table)))));
         let mut out = Vec::new();
-        op.on_batch(input(vec![Some(1)], vec![Some(1)]), &mut out)
+        op.on_batch(0, input(vec![Some(1)], vec![Some(1)]), &mut out)
             .unwrap();
         let err = op
-            .on_batch(input(vec![None], vec![Some(1)]), &mut out)
+            .on_batch(0, input(vec![None], vec![Some(1)]), &mut out)
             .unwrap_err();
         assert_eq!(err.state, SqlState::NotNullViolation);
         assert_eq!(

@@ -77,7 +77,12 @@ impl SortOperator {
 }
 
 impl UnaryOperator for SortOperator {
-    fn on_batch(&mut self, batch: RecordBatch, _out: &mut dyn Emit) -> OpResult {
+    fn on_batch(
+        &mut self,
+        _epoch: crate::Epoch,
+        batch: RecordBatch,
+        _out: &mut dyn Emit,
+    ) -> OpResult {
         self.buffered_rows += batch.num_rows();
         self.reservation.try_grow(batch.get_array_memory_size())?;
         self.buffer.push(batch);
@@ -140,7 +145,7 @@ mod tests {
             let batch =
                 RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int64Array::from(chunk))])
                     .unwrap();
-            op.on_batch(batch, &mut out).unwrap();
+            op.on_batch(0, batch, &mut out).unwrap();
         }
         op.on_end(&mut out).unwrap();
         let values: Vec<i64> = out

@@ -207,7 +207,12 @@ impl UnnestOperator {
 }
 
 impl UnaryOperator for UnnestOperator {
-    fn on_batch(&mut self, batch: RecordBatch, out: &mut dyn Emit) -> OpResult {
+    fn on_batch(
+        &mut self,
+        _epoch: crate::Epoch,
+        batch: RecordBatch,
+        out: &mut dyn Emit,
+    ) -> OpResult {
         // Bound the work per call: a few input rows may expand a lot.
         let mut offset = 0;
         let step = self.batch_size;
@@ -361,7 +366,7 @@ mod tests {
         )]));
         let mut op = UnnestOperator::new(vec![0], vec![], UnnestNulls::Drop, as_struct, 2);
         let mut out = Vec::new();
-        op.on_batch(batch, &mut out).unwrap();
+        op.on_batch(0, batch, &mut out).unwrap();
         assert_eq!(
             out.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(),
             [2, 1]

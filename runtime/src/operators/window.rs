@@ -180,7 +180,12 @@ impl WindowOperator {
 }
 
 impl UnaryOperator for WindowOperator {
-    fn on_batch(&mut self, batch: RecordBatch, _out: &mut dyn Emit) -> OpResult {
+    fn on_batch(
+        &mut self,
+        _epoch: crate::Epoch,
+        batch: RecordBatch,
+        _out: &mut dyn Emit,
+    ) -> OpResult {
         self.reservation.try_grow(batch.get_array_memory_size())?;
         self.buffer.push(batch);
         Ok(())

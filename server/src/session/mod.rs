@@ -451,6 +451,7 @@ impl Session {
                 .unwrap_or(self.state.query_memory_limit_mb << 20)
                 .max(workers),
             start_time_nanos: start,
+            continuous: false,
         }
     }
 

@@ -1,0 +1,141 @@
+//! Input an operator has received but not yet processed, queued by epoch.
+//!
+//! Timely may deliver data of a later epoch before an earlier one has
+//! completed (other workers can be ahead). The queue hands items over in
+//! epoch order and reports an epoch complete once the input frontier has
+//! passed it and none of its items are left. Watermark items do not queue:
+//! they are combined per epoch ([`EpochWatermarks`]) and handed over with
+//! the completion.
+//!
+//! In [`Order::Strict`] nothing of an epoch is handed over before every
+//! earlier epoch is complete, so an operator's state at the end of an epoch
+//! holds exactly the input up to it (the cut that checkpoints snapshot).
+//! [`Order::Eager`] hands over later epochs' items while an earlier epoch is
+//! still open, for bounded queries, which are never snapshotted and should
+//! not hold data back.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+use timely::dataflow::operators::{Capability, InputCapability};
+use timely::scheduling::Activator;
+
+use super::OPERATOR_SLICE;
+use crate::Epoch;
+use crate::chunk::Item;
+use crate::watermark::{EpochWatermarks, Timestamp};
+
+/// How a driver hands epochs to its operator (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Order {
+    /// An epoch's items only after every earlier epoch has completed.
+    Strict,
+    /// Items as soon as they arrive, in epoch order among those queued.
+    Eager,
+}
+
+/// What the queue hands to a driver.
+pub(super) enum Step {
+    /// An item of input `side` at the capability's epoch.
+    Item(usize, Item),
+    /// The epoch is complete: no more input at or before it; the watermark
+    /// reached at it, if one arrived.
+    Complete(Option<Timestamp>),
+}
+
+/// One epoch's queued input.
+struct EpochInput {
+    /// Capability at the epoch, to emit its results.
+    cap: Capability<Epoch>,
+    items: VecDeque<(usize, Item)>,
+}
+
+/// The queue (see the module docs).
+pub(super) struct EpochQueue {
+    order: Order,
+    epochs: BTreeMap<Epoch, EpochInput>,
+    watermarks: EpochWatermarks,
+}
+
+impl EpochQueue {
+    pub(super) fn new(order: Order) -> Self {
+        Self {
+            order,
+            epochs: BTreeMap::new(),
+            watermarks: EpochWatermarks::default(),
+        }
+    }
+
+    /// Queues the items of one container received on input `side`.
+    pub(super) fn push(&mut self, time: &InputCapability<Epoch>, side: usize, items: Vec<Item>) {
+        if items.is_empty() {
+            return;
+        }
+        let epoch = *time.time();
+        let input = self.epochs.entry(epoch).or_insert_with(|| EpochInput {
+            cap: time.retain(0),
+            items: VecDeque::new(),
+        });
+        for item in items {
+            match item {
+                Item::Watermark(t) => self.watermarks.receive(epoch, t),
+                other => input.items.push_back((side, other)),
+            }
+        }
+    }
+
+    /// Hands queued input to `f` in epoch order: items, and the completion
+    /// of every epoch before `frontier` (the earliest epoch still open
+    /// upstream; `None` once the inputs have ended). Stops when the
+    /// operator has used its slice (asking to be scheduled again) or when
+    /// `f` returns false (the operator failed; the queue should be cleared).
+    pub(super) fn drain(
+        &mut self,
+        frontier: Option<Epoch>,
+        activator: &Activator,
+        mut f: impl FnMut(&Capability<Epoch>, Step) -> bool,
+    ) {
+        let started = Instant::now();
+        let mut cursor = self.epochs.keys().next().copied();
+        while let Some(epoch) = cursor {
+            let complete = frontier.is_none_or(|f| epoch < f);
+            let input = self.epochs.get_mut(&epoch).expect("the cursor is a key");
+            while let Some((side, item)) = input.items.pop_front() {
+                if !f(&input.cap, Step::Item(side, item)) {
+                    return;
+                }
+                if started.elapsed() >= OPERATOR_SLICE {
+                    activator.activate();
+                    return;
+                }
+            }
+            if complete {
+                let input = self.epochs.remove(&epoch).expect("the cursor is a key");
+                let watermark = self.watermarks.complete(epoch);
+                if !f(&input.cap, Step::Complete(watermark)) {
+                    return;
+                }
+            } else if self.order == Order::Strict {
+                return;
+            }
+            cursor = self.epochs.range(epoch + 1..).next().map(|(e, _)| *e);
+        }
+    }
+
+    /// The earliest epoch with input or a completion still to hand over.
+    pub(super) fn min_time(&self) -> Option<Epoch> {
+        self.epochs.keys().next().copied()
+    }
+
+    /// Whether input `side` has items queued.
+    pub(super) fn has_side(&self, side: usize) -> bool {
+        self.epochs
+            .values()
+            .any(|e| e.items.iter().any(|(s, _)| *s == side))
+    }
+
+    /// Drops everything queued (the operator failed or was canceled).
+    pub(super) fn clear(&mut self) {
+        self.epochs.clear();
+    }
+}

@@ -1,0 +1,228 @@
+//! Source drivers: connector scans, client inputs, `generate_series`,
+//! literal rows and plan errors.
+//!
+//! A source moves to the next epoch every `epoch_interval` and, when its
+//! table has a watermark, sends its partition's watermark at the epoch it
+//! closes (see [`crate::watermark`]). It yields its worker after a short
+//! slice and waits while the results fall behind (backpressure).
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::{Scope, Stream};
+
+use super::{BACKPRESSURE_POLL, Out, QueryShared, give_error, give_watermark, guard_panic};
+use crate::Epoch;
+use crate::chunk::Chunk;
+use crate::error::{QueryError, SqlState};
+use crate::source::{SourcePoll, SourceReader, SourceSpec};
+use crate::watermark::WatermarkTracker;
+
+/// How long a source may produce before yielding its worker.
+const SOURCE_SLICE: Duration = Duration::from_millis(10);
+
+/// How soon a connector's reader with nothing ready is polled again.
+pub(super) const SOURCE_POLL: Duration = Duration::from_millis(10);
+
+/// How soon an input with nothing ready is polled again: a client is
+/// sending it, and a copy should not wait on the poll.
+pub(super) const INPUT_POLL: Duration = Duration::from_millis(1);
+
+pub(super) fn render_source<'s>(
+    scope: Scope<'s, Epoch>,
+    spec: SourceSpec,
+    q: Rc<QueryShared>,
+) -> Stream<'s, Epoch, Chunk> {
+    let name = format!("Scan {}", spec.table);
+    let table = spec.table.clone();
+    render_reader(
+        scope,
+        name,
+        table,
+        q,
+        SOURCE_POLL,
+        move |q: &QueryShared| {
+            let watermark = spec
+                .watermark
+                .as_ref()
+                .map(|w| {
+                    let column = match &spec.projection {
+                        Some(p) => p.iter().position(|c| *c == w.column),
+                        None => Some(w.column),
+                    };
+                    column.map(|c| WatermarkTracker::new(w, c)).ok_or_else(|| {
+                        QueryError::new(
+                            SqlState::Internal,
+                            format!(
+                                "the scan of {} does not read its event-time column",
+                                spec.table
+                            ),
+                        )
+                    })
+                })
+                .transpose()?;
+            let reader = q
+                .connectors
+                .get(&spec.connector)
+                .and_then(|connector| connector.open(&spec, &q.place))?;
+            Ok((reader, watermark))
+        },
+    )
+}
+
+/// A source operator polling the reader that `open` returns (opened on
+/// the first activation, with the tracker of its partition's watermark
+/// when the input has one); `what` names the input in error messages, and
+/// a reader with nothing ready is polled again after `pending_poll`.
+pub(super) fn render_reader<'s, F>(
+    scope: Scope<'s, Epoch>,
+    name: String,
+    what: String,
+    q: Rc<QueryShared>,
+    pending_poll: Duration,
+    open: F,
+) -> Stream<'s, Epoch, Chunk>
+where
+    F: FnOnce(&QueryShared) -> Result<Opened, QueryError> + 'static,
+{
+    source::<_, Out, _, _>(scope, &name, move |cap, info| {
+        let activator = scope.activator_for(info.address);
+        let mut cap = Some(cap);
+        let mut reader: Option<Box<dyn SourceReader>> = None;
+        let mut watermark: Option<WatermarkTracker> = None;
+        let mut open = Some(open);
+        let mut epoch_started = Instant::now();
+        let reading = format!("reading {what}");
+        move |output| {
+            let Some(c) = cap.as_mut() else { return };
+            if q.canceled() {
+                cap = None;
+                return;
+            }
+            if reader.is_none() {
+                let opened = match open.take() {
+                    Some(open) => guard_panic(&format!("opening {what}"), || open(&q)),
+                    None => Err(QueryError::new(
+                        SqlState::Internal,
+                        format!("{what} was opened twice"),
+                    )),
+                };
+                match opened {
+                    Ok((r, w)) => {
+                        reader = Some(r);
+                        watermark = w;
+                    }
+                    Err(e) => {
+                        give_error(output, &*c, e, 1);
+                        cap = None;
+                        return;
+                    }
+                }
+            }
+            let slice_start = Instant::now();
+            let r = reader.as_mut().expect("opened above");
+            loop {
+                if epoch_started.elapsed() >= q.epoch_interval {
+                    // Closing the epoch: the partition's watermark as of its
+                    // end, unless the partition is idle.
+                    if let Some(w) = watermark.as_ref().and_then(WatermarkTracker::current) {
+                        give_watermark(output, &*c, w);
+                    }
+                    let next = *c.time() + 1;
+                    c.downgrade(&next);
+                    epoch_started = Instant::now();
+                }
+                if q.source_must_wait(*c.time()) {
+                    activator.activate_after(BACKPRESSURE_POLL);
+                    return;
+                }
+                let polled = guard_panic(&reading, || r.poll_next());
+                match polled {
+                    Ok(SourcePoll::Batch(batch)) => {
+                        if let Some(w) = watermark.as_mut()
+                            && let Err(e) = w.observe(&batch)
+                        {
+                            give_error(output, &*c, e, batch.num_rows() as u64);
+                            cap = None;
+                            return;
+                        }
+                        if batch.num_rows() > 0 {
+                            output
+                                .session(&*c)
+                                .give_container(&mut Chunk::from_batch(batch));
+                        }
+                    }
+                    Ok(SourcePoll::Pending) => {
+                        activator.activate_after(pending_poll);
+                        return;
+                    }
+                    Ok(SourcePoll::Finished) => {
+                        cap = None;
+                        return;
+                    }
+                    Err(e) => {
+                        give_error(output, &*c, e, 1);
+                        cap = None;
+                        return;
+                    }
+                }
+                if slice_start.elapsed() >= SOURCE_SLICE {
+                    activator.activate();
+                    return;
+                }
+            }
+        }
+    })
+}
+
+/// What opening a source gives: its reader, and the tracker of its
+/// partition's watermark when the input has one.
+pub(super) type Opened = (Box<dyn SourceReader>, Option<WatermarkTracker>);
+
+pub(super) fn render_values<'s>(
+    scope: Scope<'s, Epoch>,
+    batch: Option<Result<RecordBatch, QueryError>>,
+) -> Stream<'s, Epoch, Chunk> {
+    source::<_, Out, _, _>(scope, "Values", move |cap, _info| {
+        let mut cap = Some(cap);
+        let mut batch = batch;
+        move |output| {
+            if let Some(c) = cap.take() {
+                match batch.take() {
+                    Some(Ok(b)) if b.num_rows() > 0 => {
+                        output.session(&c).give_container(&mut Chunk::from_batch(b));
+                    }
+                    Some(Err(e)) => {
+                        output
+                            .session(&c)
+                            .give_container(&mut Chunk::from_error(e, 1));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    })
+}
+
+pub(super) fn render_error<'s>(
+    scope: Scope<'s, Epoch>,
+    error: QueryError,
+    emit: bool,
+) -> Stream<'s, Epoch, Chunk> {
+    source::<_, Out, _, _>(scope, "PlanError", move |cap, _info| {
+        let mut cap = Some(cap);
+        let mut error = Some(error);
+        move |output| {
+            if let Some(c) = cap.take()
+                && emit
+                && let Some(e) = error.take()
+            {
+                output
+                    .session(&c)
+                    .give_container(&mut Chunk::from_error(e, 1));
+            }
+        }
+    })
+}

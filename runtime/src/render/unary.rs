@@ -1,0 +1,90 @@
+//! The driver of one-input operators.
+//!
+//! Input is queued by epoch and handed over in epoch order ([`super::pending`]);
+//! when an epoch completes the operator is told so with its watermark, which
+//! is then sent on. The driver's capability follows the earliest epoch still
+//! open upstream or queued here; once the input has ended and everything is
+//! handed over, the operator's `on_end` emits what it still holds and the
+//! capability is dropped.
+
+use std::rc::Rc;
+
+use timely::dataflow::Stream;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::Operator;
+
+use super::pending::{EpochQueue, Step};
+use super::{Out, QueryShared, give_error, give_watermark, run_emitting};
+use crate::Epoch;
+use crate::chunk::{Chunk, Item};
+use crate::operators::UnaryOperator;
+use crate::shuffle::EdgePact;
+
+pub(super) fn render_unary<'s>(
+    input: Stream<'s, Epoch, Chunk>,
+    pact: EdgePact,
+    name: &'static str,
+    mut op: Box<dyn UnaryOperator>,
+    q: Rc<QueryShared>,
+) -> Stream<'s, Epoch, Chunk> {
+    let scope = input.scope();
+    input.unary_frontier::<Out, _, _, _>(pact, name, move |cap, info| {
+        let activator = scope.activator_for(info.address);
+        let mut cap: Option<Capability<Epoch>> = Some(cap);
+        let mut failed = false;
+        let mut queue = EpochQueue::new(q.order());
+        move |(input, frontier), output| {
+            input.for_each(|time, data| queue.push(&time, 0, data.take_items()));
+            if !(failed || q.canceled()) {
+                let open = frontier.frontier().first().copied();
+                queue.drain(open, &activator, |at, step| {
+                    let epoch = *at.time();
+                    failed = match step {
+                        Step::Item(_, Item::Error { error, weight }) => {
+                            give_error(output, at, error, weight);
+                            true
+                        }
+                        Step::Item(_, Item::Rows(batch)) => {
+                            !op.is_done()
+                                && run_emitting(name, output, at, &q, |e| {
+                                    op.on_batch(epoch, batch, e)
+                                })
+                        }
+                        Step::Item(_, Item::Watermark(_)) => false,
+                        Step::Complete(watermark) => {
+                            let failed = run_emitting(name, output, at, &q, |e| {
+                                op.on_epoch_end(epoch, watermark, e)
+                            });
+                            if !failed && let Some(w) = watermark {
+                                give_watermark(output, at, w);
+                            }
+                            failed
+                        }
+                    };
+                    !failed
+                });
+            }
+            if failed || q.canceled() {
+                queue.clear();
+            }
+            if let Some(c) = cap.as_mut() {
+                let earliest = frontier
+                    .frontier()
+                    .first()
+                    .copied()
+                    .into_iter()
+                    .chain(queue.min_time())
+                    .min();
+                match earliest {
+                    Some(t) => c.downgrade(&t),
+                    None => {
+                        if !failed && !q.canceled() {
+                            run_emitting(name, output, c, &q, |e| op.on_end(e));
+                        }
+                        cap = None;
+                    }
+                }
+            }
+        }
+    })
+}
