@@ -69,6 +69,22 @@ pub enum TableKind {
 /// statement, for the columns they do not name.
 pub const DEFAULT_METADATA_KEY: &str = "tidewater.default";
 
+/// Field metadata key marking a table's event-time column (`WATERMARK FOR
+/// column AS column - INTERVAL ...`): the watermark's delay behind the
+/// largest event time seen, in microseconds.
+pub const WATERMARK_METADATA_KEY: &str = "tidewater.watermark";
+
+/// The event-time column of `schema` and its watermark delay, if the table
+/// has a `WATERMARK FOR`.
+pub fn watermark_of(schema: &arrow::datatypes::Schema) -> Option<(usize, i64)> {
+    schema.fields().iter().enumerate().find_map(|(i, f)| {
+        f.metadata()
+            .get(WATERMARK_METADATA_KEY)
+            .and_then(|d| d.parse().ok())
+            .map(|delay| (i, delay))
+    })
+}
+
 /// A table, view or system table, resolved.
 #[derive(Debug, Clone)]
 pub struct TableEntry {

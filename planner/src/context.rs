@@ -152,6 +152,9 @@ pub struct PlannerContext<'a> {
     session_functions: HashMap<String, Arc<ScalarUDF>>,
     options: ConfigOptions,
     expr_planners: Vec<Arc<dyn ExprPlanner>>,
+    /// Window table function calls of the statement being planned, by
+    /// placeholder number ([`crate::window_tvf`]).
+    window_calls: parking_lot::Mutex<Vec<crate::window_tvf::WindowCall>>,
 }
 
 impl<'a> PlannerContext<'a> {
@@ -191,6 +194,7 @@ impl<'a> PlannerContext<'a> {
             },
             options,
             expr_planners,
+            window_calls: Default::default(),
         }
     }
 
@@ -255,6 +259,36 @@ impl<'a> PlannerContext<'a> {
 
     /// Rewrites a statement into the form DataFusion's SQL planner accepts
     /// (Postgres spellings, duplicate result names).
+    /// The source of a window table function call: its window node over
+    /// the table, planned as `SELECT * FROM table`.
+    fn window_source(&self, call: &crate::window_tvf::WindowCall) -> Result<Arc<dyn TableSource>> {
+        let input = self.plan_view(&format!("SELECT * FROM {}", call.table))?;
+        let wanted = if call.time.quote_style.is_some() {
+            call.time.value.clone()
+        } else {
+            call.time.value.to_lowercase()
+        };
+        let (qualifier, field) = input
+            .schema()
+            .iter()
+            .find(|(_, f)| *f.name() == wanted)
+            .ok_or_else(|| {
+                DataFusionError::from(PlanError::new(
+                    "42703",
+                    format!(
+                        "column \"{wanted}\" of DESCRIPTOR does not exist in {}",
+                        call.table
+                    ),
+                ))
+            })?;
+        let time = Expr::Column(datafusion_common::Column::new(
+            qualifier.cloned(),
+            field.name(),
+        ));
+        let node = crate::window_tvf::WindowTvfNode::try_new(input, time, call.window)?;
+        Ok(Arc::new(crate::window_tvf::WindowTableSource::new(node)))
+    }
+
     /// Plans the `DEFAULT` expressions of a table's columns.
     fn plan_defaults(&self, entry: &TableEntry) -> Result<HashMap<String, Expr>> {
         let mut defaults = HashMap::new();
@@ -301,12 +335,26 @@ impl<'a> PlannerContext<'a> {
     ) -> Result<()> {
         crate::pg_compat::rewrite(statement, self)?;
         crate::names::distinct_select_names(statement);
+        let first = self.window_calls.lock().len();
+        let calls = crate::window_tvf::rewrite_calls(statement, first)?;
+        self.window_calls.lock().extend(calls);
         Ok(())
     }
 }
 
 impl ContextProvider for PlannerContext<'_> {
     fn get_table_source(&self, name: TableReference) -> Result<Arc<dyn TableSource>> {
+        if name.schema().is_none()
+            && let Some(number) = name
+                .table()
+                .strip_prefix(crate::window_tvf::PLACEHOLDER_PREFIX)
+                .and_then(|n| n.parse::<usize>().ok())
+        {
+            let call = self.window_calls.lock().get(number).cloned();
+            if let Some(call) = call {
+                return self.window_source(&call);
+            }
+        }
         let entry = self.resolve(&name)?;
         let view_plan = match &entry.kind {
             TableKind::View { sql } => Some(

@@ -21,6 +21,7 @@ mod pg_compat;
 pub mod rules;
 pub mod statement;
 pub mod table_functions;
+pub mod window_tvf;
 
 use datafusion_sql::planner::ParserOptions;
 

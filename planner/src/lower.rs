@@ -24,12 +24,14 @@ use tidewater_runtime::plan::{
     QueryConfig, UnnestNulls,
 };
 use tidewater_runtime::source::SourceSpec;
+use tidewater_runtime::watermark::WatermarkSpec;
 
 use crate::catalog::TableKind;
 use crate::context::TableSourceAdapter;
 use crate::error::PlanError;
 use crate::estimate;
 use crate::table_functions::{TableFunctionCall, TableFunctionSource};
+use crate::window_tvf::WindowTvfNode;
 
 /// Where a node's rows are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +134,22 @@ impl Lowering {
                 Ok(input)
             }
             LogicalPlan::Aggregate(agg) => self.lower_aggregate(agg),
+            LogicalPlan::Extension(ext) => {
+                let Some(window) = ext.node.as_any().downcast_ref::<WindowTvfNode>() else {
+                    return Err(not_supported(&format!("the plan node {}", ext.node.name())));
+                };
+                let input = self.lower(&window.input)?;
+                let dist = self.dists[input];
+                Ok(self.push(
+                    NodeKind::WindowAssign {
+                        time: ir(&window.time)?,
+                        window: window.window,
+                    },
+                    vec![Edge::forward(input)],
+                    schema_of(ext.node.schema()),
+                    dist,
+                ))
+            }
             LogicalPlan::Join(j) => self.lower_join(j),
             LogicalPlan::Sort(s) => {
                 let input = self.lower(&s.input)?;
@@ -439,7 +457,16 @@ impl Lowering {
                     } else {
                         None
                     },
-                    watermark: None,
+                    watermark: crate::catalog::watermark_of(&entry.schema).and_then(
+                        |(column, delay_micros)| {
+                            let read = scan.projection.as_ref().is_none_or(|p| p.contains(&column));
+                            read.then_some(WatermarkSpec {
+                                column,
+                                delay_micros,
+                                idle_timeout: None,
+                            })
+                        },
+                    ),
                     resume: None,
                 };
                 self.push(NodeKind::Scan(spec), vec![], schema.clone(), Dist::Spread)

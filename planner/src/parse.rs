@@ -193,9 +193,7 @@ const WINDOW_FUNCTIONS: &[&str] = &["tumble", "hop", "cumulate", "session"];
 /// * `WATERMARK FOR col [AS expr]` among the columns of `CREATE TABLE`
 ///   becomes a check constraint named [`WATERMARK_MARKER`].
 fn rewrite_streaming_syntax(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
-    let is_word = |t: &TokenWithSpan, value: &str| {
-        matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(value))
-    };
+    let is_word = |t: &TokenWithSpan, value: &str| matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(value));
     let significant: Vec<usize> = (0..tokens.len())
         .filter(|i| !matches!(tokens[*i].token, Token::Whitespace(_)))
         .collect();
@@ -426,13 +424,13 @@ mod tests {
     fn streaming_syntax_parses() {
         let parsed = |sql: &str| parse_sql(sql).unwrap()[0].to_string();
         assert_eq!(
-            parsed(
-                "SELECT * FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(ts), INTERVAL '10' SECOND))"
-            ),
+            parsed("SELECT * FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(ts), INTERVAL '10' SECOND))"),
             "SELECT * FROM TABLE(TUMBLE(bid, DESCRIPTOR(ts), INTERVAL '10' SECOND))"
         );
         assert_eq!(
-            parsed("SELECT * FROM TABLE(hop(DATA => TABLE s.bid, TIMECOL => DESCRIPTOR(ts), SLIDE => INTERVAL '1' MINUTE, SIZE => INTERVAL '5' MINUTE))"),
+            parsed(
+                "SELECT * FROM TABLE(hop(DATA => TABLE s.bid, TIMECOL => DESCRIPTOR(ts), SLIDE => INTERVAL '1' MINUTE, SIZE => INTERVAL '5' MINUTE))"
+            ),
             "SELECT * FROM TABLE(hop(DATA => s.bid, TIMECOL => DESCRIPTOR(ts), SLIDE => INTERVAL '1' MINUTE, SIZE => INTERVAL '5' MINUTE))"
         );
         assert_eq!(

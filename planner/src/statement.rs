@@ -24,6 +24,7 @@ use tidewater_runtime::plan::{DataflowPlan, QueryConfig};
 
 use crate::catalog::{
     CatalogView, DEFAULT_METADATA_KEY, QualifiedName, SessionInfo, TableEntry, TableKind,
+    WATERMARK_METADATA_KEY,
 };
 use crate::context::{PlannerContext, TableSourceAdapter};
 use crate::error::PlanError;
@@ -355,6 +356,76 @@ fn key_constraints(ct: &sqlparser::ast::CreateTable) -> Result<Vec<KeyConstraint
 }
 
 /// A column's `DEFAULT` expression, as SQL (a `NULL` default is none).
+/// A table's `WATERMARK FOR column [AS column - INTERVAL ...]` (which the
+/// parser passed on as a check constraint, see
+/// [`crate::parse::WATERMARK_MARKER`]): the column and the delay in
+/// microseconds.
+fn watermark_clause(ct: &sqlparser::ast::CreateTable) -> Result<Option<(String, i64)>> {
+    use sqlparser::ast::{
+        BinaryOperator, FunctionArg, FunctionArgExpr, FunctionArguments, TableConstraint,
+    };
+    let name_of = |i: &sqlparser::ast::Ident| {
+        if i.quote_style.is_some() {
+            i.value.clone()
+        } else {
+            i.value.to_lowercase()
+        }
+    };
+    let mut found = None;
+    for constraint in &ct.constraints {
+        let TableConstraint::Check(check) = constraint else {
+            continue;
+        };
+        if !check
+            .name
+            .as_ref()
+            .is_some_and(|n| n.value == crate::parse::WATERMARK_MARKER)
+        {
+            continue;
+        }
+        let args: Vec<&SqlExpr> = match check.expr.as_ref() {
+            SqlExpr::Function(f) => match &f.args {
+                FunctionArguments::List(list) => list
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        let Some(SqlExpr::Identifier(column)) = args.first() else {
+            return Err(PlanError::syntax("WATERMARK FOR needs a column name").into());
+        };
+        let column = name_of(column);
+        let is_column = |e: &SqlExpr| matches!(e, SqlExpr::Identifier(i) if name_of(i) == column);
+        let delay = match args.get(1) {
+            None => 0,
+            Some(e) if is_column(e) => 0,
+            Some(SqlExpr::BinaryOp {
+                left,
+                op: BinaryOperator::Minus,
+                right,
+            }) if is_column(left) => {
+                crate::window_tvf::interval_literal_micros(right, "WATERMARK delay")?
+            }
+            Some(other) => {
+                return Err(PlanError::feature_not_supported(format!(
+                    "WATERMARK FOR {column} AS {other}: only {column} and {column} - INTERVAL '...' are supported"
+                ))
+                .into());
+            }
+        };
+        if found.replace((column, delay)).is_some() {
+            return Err(PlanError::syntax("a table has at most one WATERMARK FOR").into());
+        }
+    }
+    Ok(found)
+}
+
 fn column_default(column: &sqlparser::ast::ColumnDef) -> Option<String> {
     column.options.iter().find_map(|o| match &o.option {
         sqlparser::ast::ColumnOption::Default(SqlExpr::Value(v))
@@ -605,6 +676,38 @@ impl<'a> Planner<'a> {
                         })
                         .collect();
                     Some(Arc::new(Schema::new(fields)))
+                };
+                let columns = match (watermark_clause(ct)?, columns) {
+                    (None, columns) => columns,
+                    (Some(_), None) => {
+                        return Err(PlanError::syntax(
+                            "WATERMARK FOR needs the table's columns declared",
+                        )
+                        .into());
+                    }
+                    (Some((column, delay)), Some(schema)) => {
+                        let Ok(index) = schema.index_of(&column) else {
+                            return Err(PlanError::new(
+                                "42703",
+                                format!("column \"{column}\" of WATERMARK FOR does not exist"),
+                            )
+                            .into());
+                        };
+                        let field = schema.field(index);
+                        if !matches!(field.data_type(), DataType::Timestamp(..)) {
+                            return Err(PlanError::datatype_mismatch(format!(
+                                "the WATERMARK FOR column \"{column}\" must be a timestamp, not {}",
+                                crate::window_tvf::sql_type_name(field.data_type())
+                            ))
+                            .into());
+                        }
+                        let mut fields: Vec<Field> =
+                            schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+                        let mut metadata = fields[index].metadata().clone();
+                        metadata.insert(WATERMARK_METADATA_KEY.to_string(), delay.to_string());
+                        fields[index] = fields[index].clone().with_metadata(metadata);
+                        Some(Arc::new(Schema::new(fields)))
+                    }
                 };
                 let query = match &ct.query {
                     Some(q) => Some(self.prepare_query(&Statement::Query(q.clone()), &[])?),

@@ -153,7 +153,7 @@ pub enum UnnestNulls {
 }
 
 /// The windows of a window table function, in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Serialize, Deserialize)]
 pub enum WindowSpec {
     /// `TUMBLE(..., size [, offset])`: windows of `size` that do not overlap.
     Tumble {

@@ -36,12 +36,9 @@ use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float32Array, Float64Array, Int16Array, Int32Array,
     Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampMicrosecondArray,
 };
-use arrow::datatypes::{
-    DataType, IntervalMonthDayNanoType, IntervalUnit, Schema, SchemaRef, TimeUnit,
-    TimestampMicrosecondType,
-};
+use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use tidewater_runtime::QueryError;
-use tidewater_runtime::pgtypes::text::parse_text_values;
+use tidewater_runtime::pgtypes::text::{parse_fixed_interval_micros, parse_text_values};
 use tidewater_runtime::source::{
     Connector, SourceContext, SourcePoll, SourceReader, SourceSpec, SplitOffsets,
 };
@@ -157,36 +154,10 @@ fn parse_timestamp(option: &str, value: &str) -> Result<i64> {
         })
 }
 
-/// Parses an interval such as `1 second`, `250 milliseconds` or `2
-/// minutes` to microseconds (a positive length of time without months).
+/// Parses an interval such as `1 second` or `250 milliseconds` to
+/// microseconds.
 fn parse_interval(option: &str, value: &str) -> Result<i64> {
-    let bad = || {
-        invalid(
-            option,
-            value,
-            "expected a positive interval such as '1 second' or '10 milliseconds'",
-        )
-    };
-    let text: ArrayRef = Arc::new(StringArray::from(vec![value]));
-    let interval = arrow::compute::cast(&text, &DataType::Interval(IntervalUnit::MonthDayNano))
-        .map_err(|_| bad())?;
-    let interval = interval.as_primitive::<IntervalMonthDayNanoType>();
-    if interval.null_count() > 0 {
-        return Err(bad());
-    }
-    let v = interval.value(0);
-    if v.months != 0 {
-        return Err(invalid(
-            option,
-            value,
-            "months have no fixed length; use days",
-        ));
-    }
-    (v.days as i64)
-        .checked_mul(86_400_000_000)
-        .and_then(|d| d.checked_add(v.nanoseconds / 1_000))
-        .filter(|us| *us > 0)
-        .ok_or_else(bad)
+    parse_fixed_interval_micros(value).map_err(|reason| invalid(option, value, reason))
 }
 
 /// The integer range of an integer type.
@@ -200,10 +171,7 @@ fn int_range(t: &DataType) -> Option<(i64, i64)> {
 }
 
 fn is_time(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Timestamp(TimeUnit::Microsecond, _) | DataType::Date32
-    )
+    matches!(t, DataType::Timestamp(..) | DataType::Date32)
 }
 
 /// Parses a value of a time column's options.
@@ -604,8 +572,14 @@ fn generate_column(
         DataType::Date32 => Arc::new(Date32Array::from_iter_values(
             values.iter().map(|v| *v as i32),
         )),
+        // Times are generated in microseconds, whatever the column's unit.
         DataType::Timestamp(TimeUnit::Microsecond, tz) => {
             Arc::new(TimestampMicrosecondArray::from(values).with_timezone_opt(tz.clone()))
+        }
+        DataType::Timestamp(_, tz) => {
+            let micros: ArrayRef =
+                Arc::new(TimestampMicrosecondArray::from(values).with_timezone_opt(tz.clone()));
+            return arrow::compute::cast(&micros, t);
         }
         DataType::Utf8 => Arc::new(StringArray::from_iter_values(
             values.iter().map(|v| v.to_string()),

@@ -224,6 +224,33 @@ where
     Ok(Arc::new(build(out)))
 }
 
+/// Reads an interval of fixed length (`5 seconds`, `1 minute 30
+/// seconds`, `250 milliseconds`, `2 days`) as microseconds. Months have no
+/// fixed length and are refused, as are negative and empty intervals.
+pub fn parse_fixed_interval_micros(text: &str) -> Result<i64, String> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{IntervalMonthDayNanoType, IntervalUnit};
+    let bad = || format!("expected a positive interval such as '1 second', not '{text}'");
+    let array: ArrayRef = Arc::new(StringArray::from(vec![text]));
+    let interval = arrow::compute::cast(&array, &DataType::Interval(IntervalUnit::MonthDayNano))
+        .map_err(|_| bad())?;
+    let interval = interval.as_primitive::<IntervalMonthDayNanoType>();
+    if interval.null_count() > 0 {
+        return Err(bad());
+    }
+    let v = interval.value(0);
+    if v.months != 0 {
+        return Err(format!(
+            "an interval of months ('{text}') has no fixed length; use days"
+        ));
+    }
+    (v.days as i64)
+        .checked_mul(86_400_000_000)
+        .and_then(|d| d.checked_add(v.nanoseconds / 1_000))
+        .filter(|us| *us > 0)
+        .ok_or_else(bad)
+}
+
 /// Reads text values into an array of `ty`. On failure returns the index
 /// of the first bad value and the error.
 pub fn parse_text_values(
@@ -444,5 +471,18 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn fixed_intervals_in_microseconds() {
+        assert_eq!(parse_fixed_interval_micros("4 second"), Ok(4_000_000));
+        assert_eq!(
+            parse_fixed_interval_micros("1 minute 30 seconds"),
+            Ok(90_000_000)
+        );
+        assert_eq!(parse_fixed_interval_micros("250 milliseconds"), Ok(250_000));
+        assert!(parse_fixed_interval_micros("1 month").is_err());
+        assert!(parse_fixed_interval_micros("-1 second").is_err());
+        assert!(parse_fixed_interval_micros("soon").is_err());
     }
 }

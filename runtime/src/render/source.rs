@@ -44,9 +44,12 @@ pub(super) fn render_source<'s>(
         q,
         SOURCE_POLL,
         move |q: &QueryShared| {
+            // A bounded query reads all its input before anything fires:
+            // watermarks matter only to continuous queries.
             let watermark = spec
                 .watermark
                 .as_ref()
+                .filter(|_| q.config.continuous)
                 .map(|w| {
                     let column = match &spec.projection {
                         Some(p) => p.iter().position(|c| *c == w.column),
