@@ -5,6 +5,7 @@
 //!
 //! - [`datagen`]: generated rows, unbounded or counted, deterministic by seed
 //!   (`WITH (connector = 'datagen', rows_per_second = ..., 'fields.<col>.kind' = ...)`).
+//! - [`nexmark`]: the person, auction and bid streams of the Nexmark benchmark.
 //! - [`file`](mod@file): bounded tables over CSV, JSON and Parquet files
 //!   (`WITH (connector = 'file', path = ..., format = ...)`).
 //! - [`managed`]: durable storage for tables created without a connector,
@@ -15,8 +16,10 @@
 pub mod datagen;
 pub mod error;
 pub mod file;
+pub mod generator;
 pub mod managed;
 pub mod metrics;
+pub mod nexmark;
 pub mod options;
 pub mod schema;
 
@@ -28,6 +31,7 @@ pub use crate::datagen::DatagenConnector;
 pub use crate::error::{Error, Result};
 pub use crate::file::{FileConnector, FileOptions};
 pub use crate::managed::{ManagedConnector, ManagedTable};
+pub use crate::nexmark::NexmarkConnector;
 
 /// A registry of every connector of this crate.
 pub fn registry() -> ConnectorRegistry {
@@ -35,6 +39,7 @@ pub fn registry() -> ConnectorRegistry {
     registry.register(Arc::new(DatagenConnector));
     registry.register(Arc::new(FileConnector));
     registry.register(Arc::new(ManagedConnector));
+    registry.register(Arc::new(NexmarkConnector));
     registry
 }
 
@@ -44,7 +49,7 @@ mod tests {
     fn registry_lists_every_connector() {
         assert_eq!(
             super::registry().names(),
-            vec!["datagen", "file", "managed"]
+            vec!["datagen", "file", "managed", "nexmark"]
         );
     }
 }

@@ -136,7 +136,7 @@ impl Lowering {
             LogicalPlan::Aggregate(agg) => self.lower_aggregate(agg),
             LogicalPlan::Extension(ext) => {
                 let Some(window) = ext.node.as_any().downcast_ref::<WindowTvfNode>() else {
-                    return Err(not_supported(&format!("the plan node {}", ext.node.name())));
+                    return Err(not_supported(format!("the plan node {}", ext.node.name())));
                 };
                 let input = self.lower(&window.input)?;
                 let dist = self.dists[input];

@@ -376,10 +376,10 @@ fn watermark_clause(ct: &sqlparser::ast::CreateTable) -> Result<Option<(String, 
         let TableConstraint::Check(check) = constraint else {
             continue;
         };
-        if !check
+        if check
             .name
             .as_ref()
-            .is_some_and(|n| n.value == crate::parse::WATERMARK_MARKER)
+            .is_none_or(|n| n.value != crate::parse::WATERMARK_MARKER)
         {
             continue;
         }

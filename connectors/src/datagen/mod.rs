@@ -22,14 +22,13 @@
 //!
 //! Determinism: row `i` is a function of the seed, the column and `i`
 //! only, so a table produces the same rows at any worker count. Rows are
-//! spread over [`SPLITS`] splits (row `i` belongs to split `i % SPLITS`),
+//! spread over the splits of [`crate::generator`] (row `i` belongs to split `i % 64`),
 //! assigned to workers with `SourceContext::owns_split`; a reader's
 //! offsets are each split's next row, and a reader opened with them
 //! continues exactly where the other stopped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use arrow::array::{Array, AsArray};
 use arrow::array::{
@@ -44,13 +43,11 @@ use tidewater_runtime::source::{
 };
 
 use crate::error::{Error, Result};
+use crate::generator::{Next, SplitPacer, mix, random};
 use crate::options::CONNECTOR_OPTION;
 
 /// The name of the connector in `WITH (connector = 'datagen')`.
 pub const CONNECTOR_NAME: &str = "datagen";
-
-/// Splits of every datagen table.
-pub const SPLITS: u64 = 64;
 
 const TABLE_OPTIONS: &[&str] = &["rows_per_second", "number_of_rows", "seed"];
 const COLUMN_OPTIONS: &[&str] = &[
@@ -484,19 +481,6 @@ impl DatagenOptions {
     }
 }
 
-/// SplitMix64: a fast, well-mixed hash of a 64-bit value.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The random value of row `row` of column `column`.
-fn random(seed: u64, column: usize, row: u64) -> u64 {
-    mix(mix(seed ^ mix(column as u64 + 1)) ^ row)
-}
-
 const ALPHANUMERIC: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /// Generates rows `rows` (row indices) of one column.
@@ -511,14 +495,16 @@ fn generate_column(
     let values: Vec<i64> = match generator {
         ColumnGen::RandomInt { min, max } => {
             let span = (*max as i128 - *min as i128 + 1) as u128;
-            ints(&|r| (*min as i128 + (random(seed, column, r) as u128 % span) as i128) as i64)
+            ints(&|r| {
+                (*min as i128 + (random(seed, column as u64, r) as u128 % span) as i128) as i64
+            })
         }
         ColumnGen::Sequence { start, step, .. } => {
             ints(&|r| start.wrapping_add((r as i64).wrapping_mul(*step)))
         }
         ColumnGen::RandomFloat { min, max } => {
             let values = rows.iter().map(|r| {
-                let unit = (random(seed, column, *r) >> 11) as f64 / (1u64 << 53) as f64;
+                let unit = (random(seed, column as u64, *r) >> 11) as f64 / (1u64 << 53) as f64;
                 min + unit * (max - min)
             });
             return Ok(match t {
@@ -530,7 +516,8 @@ fn generate_column(
         }
         ColumnGen::RandomBool => {
             return Ok(Arc::new(BooleanArray::from_iter(
-                rows.iter().map(|r| Some(random(seed, column, *r) & 1 == 1)),
+                rows.iter()
+                    .map(|r| Some(random(seed, column as u64, *r) & 1 == 1)),
             )));
         }
         ColumnGen::RandomText { length } => {
@@ -539,7 +526,7 @@ fn generate_column(
                 .iter()
                 .map(|r| {
                     buf.clear();
-                    let mut state = random(seed, column, *r);
+                    let mut state = random(seed, column as u64, *r);
                     for i in 0..*length {
                         if i % 10 == 0 && i > 0 {
                             state = mix(state);
@@ -555,7 +542,9 @@ fn generate_column(
         ColumnGen::Values(list) => {
             let picks: Vec<&str> = rows
                 .iter()
-                .map(|r| list[(random(seed, column, *r) % list.len() as u64) as usize].as_str())
+                .map(|r| {
+                    list[(random(seed, column as u64, *r) % list.len() as u64) as usize].as_str()
+                })
                 .collect();
             let text: ArrayRef = Arc::new(StringArray::from(picks));
             return arrow::compute::cast(&text, t);
@@ -600,15 +589,7 @@ pub struct DatagenReader {
     schema: SchemaRef,
     output: SchemaRef,
     projection: Vec<usize>,
-    /// The splits this reader owns and the next row of each (as a count of
-    /// the split's rows).
-    splits: Vec<(u64, u64)>,
-    /// Where each split started when the reader opened (for the rate).
-    started_at: Vec<u64>,
-    opened: Instant,
-    batch_size: usize,
-    total: Option<u64>,
-    next_split: usize,
+    pacer: SplitPacer,
 }
 
 impl DatagenReader {
@@ -621,48 +602,24 @@ impl DatagenReader {
             .projection
             .clone()
             .unwrap_or_else(|| (0..schema.fields().len()).collect());
-        let resume = spec.resume.clone().unwrap_or_default();
-        let splits: Vec<(u64, u64)> = (0..SPLITS)
-            .filter(|s| ctx.owns_split(*s, SPLITS))
-            .map(|s| (s, resume.get(&s).copied().unwrap_or(0)))
-            .collect();
         let mut total = options.total_rows();
         if let Some(limit) = spec.limit {
             total = Some(total.map_or(limit as u64, |t| t.min(limit as u64)));
         }
+        let pacer = SplitPacer::new(
+            ctx,
+            spec.resume.as_ref(),
+            options.rows_per_second,
+            total,
+            ctx.batch_size,
+        );
         Ok(Self {
-            started_at: splits.iter().map(|(_, next)| *next).collect(),
             options,
             schema,
             output,
             projection,
-            splits,
-            opened: Instant::now(),
-            batch_size: ctx.batch_size.max(1),
-            total,
-            next_split: 0,
+            pacer,
         })
-    }
-
-    /// Rows of split `split` in all (`None`: unbounded).
-    fn split_rows(&self, split: u64) -> Option<u64> {
-        self.total.map(|total| {
-            if split < total {
-                (total - split).div_ceil(SPLITS)
-            } else {
-                0
-            }
-        })
-    }
-
-    /// How many rows of a split the rate allows by now.
-    fn allowed(&self, index: usize) -> u64 {
-        let rate = self.options.rows_per_second;
-        if rate == 0 {
-            return u64::MAX;
-        }
-        let per_split = rate as f64 / SPLITS as f64;
-        self.started_at[index] + (self.opened.elapsed().as_secs_f64() * per_split) as u64
     }
 
     fn generate(&self, rows: &[u64]) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
@@ -689,38 +646,20 @@ impl DatagenReader {
 
 impl SourceReader for DatagenReader {
     fn poll_next(&mut self) -> Result<SourcePoll, QueryError> {
-        let mut finished = 0;
-        for _ in 0..self.splits.len() {
-            let index = self.next_split;
-            self.next_split = (self.next_split + 1) % self.splits.len();
-            let (split, next) = self.splits[index];
-            let end = self.split_rows(split).unwrap_or(u64::MAX);
-            if next >= end {
-                finished += 1;
-                continue;
+        match self.pacer.next() {
+            Next::Positions(rows) => {
+                let batch = self
+                    .generate(&rows)
+                    .map_err(|e| Error::arrow("datagen", e).into_query_error())?;
+                Ok(SourcePoll::Batch(batch))
             }
-            let upto = end
-                .min(self.allowed(index))
-                .min(next + self.batch_size as u64);
-            if upto <= next {
-                continue;
-            }
-            let rows: Vec<u64> = (next..upto).map(|k| split + k * SPLITS).collect();
-            let batch = self
-                .generate(&rows)
-                .map_err(|e| Error::arrow("datagen", e).into_query_error())?;
-            self.splits[index].1 = upto;
-            return Ok(SourcePoll::Batch(batch));
-        }
-        if finished == self.splits.len() {
-            Ok(SourcePoll::Finished)
-        } else {
-            Ok(SourcePoll::Pending)
+            Next::Pending => Ok(SourcePoll::Pending),
+            Next::Finished => Ok(SourcePoll::Finished),
         }
     }
 
     fn offsets(&self) -> SplitOffsets {
-        self.splits.iter().copied().collect()
+        self.pacer.offsets()
     }
 }
 

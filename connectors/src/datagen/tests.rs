@@ -7,6 +7,7 @@ use arrow::util::display::ArrayFormatter;
 use tidewater_runtime::SqlState;
 
 use super::*;
+use crate::generator::SPLITS;
 
 fn schema() -> Schema {
     Schema::new(vec![
