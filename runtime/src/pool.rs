@@ -119,6 +119,8 @@ enum Command {
     Build { id: u64, plan: Vec<u8> },
     /// Cancel a query.
     Cancel { id: u64 },
+    /// Stop a query's sources: its result is complete.
+    Finish { id: u64 },
     /// Stop the worker.
     Shutdown,
 }
@@ -617,6 +619,7 @@ fn run_worker(
     let mut senders: HashMap<u64, ResultSender> = HashMap::new();
     let mut queries: HashMap<u64, (usize, Rc<QueryShared>)> = HashMap::new();
     let cancel_requests: Rc<RefCell<Vec<u64>>> = Rc::new(RefCell::new(Vec::new()));
+    let finish_requests: Rc<RefCell<Vec<u64>>> = Rc::new(RefCell::new(Vec::new()));
     let mut shutting_down = false;
 
     loop {
@@ -625,6 +628,9 @@ fn run_worker(
             let mut commands = Vec::new();
             for id in cancel_requests.borrow_mut().drain(..) {
                 commands.push(Command::Cancel { id });
+            }
+            for id in finish_requests.borrow_mut().drain(..) {
+                commands.push(Command::Finish { id });
             }
             while let Ok(request) = rx.try_recv() {
                 match request {
@@ -652,6 +658,7 @@ fn run_worker(
         } else {
             // Followers only relay their sinks' requests by failing locally.
             cancel_requests.borrow_mut().clear();
+            finish_requests.borrow_mut().clear();
         }
 
         let commands: Vec<Command> = ready.borrow_mut().drain(..).collect();
@@ -681,6 +688,8 @@ fn run_worker(
                         inputs: inputs.clone(),
                         epoch_interval,
                         cancel_requests: Rc::clone(&cancel_requests),
+                        finish_requests: Rc::clone(&finish_requests),
+                        finishing: std::cell::Cell::new(false),
                         sink_probe: timely::dataflow::ProbeHandle::new(),
                     });
                     let index = worker.next_dataflow_index();
@@ -690,6 +699,11 @@ fn run_worker(
                 Command::Cancel { id } => {
                     if let Some((_, q)) = queries.get(&id) {
                         q.cancel.set(true);
+                    }
+                }
+                Command::Finish { id } => {
+                    if let Some((_, q)) = queries.get(&id) {
+                        q.finishing.set(true);
                     }
                 }
                 Command::Shutdown => {

@@ -78,6 +78,12 @@ pub(crate) struct QueryShared {
     /// Queries whose sink asks for cancellation (failed, or the client left);
     /// the worker loop broadcasts these.
     pub(crate) cancel_requests: Rc<RefCell<Vec<u64>>>,
+    /// Queries whose result is complete before their input has ended (a
+    /// satisfied limit on the way to the result); the worker loop
+    /// broadcasts these, and sources then stop as if their input ended.
+    pub(crate) finish_requests: Rc<RefCell<Vec<u64>>>,
+    /// Set when the query's sources should stop (see `finish_requests`).
+    pub(crate) finishing: Cell<bool>,
     /// The frontier of results not yet handed to the client's channel.
     pub(crate) sink_probe: timely::dataflow::ProbeHandle<Epoch>,
 }
@@ -91,6 +97,13 @@ const MAX_EPOCHS_AHEAD: Epoch = 4;
 impl QueryShared {
     fn canceled(&self) -> bool {
         self.cancel.get()
+    }
+
+    /// Asks every worker's sources to stop: the result is complete.
+    fn finish_early(&self) {
+        if !self.finishing.replace(true) {
+            self.finish_requests.borrow_mut().push(self.id);
+        }
     }
 
     /// How drivers hand epochs to operators: in strict order for continuous
@@ -124,6 +137,7 @@ pub(crate) fn build_query(
     let name = format!("query-{}", q.id);
     worker.dataflow_named::<Epoch, _, _>(&name, move |scope| match prepared {
         Ok(nodes) => {
+            let ends_query = limits_that_end_the_query(plan);
             let mut streams: Vec<Option<Stream<'_, Epoch, Chunk>>> =
                 Vec::with_capacity(nodes.len());
             for (id, (op, routes)) in nodes.into_iter().enumerate() {
@@ -178,7 +192,15 @@ pub(crate) fn build_query(
                             .into_iter()
                             .next()
                             .expect("unary operators have one input");
-                        unary::render_unary(input, routes[0].pact(), kind, op, Rc::clone(&q))
+                        let ends_query = ends_query.contains(&id);
+                        unary::render_unary(
+                            input,
+                            routes[0].pact(),
+                            kind,
+                            op,
+                            Rc::clone(&q),
+                            ends_query,
+                        )
                     }
                     Prepared::Binary(op) => {
                         let mut inputs = inputs.into_iter();
@@ -206,6 +228,7 @@ pub(crate) fn build_query(
                                     "Exchange",
                                     Box::new(PassThrough),
                                     Rc::clone(&q),
+                                    false,
                                 ),
                             })
                             .collect();
@@ -223,6 +246,30 @@ pub(crate) fn build_query(
             sink::render_sink(scope.concatenate([failed, error_stream]), q, results);
         }
     });
+}
+
+/// The limits whose satisfaction completes the result: those on the
+/// chain of one-input nodes from the root down. Such a node's output
+/// depends only on its input, so once a limit on the chain has all its
+/// rows nothing else can change the result, and the sources may stop
+/// (which ends a `LIMIT` over an unbounded table; blocking operators above
+/// it emit when the input then ends). Below a join or union the other
+/// inputs still matter, so the chain stops there.
+fn limits_that_end_the_query(plan: &DataflowPlan) -> Vec<usize> {
+    use crate::plan::NodeKind;
+    let mut limits = Vec::new();
+    let mut id = plan.root;
+    loop {
+        let node = &plan.nodes[id];
+        if let NodeKind::Limit { .. } = node.kind {
+            limits.push(id);
+        }
+        match node.inputs.as_slice() {
+            [edge] => id = edge.from,
+            _ => break,
+        }
+    }
+    limits
 }
 
 /// A reader of no rows (an input on the workers that do not read it).

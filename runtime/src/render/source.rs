@@ -100,7 +100,8 @@ where
         let reading = format!("reading {what}");
         move |output| {
             let Some(c) = cap.as_mut() else { return };
-            if q.canceled() {
+            // Canceled, or the result is complete: the input ends here.
+            if q.canceled() || q.finishing.get() {
                 cap = None;
                 return;
             }

@@ -5,7 +5,8 @@
 //! is then sent on. The driver's capability follows the earliest epoch still
 //! open upstream or queued here; once the input has ended and everything is
 //! handed over, the operator's `on_end` emits what it still holds and the
-//! capability is dropped.
+//! capability is dropped. A satisfied limit that completes the result asks
+//! the query's sources to stop (`QueryShared::finish_early`).
 
 use std::rc::Rc;
 
@@ -26,6 +27,7 @@ pub(super) fn render_unary<'s>(
     name: &'static str,
     mut op: Box<dyn UnaryOperator>,
     q: Rc<QueryShared>,
+    ends_query: bool,
 ) -> Stream<'s, Epoch, Chunk> {
     let scope = input.scope();
     input.unary_frontier::<Out, _, _, _>(pact, name, move |cap, info| {
@@ -66,6 +68,9 @@ pub(super) fn render_unary<'s>(
             }
             if failed || q.canceled() {
                 queue.clear();
+            }
+            if ends_query && op.is_done() {
+                q.finish_early();
             }
             if let Some(c) = cap.as_mut() {
                 let earliest = frontier
