@@ -334,14 +334,13 @@ impl WindowTvfNode {
                 )));
             }
         };
-        let DataType::Timestamp(unit, tz) = &time_type else {
+        let DataType::Timestamp(_, tz) = &time_type else {
             return Err(PlanError::datatype_mismatch(format!(
                 "the time column {time} of a window table function must be a timestamp, not {}",
                 sql_type_name(&time_type)
             ))
             .into());
         };
-        let _ = unit;
         let window_type = DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, tz.clone());
         let mut fields: Vec<(Option<datafusion_common::TableReference>, Arc<Field>)> = input_schema
             .iter()

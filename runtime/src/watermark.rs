@@ -24,8 +24,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, make_array};
+use arrow::datatypes::{DataType, Int64Type, TimeUnit};
 use serde::{Deserialize, Serialize};
 
 use crate::Epoch;
@@ -60,8 +60,9 @@ fn to_micros(unit: TimeUnit, value: i64) -> Timestamp {
     }
 }
 
-/// The largest event time in `column` (a timestamp column), ignoring nulls.
-pub fn max_event_time(column: &ArrayRef) -> Result<Option<Timestamp>, QueryError> {
+/// The unit and raw values of a timestamp column (every timestamp type
+/// stores `i64`s; the cast only relabels the buffer).
+fn raw_times(column: &dyn Array) -> Result<(TimeUnit, Int64Array), QueryError> {
     let DataType::Timestamp(unit, _) = column.data_type() else {
         return Err(QueryError::new(
             SqlState::DatatypeMismatch,
@@ -71,59 +72,21 @@ pub fn max_event_time(column: &ArrayRef) -> Result<Option<Timestamp>, QueryError
             ),
         ));
     };
-    let unit = *unit;
-    let max = match unit {
-        TimeUnit::Second => {
-            arrow::compute::max(column.as_primitive::<arrow::datatypes::TimestampSecondType>())
-        }
-        TimeUnit::Millisecond => {
-            arrow::compute::max(column.as_primitive::<arrow::datatypes::TimestampMillisecondType>())
-        }
-        TimeUnit::Microsecond => {
-            arrow::compute::max(column.as_primitive::<arrow::datatypes::TimestampMicrosecondType>())
-        }
-        TimeUnit::Nanosecond => {
-            arrow::compute::max(column.as_primitive::<arrow::datatypes::TimestampNanosecondType>())
-        }
-    };
-    Ok(max.map(|v| to_micros(unit, v)))
+    let raw = arrow::compute::cast(&make_array(column.to_data()), &DataType::Int64)?;
+    Ok((*unit, raw.as_primitive::<Int64Type>().clone()))
+}
+
+/// The largest event time in `column` (a timestamp column), ignoring nulls.
+pub fn max_event_time(column: &ArrayRef) -> Result<Option<Timestamp>, QueryError> {
+    let (unit, raw) = raw_times(column.as_ref())?;
+    Ok(arrow::compute::max(&raw).map(|v| to_micros(unit, v)))
 }
 
 /// Reads the event times of a timestamp column as [`Timestamp`]s (nulls as
 /// `None`).
 pub fn event_times(column: &dyn Array) -> Result<Vec<Option<Timestamp>>, QueryError> {
-    let DataType::Timestamp(unit, _) = column.data_type() else {
-        return Err(QueryError::new(
-            SqlState::DatatypeMismatch,
-            format!(
-                "an event-time column must be a timestamp, not {}",
-                column.data_type()
-            ),
-        ));
-    };
-    let unit = *unit;
-    let values: Vec<Option<i64>> = match unit {
-        TimeUnit::Second => column
-            .as_primitive::<arrow::datatypes::TimestampSecondType>()
-            .iter()
-            .collect(),
-        TimeUnit::Millisecond => column
-            .as_primitive::<arrow::datatypes::TimestampMillisecondType>()
-            .iter()
-            .collect(),
-        TimeUnit::Microsecond => column
-            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
-            .iter()
-            .collect(),
-        TimeUnit::Nanosecond => column
-            .as_primitive::<arrow::datatypes::TimestampNanosecondType>()
-            .iter()
-            .collect(),
-    };
-    Ok(values
-        .into_iter()
-        .map(|v| v.map(|v| to_micros(unit, v)))
-        .collect())
+    let (unit, raw) = raw_times(column)?;
+    Ok(raw.iter().map(|v| v.map(|v| to_micros(unit, v))).collect())
 }
 
 /// The watermark of one source partition: the largest event time seen,

@@ -414,7 +414,9 @@ impl NexmarkReader {
             if r(stream, n) % hot_ratio > 0 {
                 ((last / hot_ratio as i64) * hot_ratio as i64).max(FIRST_PERSON_ID)
             } else {
-                (last - (r(stream + 1, n) % NUM_ACTIVE_PEOPLE) as i64).max(FIRST_PERSON_ID)
+                // One of the most recent people (fewer at the start).
+                let active = NUM_ACTIVE_PEOPLE.min((last - FIRST_PERSON_ID + 1) as u64);
+                last - (r(stream + 1, n) % active) as i64
             }
         };
         let date_time = |n: u64| self.time_of(n);
@@ -504,8 +506,10 @@ impl NexmarkReader {
                             ((last / HOT_AUCTION_RATIO as i64) * HOT_AUCTION_RATIO as i64)
                                 .max(FIRST_AUCTION_ID)
                         } else {
-                            (last - (r(21, n) % NUM_IN_FLIGHT_AUCTIONS) as i64)
-                                .max(FIRST_AUCTION_ID)
+                            // One of the auctions in flight (fewer at the start).
+                            let in_flight =
+                                NUM_IN_FLIGHT_AUCTIONS.min((last - FIRST_AUCTION_ID + 1) as u64);
+                            last - (r(21, n) % in_flight) as i64
                         }
                     })
                 });

@@ -3,7 +3,8 @@
 //! `window_time` (the window's last instant, `window_end - 1µs`, as in
 //! Flink's `window_end - 1ms`). A tumbling window holds each row once; a
 //! hopping window of size `size` every `slide` holds it in `size / slide`
-//! windows (rounded up). Rows whose time is NULL belong to no window.
+//! windows (rounded up). Rows whose time is NULL belong to no window, nor
+//! do rows whose windows would end beyond the timestamp range.
 //!
 //! Windows are aligned to the Unix epoch plus the offset: with a size of
 //! 10 minutes, windows start at :00, :10, :20, …
@@ -21,33 +22,40 @@ use crate::error::{QueryError, SqlState};
 use crate::plan::WindowSpec;
 use crate::watermark::{Timestamp, event_times};
 
-/// The start of the last window (of windows starting every `step` at
-/// `offset`) that starts at or before `t`.
-fn last_start(t: Timestamp, step: i64, offset: i64) -> Timestamp {
-    t - (t - offset).rem_euclid(step)
-}
-
-/// The windows (start, end) that hold time `t`, earliest first.
+/// The windows (start, end) that hold time `t`, earliest first; none for
+/// a time so close to the ends of the timestamp range that its windows'
+/// bounds cannot be represented.
 pub fn windows_of(window: &WindowSpec, t: Timestamp, out: &mut Vec<(Timestamp, Timestamp)>) {
     out.clear();
-    match *window {
-        WindowSpec::Tumble { size, offset } => {
-            let start = last_start(t, size, offset);
-            out.push((start, start + size));
-        }
+    let (step, size, offset) = match *window {
+        WindowSpec::Tumble { size, offset } => (size, size, offset),
         WindowSpec::Hop {
             slide,
             size,
             offset,
-        } => {
-            let mut start = last_start(t, slide, offset);
-            while start > t - size {
-                out.push((start, start + size));
-                start -= slide;
+        } => (slide, size, offset),
+    };
+    let Some(mut start) = t
+        .checked_sub(offset)
+        .and_then(|d| t.checked_sub(d.rem_euclid(step)))
+    else {
+        return;
+    };
+    let earliest = t.saturating_sub(size);
+    while start > earliest {
+        match start.checked_add(size) {
+            Some(end) => out.push((start, end)),
+            None => {
+                out.clear();
+                return;
             }
-            out.reverse();
+        }
+        match start.checked_sub(step) {
+            Some(s) => start = s,
+            None => break,
         }
     }
+    out.reverse();
 }
 
 /// Checks a window specification: sizes and slides must be positive.
@@ -174,5 +182,10 @@ mod tests {
         windows_of(&odd, 12, &mut out);
         assert_eq!(out, vec![(4, 14), (8, 18), (12, 22)]);
         assert!(validate_window(&WindowSpec::Tumble { size: 0, offset: 0 }).is_err());
+        // At the ends of the range: no overflow, no window past the end.
+        windows_of(&tumble, i64::MAX, &mut out);
+        assert!(out.is_empty());
+        windows_of(&hop, i64::MIN, &mut out);
+        assert!(out.iter().all(|(s, e)| s < e));
     }
 }

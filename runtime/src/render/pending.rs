@@ -55,6 +55,8 @@ pub(super) struct EpochQueue {
     order: Order,
     epochs: BTreeMap<Epoch, EpochInput>,
     watermarks: EpochWatermarks,
+    /// Items queued per input side.
+    queued: [usize; 2],
 }
 
 impl EpochQueue {
@@ -63,6 +65,7 @@ impl EpochQueue {
             order,
             epochs: BTreeMap::new(),
             watermarks: EpochWatermarks::default(),
+            queued: [0; 2],
         }
     }
 
@@ -79,7 +82,10 @@ impl EpochQueue {
         for item in items {
             match item {
                 Item::Watermark(t) => self.watermarks.receive(epoch, t),
-                other => input.items.push_back((side, other)),
+                other => {
+                    self.queued[side] += 1;
+                    input.items.push_back((side, other));
+                }
             }
         }
     }
@@ -101,6 +107,7 @@ impl EpochQueue {
             let complete = frontier.is_none_or(|f| epoch < f);
             let input = self.epochs.get_mut(&epoch).expect("the cursor is a key");
             while let Some((side, item)) = input.items.pop_front() {
+                self.queued[side] -= 1;
                 if !f(&input.cap, Step::Item(side, item)) {
                     return;
                 }
@@ -129,13 +136,12 @@ impl EpochQueue {
 
     /// Whether input `side` has items queued.
     pub(super) fn has_side(&self, side: usize) -> bool {
-        self.epochs
-            .values()
-            .any(|e| e.items.iter().any(|(s, _)| *s == side))
+        self.queued[side] > 0
     }
 
     /// Drops everything queued (the operator failed or was canceled).
     pub(super) fn clear(&mut self) {
         self.epochs.clear();
+        self.queued = [0; 2];
     }
 }
