@@ -56,6 +56,12 @@ pub enum TableKind {
         /// The view's query.
         sql: String,
     },
+    /// A materialized view: its rows live in the runtime, kept by the
+    /// view's job (see `tidewater_runtime::view`).
+    Materialized {
+        /// The view's id in the runtime (its catalog object id).
+        view: u64,
+    },
     /// A system table (`pg_catalog`, `information_schema`), materialized
     /// from the catalog when the statement is planned.
     System {

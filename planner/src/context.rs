@@ -43,7 +43,7 @@ impl TableSource for TableSourceAdapter {
         match self.entry.kind {
             TableKind::View { .. } => TableType::View,
             TableKind::System { .. } => TableType::Temporary,
-            TableKind::Source { .. } => TableType::Base,
+            TableKind::Source { .. } | TableKind::Materialized { .. } => TableType::Base,
         }
     }
 

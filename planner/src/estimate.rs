@@ -117,7 +117,7 @@ fn scan_bytes(scan: &TableScan) -> Option<f64> {
 fn table_bytes(kind: &TableKind) -> Option<f64> {
     match kind {
         TableKind::System { batch } => Some(batch.get_array_memory_size() as f64),
-        TableKind::View { .. } => None,
+        TableKind::View { .. } | TableKind::Materialized { .. } => None,
         TableKind::Source { connector, options } => match connector.as_str() {
             "managed" => options.get("committed_bytes")?.parse::<f64>().ok(),
             "file" => path_bytes(options.get("path")?),

@@ -23,6 +23,7 @@ use tidewater_runtime::plan::{
     AggregatePhase, DataflowPlan, Edge, Exchange, JoinKind, NodeId, NodeKind, PlanNode,
     QueryConfig, UnnestNulls,
 };
+use tidewater_runtime::changelog::{OP_COLUMN, op_field};
 use tidewater_runtime::source::SourceSpec;
 use tidewater_runtime::watermark::WatermarkSpec;
 
@@ -42,11 +43,51 @@ enum Dist {
     Single,
 }
 
+/// What the lowering knows of a node's output stream in a continuous
+/// query.
+#[derive(Debug, Clone, Copy, Default)]
+struct StreamProps {
+    /// Whether it is updating (carries the op column) rather than
+    /// append-only.
+    updating: bool,
+    /// The column holding `window_end` of a window table function, when
+    /// it passes through unchanged.
+    window_end: Option<usize>,
+    /// Whether it is fed by a source with a watermark.
+    watermarked: bool,
+}
+
 /// Builds a dataflow plan.
 #[derive(Debug, Default)]
 struct Lowering {
     nodes: Vec<PlanNode>,
     dists: Vec<Dist>,
+    /// Per node, in continuous queries.
+    streams: Vec<StreamProps>,
+    /// Whether the plan is a continuous query: aggregations then maintain
+    /// their results (window aggregates, updating aggregates), and what
+    /// cannot be maintained incrementally is refused.
+    continuous: bool,
+}
+
+/// The error for a plan node a continuous query cannot maintain.
+fn not_continuous(what: &str) -> DataFusionError {
+    PlanError::feature_not_supported(format!(
+        "{what} is not supported in a continuous query yet (it cannot be maintained \
+         incrementally here); run it as a query over the view instead"
+    ))
+    .into()
+}
+
+/// Whether `e` is the column `index` of `schema` (or an alias of it).
+fn is_column(e: &Expr, schema: &DFSchema, index: usize) -> bool {
+    let e = match e {
+        Expr::Alias(a) => a.expr.as_ref(),
+        other => other,
+    };
+    let Expr::Column(c) = e else { return false };
+    let (qualifier, field) = schema.qualified_field(index);
+    c.name == *field.name() && (c.relation.is_none() || c.relation.as_ref() == qualifier)
 }
 
 fn ir(e: &Expr) -> Result<ExprIr> {
@@ -63,7 +104,10 @@ fn not_supported(what: impl std::fmt::Display) -> DataFusionError {
 
 /// Lowers an optimized logical plan.
 pub fn lower_plan(plan: &LogicalPlan, config: QueryConfig) -> Result<DataflowPlan> {
-    let mut lowering = Lowering::default();
+    let mut lowering = Lowering {
+        continuous: config.continuous,
+        ..Lowering::default()
+    };
     let root = lowering.lower(plan)?;
     Ok(DataflowPlan {
         nodes: lowering.nodes,
@@ -74,6 +118,12 @@ pub fn lower_plan(plan: &LogicalPlan, config: QueryConfig) -> Result<DataflowPla
 
 impl Lowering {
     fn push(&mut self, kind: NodeKind, inputs: Vec<Edge>, schema: SchemaIr, dist: Dist) -> NodeId {
+        // By default a node's stream is like its first input's.
+        let props = inputs
+            .first()
+            .map(|e| self.streams[e.from])
+            .unwrap_or_default();
+        self.streams.push(props);
         self.nodes.push(PlanNode {
             kind,
             inputs,
@@ -105,24 +155,36 @@ impl Lowering {
             LogicalPlan::Projection(p) => {
                 let input = self.lower(&p.input)?;
                 let dist = self.dists[input];
-                Ok(self.push(
-                    NodeKind::Project {
-                        exprs: irs(&p.expr)?,
-                    },
+                let props = self.streams[input];
+                let mut exprs = irs(&p.expr)?;
+                let mut schema = schema_of(&p.schema);
+                if props.updating {
+                    // The op column goes along.
+                    exprs.push(ExprIr::column(OP_COLUMN));
+                    schema.columns.push((None, op_field()));
+                }
+                let window_end = props.window_end.and_then(|w| {
+                    p.expr.iter().position(|e| is_column(e, p.input.schema(), w))
+                });
+                let id = self.push(
+                    NodeKind::Project { exprs },
                     vec![Edge::forward(input)],
-                    schema_of(&p.schema),
+                    schema,
                     dist,
-                ))
+                );
+                self.streams[id].window_end = window_end;
+                Ok(id)
             }
             LogicalPlan::Filter(f) => {
                 let input = self.lower(&f.input)?;
                 let dist = self.dists[input];
+                let schema = self.schema(input).clone();
                 Ok(self.push(
                     NodeKind::Filter {
                         predicate: ir(&f.predicate)?,
                     },
                     vec![Edge::forward(input)],
-                    schema_of(f.input.schema()),
+                    schema,
                     dist,
                 ))
             }
@@ -130,7 +192,11 @@ impl Lowering {
             LogicalPlan::SubqueryAlias(a) => {
                 // Same rows, new qualifiers: relabel the input's output schema.
                 let input = self.lower(&a.input)?;
-                self.nodes[input].schema = schema_of(&a.schema);
+                let mut schema = schema_of(&a.schema);
+                if self.streams[input].updating {
+                    schema.columns.push((None, op_field()));
+                }
+                self.nodes[input].schema = schema;
                 Ok(input)
             }
             LogicalPlan::Aggregate(agg) => self.lower_aggregate(agg),
@@ -140,17 +206,40 @@ impl Lowering {
                 };
                 let input = self.lower(&window.input)?;
                 let dist = self.dists[input];
-                Ok(self.push(
+                let props = self.streams[input];
+                if self.continuous && props.updating {
+                    return Err(not_continuous("a window table function over an updating input"));
+                }
+                if self.continuous && !props.watermarked {
+                    return Err(PlanError::new(
+                        "42P20",
+                        format!(
+                            "the time column {} of the window table function has no watermark: \
+                             declare WATERMARK FOR it in CREATE TABLE to run windows continuously",
+                            window.time
+                        ),
+                    )
+                    .into());
+                }
+                let schema = schema_of(ext.node.schema());
+                let window_end = schema.columns.len() - 2;
+                let id = self.push(
                     NodeKind::WindowAssign {
                         time: ir(&window.time)?,
                         window: window.window,
                     },
                     vec![Edge::forward(input)],
-                    schema_of(ext.node.schema()),
+                    schema,
                     dist,
-                ))
+                );
+                self.streams[id].window_end = Some(window_end);
+                Ok(id)
             }
+            LogicalPlan::Join(_) if self.continuous => Err(not_continuous("a join")),
             LogicalPlan::Join(j) => self.lower_join(j),
+            LogicalPlan::Sort(_) if self.continuous => Err(not_continuous("ORDER BY")),
+            LogicalPlan::Limit(_) if self.continuous => Err(not_continuous("LIMIT")),
+            LogicalPlan::Window(_) if self.continuous => Err(not_continuous("a window function (OVER)")),
             LogicalPlan::Sort(s) => {
                 let input = self.lower(&s.input)?;
                 let order = s
@@ -267,7 +356,18 @@ impl Lowering {
                 } else {
                     Dist::Spread
                 };
-                Ok(self.push(NodeKind::Union, edges, schema, dist))
+                let updating: Vec<bool> =
+                    edges.iter().map(|e| self.streams[e.from].updating).collect();
+                if updating.iter().any(|u| *u) {
+                    return Err(not_continuous("UNION ALL of updating inputs"));
+                }
+                let watermarked = edges.iter().all(|e| self.streams[e.from].watermarked);
+                let id = self.push(NodeKind::Union, edges, schema, dist);
+                self.streams[id] = StreamProps {
+                    watermarked,
+                    ..StreamProps::default()
+                };
+                Ok(id)
             }
             LogicalPlan::Window(w) => {
                 let input = self.lower(&w.input)?;
@@ -469,7 +569,32 @@ impl Lowering {
                     ),
                     resume: None,
                 };
-                self.push(NodeKind::Scan(spec), vec![], schema.clone(), Dist::Spread)
+                let watermarked = spec.watermark.is_some();
+                let id = self.push(NodeKind::Scan(spec), vec![], schema.clone(), Dist::Spread);
+                self.streams[id].watermarked = watermarked;
+                id
+            }
+            TableKind::Materialized { view } => {
+                let follow = self.continuous;
+                let mut schema = schema.clone();
+                if follow {
+                    // A continuous query reads the view's changes.
+                    schema.columns.push((None, op_field()));
+                }
+                let id = self.push(
+                    NodeKind::ViewScan {
+                        view: *view,
+                        name: entry.name.to_string(),
+                        epoch: None,
+                        follow,
+                        projection: scan.projection.clone(),
+                    },
+                    vec![],
+                    schema,
+                    Dist::Spread,
+                );
+                self.streams[id].updating = follow;
+                id
             }
             TableKind::System { batch } => {
                 let batch = match &scan.projection {
@@ -536,6 +661,9 @@ impl Lowering {
         let group_by = irs(&agg.group_expr)?;
         let aggregates = irs(&agg.aggr_expr)?;
         let output = SchemaIr::from_df_schema(&agg.schema);
+        if self.continuous {
+            return self.lower_continuous_aggregate(agg, input, input_schema, group_by, aggregates, output);
+        }
 
         if self.dists[input] == Dist::Single {
             return Ok(self.push(
@@ -595,6 +723,107 @@ impl Lowering {
             output,
             dist,
         ))
+    }
+
+    /// An aggregation in a continuous query: a window aggregation when it
+    /// groups by a window's `window_end` (append-only output, each window
+    /// emitted once the watermark passes its end), otherwise an updating
+    /// aggregation (a changelog of each group's values).
+    fn lower_continuous_aggregate(
+        &mut self,
+        agg: &datafusion_expr::logical_plan::Aggregate,
+        input: NodeId,
+        input_schema: SchemaIr,
+        group_by: Vec<ExprIr>,
+        aggregates: Vec<ExprIr>,
+        output: SchemaIr,
+    ) -> Result<NodeId> {
+        let props = self.streams[input];
+        if props.updating {
+            return Err(not_continuous("an aggregation over an updating input (a view of an aggregation)"));
+        }
+        let key_edge = |this: &Self, from: NodeId, keys: Vec<ExprIr>| {
+            if keys.is_empty() {
+                this.gather(from)
+            } else {
+                Edge {
+                    from,
+                    exchange: Exchange::Hash(keys),
+                }
+            }
+        };
+        let dist = if group_by.is_empty() {
+            Dist::Single
+        } else {
+            Dist::Spread
+        };
+        let window_end = props.window_end.and_then(|w| {
+            agg.group_expr
+                .iter()
+                .position(|e| is_column(e, agg.input.schema(), w))
+        });
+        if let Some(window_end) = window_end {
+            let props = ExecutionProps::new();
+            let ctx = ExprContext::try_new(FunctionRegistry::shared(), &input_schema, &props)?;
+            let group_fields = SchemaIr {
+                columns: output.columns[..group_by.len()].to_vec(),
+            };
+            let partial_out = partial_schema(&ctx, &group_fields, &aggregates)?;
+            let keys = group_fields
+                .columns
+                .iter()
+                .map(|(q, f)| ExprIr::Column {
+                    relation: q.clone(),
+                    name: f.name().clone(),
+                })
+                .collect();
+            let partial = self.push(
+                NodeKind::WindowAggregate {
+                    group_by: group_by.clone(),
+                    aggregates: aggregates.clone(),
+                    phase: AggregatePhase::Partial,
+                    input_schema: input_schema.clone(),
+                    window_end,
+                },
+                vec![Edge::forward(input)],
+                partial_out,
+                Dist::Spread,
+            );
+            let edge = key_edge(self, partial, keys);
+            let id = self.push(
+                NodeKind::WindowAggregate {
+                    group_by,
+                    aggregates,
+                    phase: AggregatePhase::Final,
+                    input_schema,
+                    window_end,
+                },
+                vec![edge],
+                output,
+                dist,
+            );
+            self.streams[id].window_end = Some(window_end);
+            return Ok(id);
+        }
+        let edge = key_edge(self, input, group_by.clone());
+        let mut schema = output;
+        schema.columns.push((None, op_field()));
+        let id = self.push(
+            NodeKind::UpdatingAggregate {
+                group_by,
+                aggregates,
+                input_schema,
+            },
+            vec![edge],
+            schema,
+            dist,
+        );
+        self.streams[id] = StreamProps {
+            updating: true,
+            window_end: None,
+            watermarked: props.watermarked,
+        };
+        Ok(id)
     }
 
     fn lower_join(&mut self, j: &datafusion_expr::logical_plan::Join) -> Result<NodeId> {

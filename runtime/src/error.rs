@@ -74,6 +74,8 @@ pub enum SqlState {
     DatatypeMismatch,
     /// 57014
     QueryCanceled,
+    /// 42P01 (a relation that does not exist, or no longer)
+    UndefinedTable,
     /// 53200
     OutOfMemory,
     /// 0A000
@@ -106,6 +108,7 @@ impl SqlState {
             SqlState::StackDepthExceeded => "54001",
             SqlState::DataException => "22000",
             SqlState::QueryCanceled => "57014",
+            SqlState::UndefinedTable => "42P01",
             SqlState::OutOfMemory => "53200",
             SqlState::FeatureNotSupported => "0A000",
             SqlState::IoError => "58030",

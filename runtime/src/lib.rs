@@ -13,6 +13,7 @@
 //! where every source ends: the frontier becomes empty and the blocking
 //! operators (final aggregate, sort, join build) emit their results.
 
+pub mod changelog;
 pub mod chunk;
 pub mod error;
 pub mod expr;
@@ -30,6 +31,7 @@ pub mod shuffle;
 pub mod sink;
 pub mod source;
 pub mod state;
+pub mod view;
 pub mod watermark;
 
 pub use error::{Error, QueryError, Result, SqlState};

@@ -14,6 +14,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Epoch;
 use crate::expr::{ExprIr, SchemaIr, SortIr};
 use crate::series::SeriesSpec;
 use crate::sink::SinkSpec;
@@ -245,6 +246,40 @@ pub enum NodeKind {
         /// Position of the window end among `group_by`.
         window_end: usize,
     },
+    /// Updating aggregation (`GROUP BY` without windows in a continuous
+    /// query): emits a changelog of each group's values as they change
+    /// (see [`crate::operators::updating_aggregate`]). Its input is hashed
+    /// on the group keys; its schema ends with the op column.
+    UpdatingAggregate {
+        /// Group keys over the input.
+        group_by: Vec<ExprIr>,
+        /// Aggregate function calls over the input.
+        aggregates: Vec<ExprIr>,
+        /// Schema of the input.
+        input_schema: SchemaIr,
+    },
+    /// Keeps the rows of a materialized view (its input, hashed on all
+    /// data columns) and publishes them as of each epoch (see
+    /// [`crate::operators::publish`]); produces nothing.
+    Publish {
+        /// The view (its catalog object id).
+        view: u64,
+    },
+    /// Reads a materialized view's rows on every worker (each worker its
+    /// own part): as of `epoch`, and with `follow` every later change too
+    /// (the output is then updating, and its epochs are the view's).
+    ViewScan {
+        /// The view (its catalog object id).
+        view: u64,
+        /// The view's name, for messages.
+        name: String,
+        /// The epoch to read (set when the query is submitted).
+        epoch: Option<Epoch>,
+        /// Whether to go on with the view's changes after `epoch`.
+        follow: bool,
+        /// The view's columns to read, in order; `None` for all.
+        projection: Option<Vec<usize>>,
+    },
     /// A window table function (`TUMBLE`, `HOP`): appends `window_start`,
     /// `window_end` and `window_time` to each row, once per window the
     /// row's time falls in.
@@ -332,6 +367,9 @@ impl NodeKind {
                 AggregatePhase::Final => "FinalWindowAggregate",
                 AggregatePhase::Single => "WindowAggregate",
             },
+            NodeKind::UpdatingAggregate { .. } => "UpdatingAggregate",
+            NodeKind::Publish { .. } => "Publish",
+            NodeKind::ViewScan { .. } => "ViewScan",
             NodeKind::WindowAssign { window, .. } => match window {
                 WindowSpec::Tumble { .. } => "Tumble",
                 WindowSpec::Hop { .. } => "Hop",
@@ -365,6 +403,36 @@ impl DataflowPlan {
         self
     }
 
+    /// The plan with a [`NodeKind::Publish`] at its root: the old root's
+    /// rows, hashed on every data column, become view `view`'s state.
+    pub fn with_publish(mut self, view: u64) -> Self {
+        let from = self.root;
+        let schema = &self.nodes[from].schema;
+        let data_columns = if crate::changelog::is_updating(&schema.arrow_schema()) {
+            schema.columns.len() - 1
+        } else {
+            schema.columns.len()
+        };
+        let keys = (0..data_columns)
+            .map(|i| ExprIr::Column {
+                relation: schema.columns[i].0.clone(),
+                name: schema.columns[i].1.name().clone(),
+            })
+            .collect::<Vec<_>>();
+        let exchange = if keys.is_empty() {
+            Exchange::Single
+        } else {
+            Exchange::Hash(keys)
+        };
+        self.nodes.push(PlanNode {
+            kind: NodeKind::Publish { view },
+            inputs: vec![Edge { from, exchange }],
+            schema: SchemaIr { columns: vec![] },
+        });
+        self.root = self.nodes.len() - 1;
+        self
+    }
+
     /// Serializes the plan for the workers.
     pub fn encode(&self) -> Vec<u8> {
         bincode::serialize(self).expect("dataflow plans always serialize")
@@ -387,6 +455,7 @@ impl DataflowPlan {
                 | NodeKind::Values { .. }
                 | NodeKind::Rows { .. }
                 | NodeKind::Series { .. }
+                | NodeKind::ViewScan { .. }
                 | NodeKind::Input { .. } => Some(0),
                 NodeKind::HashJoin { .. } | NodeKind::NestedLoopJoin { .. } => Some(2),
                 NodeKind::Union => None,
@@ -495,6 +564,31 @@ impl DataflowPlan {
                 ExprList(group_by),
                 ExprList(aggregates)
             )?,
+            NodeKind::UpdatingAggregate {
+                group_by,
+                aggregates,
+                ..
+            } => write!(
+                f,
+                ": group_by=[{}] aggregates=[{}]",
+                ExprList(group_by),
+                ExprList(aggregates)
+            )?,
+            NodeKind::Publish { view } => write!(f, ": view {view}")?,
+            NodeKind::ViewScan {
+                name,
+                follow,
+                projection,
+                ..
+            } => {
+                write!(f, ": {name}")?;
+                if let Some(p) = projection {
+                    write!(f, " columns={p:?}")?;
+                }
+                if *follow {
+                    write!(f, " follow")?;
+                }
+            }
             NodeKind::WindowAggregate {
                 group_by,
                 aggregates,

@@ -47,6 +47,7 @@ use crate::memory::MemoryBudget;
 use crate::plan::DataflowPlan;
 use crate::render::{QueryShared, build_query};
 use crate::source::{ConnectorRegistry, SourceContext};
+use crate::view::ViewStore;
 
 /// Settings of the worker pool.
 #[derive(Debug, Clone)]
@@ -240,6 +241,8 @@ fn build_allocator(
 pub struct Runtime {
     pool: Instance,
     local: Vec<Instance>,
+    /// The parts of materialized views held by this process's workers.
+    views: Arc<ViewStore>,
 }
 
 impl Runtime {
@@ -252,12 +255,19 @@ impl Runtime {
     /// Fails when timely cannot set up communication (for example an
     /// address in use).
     pub fn start(config: RuntimeConfig, connectors: Arc<ConnectorRegistry>) -> Result<Self> {
-        let pool = Instance::start(&config, Arc::clone(&connectors), "tidewater-worker")?;
+        let views = Arc::new(ViewStore::default());
+        let pool = Instance::start(
+            &config,
+            Arc::clone(&connectors),
+            Arc::clone(&views),
+            "tidewater-worker",
+        )?;
         // Built before the local instances, so that a failure to start one
         // stops (on drop) what did start.
         let mut runtime = Self {
             pool,
             local: Vec::new(),
+            views: Arc::clone(&views),
         };
         if runtime.pool.shared.is_leader {
             let single = RuntimeConfig {
@@ -267,7 +277,8 @@ impl Runtime {
             };
             for i in 0..config.local_workers {
                 let name = format!("tidewater-local{i}");
-                let instance = Instance::start(&single, Arc::clone(&connectors), &name)?;
+                let instance =
+                    Instance::start(&single, Arc::clone(&connectors), Arc::clone(&views), &name)?;
                 runtime.local.push(instance);
             }
         }
@@ -282,6 +293,16 @@ impl Runtime {
     /// Number of processes in the cluster.
     pub fn processes(&self) -> usize {
         self.pool.shared.processes
+    }
+
+    /// Worker threads of the pool in this process.
+    pub fn local_workers(&self) -> usize {
+        self.pool.shared.peers / self.pool.shared.processes.max(1)
+    }
+
+    /// The materialized view parts this process's workers hold.
+    pub fn views(&self) -> &Arc<ViewStore> {
+        &self.views
     }
 
     /// Starts a query on the pool. Results arrive through the returned
@@ -356,6 +377,7 @@ impl Instance {
     fn start(
         config: &RuntimeConfig,
         connectors: Arc<ConnectorRegistry>,
+        views: Arc<ViewStore>,
         thread_name: &str,
     ) -> Result<Self> {
         let workers = config.workers.max(1);
@@ -407,6 +429,7 @@ impl Instance {
                 place,
                 rx,
                 Arc::clone(&connectors),
+                Arc::clone(&views),
                 inputs,
                 epoch_interval,
             );
@@ -580,6 +603,7 @@ fn run_worker(
     place: SourceContext,
     requests: Option<Receiver<Request>>,
     connectors: Arc<ConnectorRegistry>,
+    views: Arc<ViewStore>,
     inputs: Option<Inputs>,
     epoch_interval: Duration,
 ) {
@@ -685,6 +709,7 @@ fn run_worker(
                             ..place
                         },
                         connectors: Arc::clone(&connectors),
+                        views: Arc::clone(&views),
                         inputs: inputs.clone(),
                         epoch_interval,
                         cancel_requests: Rc::clone(&cancel_requests),

@@ -71,6 +71,8 @@ pub(crate) struct QueryShared {
     pub(crate) place: SourceContext,
     /// Connectors for scans and sinks.
     pub(crate) connectors: Arc<ConnectorRegistry>,
+    /// Materialized view parts of this process.
+    pub(crate) views: Arc<crate::view::ViewStore>,
     /// Inputs pushed by clients (worker 0 only).
     pub(crate) inputs: Option<Inputs>,
     /// Epoch length of sources.
@@ -187,6 +189,9 @@ pub(crate) fn build_query(
                         },
                     ),
                     Prepared::Values(batch) => source::render_values(scope, batch),
+                    Prepared::ViewScan(spec) => {
+                        source::render_view_scan(scope, spec, Rc::clone(&q))
+                    }
                     Prepared::Unary(op) => {
                         let input = inputs
                             .into_iter()

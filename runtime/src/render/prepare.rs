@@ -20,6 +20,8 @@ use crate::operators::sink::SinkOperator;
 use crate::operators::sort::SortOperator;
 use crate::operators::unnest::UnnestOperator;
 use crate::operators::window::WindowOperator;
+use crate::operators::publish::PublishOperator;
+use crate::operators::updating_aggregate::UpdatingAggregateOperator;
 use crate::operators::window_aggregate::WindowAggregateOperator;
 use crate::operators::window_assign::WindowAssignOperator;
 use crate::operators::{BinaryOperator, UnaryOperator};
@@ -41,6 +43,8 @@ pub(super) enum Prepared {
     Unary(Box<dyn UnaryOperator>),
     Binary(Box<dyn BinaryOperator>),
     Union,
+    /// A materialized view's part on this worker.
+    ViewScan(super::source::ViewScanSpec),
 }
 
 /// An input edge ready to be wired.
@@ -232,6 +236,43 @@ pub(super) fn prepare(
                     q.config.batch_size,
                 )?))
             }
+            NodeKind::UpdatingAggregate {
+                group_by,
+                aggregates,
+                input_schema: agg_input,
+            } => {
+                let ctx = ExprContext::try_new(registry, agg_input, &props)?;
+                Prepared::Unary(Box::new(UpdatingAggregateOperator::try_new(
+                    &ctx,
+                    group_by,
+                    aggregates,
+                    output_schema,
+                    q.budget.reservation("updating aggregate"),
+                )?))
+            }
+            NodeKind::Publish { view } => {
+                let input = nullable_schema(&input_schema(0).arrow_schema());
+                let part = q.views.create_part(
+                    *view,
+                    q.place.worker_index,
+                    crate::changelog::data_schema(&input),
+                );
+                Prepared::Unary(Box::new(PublishOperator::try_new(part, input)?))
+            }
+            NodeKind::ViewScan {
+                view,
+                name,
+                epoch,
+                follow,
+                projection,
+            } => Prepared::ViewScan(super::source::ViewScanSpec {
+                view: *view,
+                name: name.clone(),
+                epoch: *epoch,
+                follow: *follow,
+                projection: projection.clone(),
+                schema: output_schema,
+            }),
             NodeKind::WindowAggregate {
                 group_by,
                 aggregates,

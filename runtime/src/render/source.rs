@@ -230,3 +230,189 @@ pub(super) fn render_error<'s>(
         }
     })
 }
+
+/// What a scan of a materialized view reads (see [`NodeKind::ViewScan`]).
+///
+/// [`NodeKind::ViewScan`]: crate::plan::NodeKind::ViewScan
+pub(crate) struct ViewScanSpec {
+    pub(crate) view: u64,
+    pub(crate) name: String,
+    pub(crate) epoch: Option<Epoch>,
+    pub(crate) follow: bool,
+    pub(crate) projection: Option<Vec<usize>>,
+    /// The output schema (with the op column when following).
+    pub(crate) schema: arrow::datatypes::SchemaRef,
+}
+
+/// How long a view scan waits for its part to exist or to reach the
+/// epoch it reads (a part of another process may be a little behind).
+const VIEW_WAIT: Duration = Duration::from_secs(30);
+
+/// Reads this worker's part of a view: its contents as of the plan's
+/// epoch and, when following, every change after it. A follower's epochs
+/// count from the epoch it started at (its first output, the contents, is
+/// at epoch 0; the changes of the view's epoch `e` at `e - start`), so it
+/// keeps pace with the other sources of its query.
+pub(super) fn render_view_scan<'s>(
+    scope: Scope<'s, Epoch>,
+    spec: ViewScanSpec,
+    q: Rc<QueryShared>,
+) -> Stream<'s, Epoch, Chunk> {
+    let name = format!("ViewScan {}", spec.name);
+    source::<_, Out, _, _>(scope, &name, move |cap, info| {
+        let activator = scope.activator_for(info.address);
+        let mut cap = Some(cap);
+        let mut part: Option<std::sync::Arc<crate::view::ViewPart>> = None;
+        let opened = Instant::now();
+        // The view epoch read up to, once the contents are out, and the
+        // epoch the follower started at.
+        let mut at: Option<(Epoch, Epoch)> = None;
+        move |output| {
+            let Some(c) = cap.as_mut() else { return };
+            if q.canceled() || q.finishing.get() {
+                cap = None;
+                return;
+            }
+            let fail = |output: &mut super::OutputSession<'_>, c: &_, e: QueryError| {
+                give_error(output, c, e, 1);
+            };
+            if part.is_none() {
+                match q.views.part(spec.view, q.place.worker_index) {
+                    Some(p) => part = Some(p),
+                    None if opened.elapsed() < VIEW_WAIT => {
+                        activator.activate_after(SOURCE_POLL);
+                        return;
+                    }
+                    None => {
+                        let e = QueryError::new(
+                            SqlState::Unavailable,
+                            format!("materialized view {} is not running", spec.name),
+                        );
+                        fail(output, &*c, e);
+                        cap = None;
+                        return;
+                    }
+                }
+            }
+            let p = part.as_ref().expect("found above");
+            let project = |b: &RecordBatch| -> Result<RecordBatch, QueryError> {
+                let mut b = match &spec.projection {
+                    Some(cols) => {
+                        let mut cols = cols.clone();
+                        if crate::changelog::is_updating(b.schema_ref()) {
+                            cols.push(b.num_columns() - 1);
+                        }
+                        b.project(&cols)
+                            .map_err(|e| QueryError::new(SqlState::Internal, e.to_string()))?
+                    }
+                    None => b.clone(),
+                };
+                b = b
+                    .with_schema(std::sync::Arc::clone(&spec.schema))
+                    .map_err(|e| QueryError::new(SqlState::Internal, e.to_string()))?;
+                Ok(b)
+            };
+            match at {
+                None => {
+                    let epoch = spec.epoch.unwrap_or_else(|| p.frontier().saturating_sub(1));
+                    let contents = match p.contents_at(epoch) {
+                        Ok(Some(contents)) => contents,
+                        Ok(None) if opened.elapsed() < VIEW_WAIT => {
+                            activator.activate_after(SOURCE_POLL);
+                            return;
+                        }
+                        Ok(None) => {
+                            let e = QueryError::new(
+                                SqlState::Unavailable,
+                                format!(
+                                    "materialized view {} did not reach epoch {epoch} in time",
+                                    spec.name
+                                ),
+                            );
+                            fail(output, &*c, e);
+                            cap = None;
+                            return;
+                        }
+                        Err(e) => {
+                            fail(output, &*c, e);
+                            cap = None;
+                            return;
+                        }
+                    };
+                    let updating = crate::changelog::updating_schema(p.schema());
+                    for batch in contents.iter() {
+                        let batch = if spec.follow {
+                            crate::changelog::all_ops(batch, crate::changelog::Op::Insert, &updating)
+                        } else {
+                            Ok(batch.clone())
+                        };
+                        match batch.and_then(|b| project(&b)) {
+                            Ok(b) if b.num_rows() > 0 => {
+                                output.session(&*c).give_container(&mut Chunk::from_batch(b));
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                fail(output, &*c, e);
+                                cap = None;
+                                return;
+                            }
+                        }
+                    }
+                    if !spec.follow {
+                        cap = None;
+                        return;
+                    }
+                    at = Some((epoch, epoch));
+                    activator.activate_after(SOURCE_POLL);
+                }
+                Some((after, start)) => {
+                    if q.source_must_wait(*c.time()) {
+                        activator.activate_after(BACKPRESSURE_POLL);
+                        return;
+                    }
+                    let (changes, frontier) = match p.changes_after(after) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            fail(output, &*c, e);
+                            cap = None;
+                            return;
+                        }
+                    };
+                    for (e, batches) in changes {
+                        let t = e - start;
+                        if t > *c.time() {
+                            c.downgrade(&t);
+                        }
+                        for b in &batches {
+                            match project(b) {
+                                Ok(b) if b.num_rows() > 0 => {
+                                    output.session(&*c).give_container(&mut Chunk::from_batch(b));
+                                }
+                                Ok(_) => {}
+                                Err(e) => {
+                                    fail(output, &*c, e);
+                                    cap = None;
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    if frontier == Epoch::MAX {
+                        // The view is final: so is this input.
+                        cap = None;
+                        return;
+                    }
+                    let done = frontier.saturating_sub(1);
+                    if done > after {
+                        at = Some((done, start));
+                        let t = frontier - start;
+                        if t > *c.time() {
+                            c.downgrade(&t);
+                        }
+                    }
+                    activator.activate_after(SOURCE_POLL);
+                }
+            }
+        }
+    })
+}
