@@ -16,6 +16,7 @@ use datafusion_common::{DFSchema, DataFusionError, JoinType, NullEquality, Resul
 use datafusion_expr::execution_props::ExecutionProps;
 use datafusion_expr::logical_plan::{FetchType, SkipType};
 use datafusion_expr::{Expr, LogicalPlan};
+use tidewater_runtime::changelog::{OP_COLUMN, op_field};
 use tidewater_runtime::expr::{ExprContext, ExprIr, SchemaIr, SortIr, encode_batch};
 use tidewater_runtime::functions::FunctionRegistry;
 use tidewater_runtime::operators::aggregate::partial_schema;
@@ -23,7 +24,6 @@ use tidewater_runtime::plan::{
     AggregatePhase, DataflowPlan, Edge, Exchange, JoinKind, NodeId, NodeKind, PlanNode,
     QueryConfig, UnnestNulls,
 };
-use tidewater_runtime::changelog::{OP_COLUMN, op_field};
 use tidewater_runtime::source::SourceSpec;
 use tidewater_runtime::watermark::WatermarkSpec;
 
@@ -164,7 +164,9 @@ impl Lowering {
                     schema.columns.push((None, op_field()));
                 }
                 let window_end = props.window_end.and_then(|w| {
-                    p.expr.iter().position(|e| is_column(e, p.input.schema(), w))
+                    p.expr
+                        .iter()
+                        .position(|e| is_column(e, p.input.schema(), w))
                 });
                 let id = self.push(
                     NodeKind::Project { exprs },
@@ -208,7 +210,9 @@ impl Lowering {
                 let dist = self.dists[input];
                 let props = self.streams[input];
                 if self.continuous && props.updating {
-                    return Err(not_continuous("a window table function over an updating input"));
+                    return Err(not_continuous(
+                        "a window table function over an updating input",
+                    ));
                 }
                 if self.continuous && !props.watermarked {
                     return Err(PlanError::new(
@@ -239,7 +243,9 @@ impl Lowering {
             LogicalPlan::Join(j) => self.lower_join(j),
             LogicalPlan::Sort(_) if self.continuous => Err(not_continuous("ORDER BY")),
             LogicalPlan::Limit(_) if self.continuous => Err(not_continuous("LIMIT")),
-            LogicalPlan::Window(_) if self.continuous => Err(not_continuous("a window function (OVER)")),
+            LogicalPlan::Window(_) if self.continuous => {
+                Err(not_continuous("a window function (OVER)"))
+            }
             LogicalPlan::Sort(s) => {
                 let input = self.lower(&s.input)?;
                 let order = s
@@ -356,8 +362,10 @@ impl Lowering {
                 } else {
                     Dist::Spread
                 };
-                let updating: Vec<bool> =
-                    edges.iter().map(|e| self.streams[e.from].updating).collect();
+                let updating: Vec<bool> = edges
+                    .iter()
+                    .map(|e| self.streams[e.from].updating)
+                    .collect();
                 if updating.iter().any(|u| *u) {
                     return Err(not_continuous("UNION ALL of updating inputs"));
                 }
@@ -662,7 +670,14 @@ impl Lowering {
         let aggregates = irs(&agg.aggr_expr)?;
         let output = SchemaIr::from_df_schema(&agg.schema);
         if self.continuous {
-            return self.lower_continuous_aggregate(agg, input, input_schema, group_by, aggregates, output);
+            return self.lower_continuous_aggregate(
+                agg,
+                input,
+                input_schema,
+                group_by,
+                aggregates,
+                output,
+            );
         }
 
         if self.dists[input] == Dist::Single {
@@ -740,7 +755,9 @@ impl Lowering {
     ) -> Result<NodeId> {
         let props = self.streams[input];
         if props.updating {
-            return Err(not_continuous("an aggregation over an updating input (a view of an aggregation)"));
+            return Err(not_continuous(
+                "an aggregation over an updating input (a view of an aggregation)",
+            ));
         }
         let key_edge = |this: &Self, from: NodeId, keys: Vec<ExprIr>| {
             if keys.is_empty() {

@@ -101,6 +101,23 @@ fn column_of(input: &LogicalPlan, expr: &Expr) -> Option<ColumnOrigin> {
     }
 }
 
+/// The tables, views' tables and materialized views `plan` reads (in its
+/// subqueries too), each once, in the order first read.
+pub fn tables_read(plan: &LogicalPlan) -> Vec<QualifiedName> {
+    use datafusion_common::tree_node::TreeNodeRecursion;
+    let mut out: Vec<QualifiedName> = Vec::new();
+    let _ = plan.apply_with_subqueries(|p| {
+        if let LogicalPlan::TableScan(TableScan { source, .. }) = p
+            && let Some(adapter) = source.downcast_ref::<TableSourceAdapter>()
+            && !out.contains(&adapter.entry.name)
+        {
+            out.push(adapter.entry.name.clone());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

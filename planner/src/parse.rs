@@ -50,14 +50,70 @@ pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
         check_copy_options(statement)?;
     }
     let tokens = rewrite_streaming_syntax(tokens);
-    Parser::new(&dialect)
-        .with_recursion_limit(PARSER_RECURSION_LIMIT)
-        .with_tokens_with_locations(tokens)
-        .parse_statements()
-        .map_err(|e| match e {
-            ParserError::RecursionLimitExceeded => too_deep(PARSER_RECURSION_LIMIT).into(),
-            other => syntax_error(&other).into(),
-        })
+    let mut statements = Vec::new();
+    let mut rest: Vec<TokenWithSpan> = Vec::new();
+    let parse = |tokens: Vec<TokenWithSpan>, out: &mut Vec<Statement>| -> Result<()> {
+        let parsed = Parser::new(&dialect)
+            .with_recursion_limit(PARSER_RECURSION_LIMIT)
+            .with_tokens_with_locations(tokens)
+            .parse_statements()
+            .map_err(|e| match e {
+                ParserError::RecursionLimitExceeded => too_deep(PARSER_RECURSION_LIMIT),
+                other => syntax_error(&other),
+            })?;
+        out.extend(parsed);
+        Ok(())
+    };
+    for statement in tokens.split(|t| t.token == Token::SemiColon) {
+        if let Some(flush) = streaming_statement(statement) {
+            // Statements before it, in order.
+            parse(std::mem::take(&mut rest), &mut statements)?;
+            statements.push(flush);
+        } else {
+            rest.extend(statement.iter().cloned());
+            rest.push(TokenWithSpan::wrap(Token::SemiColon));
+        }
+    }
+    parse(rest, &mut statements)?;
+    Ok(statements)
+}
+
+/// Tidewater's own statements that the Postgres dialect does not know:
+/// `FLUSH` (wait until every materialized view reflects what was committed
+/// before it began), represented as the parser's `Statement::Flush` of
+/// tables with no table list ([`is_flush`]).
+fn streaming_statement(tokens: &[TokenWithSpan]) -> Option<Statement> {
+    let significant: Vec<&Token> = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    match significant.as_slice() {
+        [Token::Word(w)] if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("flush") => {
+            Some(Statement::Flush {
+                object_type: sqlparser::ast::FlushType::Tables,
+                location: None,
+                channel: None,
+                read_lock: false,
+                export: false,
+                tables: Vec::new(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Whether `statement` is Tidewater's `FLUSH`.
+pub fn is_flush(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::Flush {
+            object_type: sqlparser::ast::FlushType::Tables,
+            location: None,
+            tables,
+            ..
+        } if tables.is_empty()
+    )
 }
 
 fn syntax_error(e: &ParserError) -> PlanError {

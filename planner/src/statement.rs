@@ -130,6 +130,8 @@ pub enum DropTarget {
     Table(QualifiedName),
     /// A view.
     View(QualifiedName),
+    /// A materialized view.
+    MaterializedView(QualifiedName),
     /// A schema of a database.
     Schema {
         /// Database.
@@ -200,6 +202,14 @@ pub enum Planned {
     CreateTable(CreateTablePlan),
     /// `CREATE VIEW`.
     CreateView(CreateViewPlan),
+    /// `CREATE MATERIALIZED VIEW`: the view, and its query (as the view's
+    /// SQL text plans) to run continuously.
+    CreateMaterializedView {
+        /// The view.
+        view: CreateViewPlan,
+        /// Its query.
+        query: PreparedQuery,
+    },
     /// `CREATE SCHEMA`.
     CreateSchema {
         /// Database.
@@ -562,6 +572,12 @@ impl<'a> Planner<'a> {
         })
     }
 
+    /// Plans the query of a view from its SQL text (a materialized view's,
+    /// when it is created and when the server starts its job again).
+    pub fn prepare_view_query(&self, sql: &str) -> Result<PreparedQuery> {
+        self.rewrite(sql)
+    }
+
     fn rewrite(&self, sql: &str) -> Result<PreparedQuery> {
         let statements = crate::parse_sql(sql)?;
         self.prepare_query(&statements[0], &[])
@@ -729,9 +745,9 @@ impl<'a> Planner<'a> {
                 }))
             }
             Statement::CreateView(cv) => {
-                if cv.materialized {
+                if cv.materialized && cv.or_replace {
                     return Err(PlanError::feature_not_supported(
-                        "CREATE MATERIALIZED VIEW is not supported yet",
+                        "CREATE OR REPLACE MATERIALIZED VIEW is not supported",
                     )
                     .into());
                 }
@@ -776,13 +792,18 @@ impl<'a> Planner<'a> {
                         .collect();
                     sql = format!("SELECT * FROM ({sql}) AS v({})", names.join(", "));
                 }
-                Ok(Planned::CreateView(CreateViewPlan {
+                let plan = CreateViewPlan {
                     name,
                     sql,
                     schema,
                     or_replace: cv.or_replace,
                     if_not_exists: cv.if_not_exists,
-                }))
+                };
+                if cv.materialized {
+                    let query = self.prepare_view_query(&plan.sql)?;
+                    return Ok(Planned::CreateMaterializedView { view: plan, query });
+                }
+                Ok(Planned::CreateView(plan))
             }
             Statement::CreateSchema {
                 schema_name,
@@ -885,6 +906,9 @@ impl<'a> Planner<'a> {
                         Ok(match object_type {
                             ObjectType::Table => DropTarget::Table(qualify(n, session, catalog)?),
                             ObjectType::View => DropTarget::View(qualify(n, session, catalog)?),
+                            ObjectType::MaterializedView => {
+                                DropTarget::MaterializedView(qualify(n, session, catalog)?)
+                            }
                             ObjectType::Schema => DropTarget::Schema {
                                 database: session.database.clone(),
                                 schema: ident_name(n)?,

@@ -117,12 +117,21 @@ pub fn with_ops(
         columns,
         &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
     )
-    .map_err(|e| QueryError::new(SqlState::Internal, format!("building a changelog batch: {e}")))
+    .map_err(|e| {
+        QueryError::new(
+            SqlState::Internal,
+            format!("building a changelog batch: {e}"),
+        )
+    })
 }
 
 /// `batch` with every row marked `op`.
 pub fn all_ops(batch: &RecordBatch, op: Op, schema: &SchemaRef) -> Result<RecordBatch, QueryError> {
-    with_ops(batch, Int8Array::from(vec![op as i8; batch.num_rows()]), schema)
+    with_ops(
+        batch,
+        Int8Array::from(vec![op as i8; batch.num_rows()]),
+        schema,
+    )
 }
 
 /// Splits a batch of an updating stream into its data columns and its ops.

@@ -24,6 +24,7 @@ pub mod operators;
 pub mod pgtypes;
 pub mod plan;
 pub mod pool;
+pub mod progress;
 mod render;
 pub mod series;
 pub mod settings;

@@ -45,6 +45,7 @@ use crate::error::{Error, QueryError, Result, SqlState};
 use crate::input::{InputSender, Inputs};
 use crate::memory::MemoryBudget;
 use crate::plan::DataflowPlan;
+use crate::progress::{ProgressStore, SourceProgress};
 use crate::render::{QueryShared, build_query};
 use crate::source::{ConnectorRegistry, SourceContext};
 use crate::view::ViewStore;
@@ -154,6 +155,8 @@ struct Shared {
     /// Queries submitted whose handles are still alive (to find the least
     /// busy local instance).
     running: AtomicUsize,
+    /// How far the sources of running queries have read.
+    progress: Arc<ProgressStore>,
 }
 
 impl Shared {
@@ -407,7 +410,9 @@ impl Instance {
             processes,
             inputs: Inputs::default(),
             running: AtomicUsize::new(0),
+            progress: Arc::new(ProgressStore::default()),
         });
+        let progress = Arc::clone(&shared.progress);
         let inputs = shared.inputs.clone();
         let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Thread>(1);
         let epoch_interval = config.epoch_interval;
@@ -424,15 +429,13 @@ impl Instance {
             }
             let rx = (worker.index() == 0).then(|| rx.clone());
             let inputs = (worker.index() == 0).then(|| inputs.clone());
-            run_worker(
-                worker,
-                place,
-                rx,
-                Arc::clone(&connectors),
-                Arc::clone(&views),
-                inputs,
+            let services = Services {
+                connectors: Arc::clone(&connectors),
+                views: Arc::clone(&views),
+                progress: Arc::clone(&progress),
                 epoch_interval,
-            );
+            };
+            run_worker(worker, place, rx, services, inputs);
         };
         let guards = spawn_workers(communication, thread_name, logic)?;
         if process == 0 {
@@ -547,6 +550,11 @@ impl QueryHandle {
         event
     }
 
+    /// How far the query's sources in this process have read.
+    pub fn progress(&self) -> Arc<SourceProgress> {
+        self.shared.progress.query(self.id)
+    }
+
     /// A handle that cancels this query from anywhere.
     pub fn canceller(&self) -> QueryCanceller {
         QueryCanceller {
@@ -576,6 +584,7 @@ impl Drop for QueryHandle {
         for input in &self.inputs {
             self.shared.inputs.forget(*input);
         }
+        self.shared.progress.forget(self.id);
         self.shared.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -597,16 +606,28 @@ impl QueryCanceller {
 
 type CommandInput = InputHandle<u64, CapacityContainerBuilder<Vec<Command>>>;
 
+/// What every worker of a process shares with its queries.
+struct Services {
+    connectors: Arc<ConnectorRegistry>,
+    views: Arc<ViewStore>,
+    progress: Arc<ProgressStore>,
+    epoch_interval: Duration,
+}
+
 /// The loop of one worker thread.
 fn run_worker(
     worker: &mut Worker,
     place: SourceContext,
     requests: Option<Receiver<Request>>,
-    connectors: Arc<ConnectorRegistry>,
-    views: Arc<ViewStore>,
+    services: Services,
     inputs: Option<Inputs>,
-    epoch_interval: Duration,
 ) {
+    let Services {
+        connectors,
+        views,
+        progress,
+        epoch_interval,
+    } = services;
     let mut input: CommandInput = InputHandle::new();
     let ready: Rc<RefCell<VecDeque<Command>>> = Rc::new(RefCell::new(VecDeque::new()));
     {
@@ -710,6 +731,7 @@ fn run_worker(
                         },
                         connectors: Arc::clone(&connectors),
                         views: Arc::clone(&views),
+                        progress: progress.query(id),
                         inputs: inputs.clone(),
                         epoch_interval,
                         cancel_requests: Rc::clone(&cancel_requests),

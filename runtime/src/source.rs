@@ -128,6 +128,14 @@ pub trait SourceReader: Send + Debug {
     fn offsets(&self) -> SplitOffsets {
         SplitOffsets::new()
     }
+
+    /// Whether the reader follows a log whose end it catches up with: its
+    /// `Pending` then means "everything committed so far is read" (see
+    /// [`crate::progress`]). Other readers (generators) have emitted what
+    /// they owe whenever their epoch closes.
+    fn follows_log(&self) -> bool {
+        false
+    }
 }
 
 /// A kind of table: checks options and opens readers.

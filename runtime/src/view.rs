@@ -45,10 +45,7 @@ impl ViewStore {
     /// `schema`) by the view's publish operator when its job is built.
     pub fn create_part(&self, view: u64, worker: usize, schema: SchemaRef) -> Arc<ViewPart> {
         let part = Arc::new(ViewPart::new(schema));
-        let old = self
-            .parts
-            .lock()
-            .insert((view, worker), Arc::clone(&part));
+        let old = self.parts.lock().insert((view, worker), Arc::clone(&part));
         if let Some(old) = old {
             old.mark_dropped();
         }
@@ -117,6 +114,8 @@ struct PartInner {
     /// The first epoch not yet published.
     frontier: Epoch,
     dropped: bool,
+    /// The watermark of the last epoch published.
+    watermark: Option<crate::watermark::Timestamp>,
 }
 
 /// A part's contents at one epoch: immutable batches shared with readers.
@@ -132,6 +131,7 @@ impl ViewPart {
                 trimmed: None,
                 frontier: 0,
                 dropped: false,
+                watermark: None,
             }),
             frontier: tokio::sync::watch::Sender::new(0),
         }
@@ -145,6 +145,25 @@ impl ViewPart {
     /// The first epoch not yet published (every epoch before it is final).
     pub fn frontier(&self) -> Epoch {
         self.inner.lock().frontier
+    }
+
+    /// The event-time watermark of the last epoch published.
+    pub fn watermark(&self) -> Option<crate::watermark::Timestamp> {
+        self.inner.lock().watermark
+    }
+
+    /// Records the watermark the part's input has reached.
+    pub fn set_watermark(&self, watermark: crate::watermark::Timestamp) {
+        self.inner.lock().watermark = Some(watermark);
+    }
+
+    /// Rows in the part as of its last published epoch.
+    pub fn rows(&self) -> usize {
+        let inner = self.inner.lock();
+        inner
+            .versions
+            .back()
+            .map_or(0, |(_, c)| c.iter().map(RecordBatch::num_rows).sum())
     }
 
     /// Whether the view was dropped.
@@ -221,10 +240,7 @@ impl ViewPart {
     ///
     /// When the view was dropped, or changes after `after` are no longer
     /// kept (the reader fell more than [`RETAINED_EPOCHS`] behind).
-    pub fn changes_after(
-        &self,
-        after: Epoch,
-    ) -> Result<(Vec<(Epoch, Vec<RecordBatch>)>, Epoch), QueryError> {
+    pub fn changes_after(&self, after: Epoch) -> Result<(EpochChanges, Epoch), QueryError> {
         let inner = self.inner.lock();
         if inner.dropped {
             return Err(dropped());
@@ -241,6 +257,9 @@ impl ViewPart {
         Ok((changes, inner.frontier))
     }
 }
+
+/// Changes by epoch, oldest first.
+pub type EpochChanges = Vec<(Epoch, Vec<RecordBatch>)>;
 
 fn dropped() -> QueryError {
     QueryError::new(
@@ -300,7 +319,11 @@ mod tests {
         let store = ViewStore::default();
         let part = store.create_part(1, 0, batch(0).schema());
         for e in 0..(3 * RETAINED_EPOCHS) {
-            part.publish(e, Some(Arc::from(vec![batch(e as i64)])), vec![batch(e as i64)]);
+            part.publish(
+                e,
+                Some(Arc::from(vec![batch(e as i64)])),
+                vec![batch(e as i64)],
+            );
         }
         let last = 3 * RETAINED_EPOCHS - 1;
         assert!(part.changes_after(last - 10).is_ok());

@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod pg;
 pub mod session;
 
@@ -44,6 +45,47 @@ pub struct Server {
 /// hold the deepest walk of such a tree. The stack is reserved address
 /// space, used only as deep as a statement needs.
 const SESSION_STACK_BYTES: usize = 256 << 20;
+
+/// Starts the job of every materialized view in the catalog, in creation
+/// order (a view over another view after it), on the session threads. A
+/// view whose job cannot start is logged and left without one (`SHOW
+/// JOBS` does not list it; reading it fails until it is dropped).
+async fn restart_views(state: &Arc<ServerState>, handle: &tokio::runtime::Handle) {
+    let mut views = Vec::new();
+    let catalog = state.catalog.state();
+    for (db_name, db) in &catalog.databases {
+        for (schema_name, schema) in &db.schemas {
+            for (name, rel) in &schema.relations {
+                if let catalog::RelationKind::MaterializedView { sql, .. } = &rel.kind {
+                    views.push((
+                        rel.oid,
+                        db_name.clone(),
+                        format!("{db_name}.{schema_name}.{name}"),
+                        sql.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    views.sort_by_key(|v| v.0);
+    for (oid, database, name, sql) in views {
+        let state = Arc::clone(state);
+        let started = handle
+            .spawn(async move {
+                let session = session::Session::new(state, "tidewater", &database)?;
+                session
+                    .restart_view_job(u64::from(oid), &name, &sql)
+                    .await?;
+                Ok::<_, error::SqlError>(name)
+            })
+            .await;
+        match started {
+            Ok(Ok(name)) => tracing::info!(view = %name, "materialized view started"),
+            Ok(Err(e)) => tracing::error!(oid, error = %e, "cannot start a materialized view"),
+            Err(e) => tracing::error!(oid, error = %e, "starting a materialized view panicked"),
+        }
+    }
+}
 
 /// The tokio runtime on which every client connection runs: its own
 /// threads, with [`SESSION_STACK_BYTES`] stacks, whatever runtime started
@@ -189,14 +231,16 @@ impl Server {
                 config.data_dir.display()
             )
         })?;
+        let sessions =
+            SessionThreads::start(std::thread::available_parallelism().map_or(2, |n| n.get()))?;
+        let handle = sessions.handle().context("session threads")?.clone();
         let state = Arc::new(ServerState {
             catalog: Arc::new(catalog),
             runtime: Arc::clone(&runtime),
             query_memory_limit_mb: config.query_memory_limit_mb,
+            jobs: Arc::new(jobs::Jobs::default()),
         });
-        let sessions =
-            SessionThreads::start(std::thread::available_parallelism().map_or(2, |n| n.get()))?;
-        let handle = sessions.handle().context("session threads")?.clone();
+        restart_views(&state, &handle).await;
         let listener = std::net::TcpListener::bind(config.pg_listen)
             .with_context(|| format!("cannot listen for pg clients on {}", config.pg_listen))?;
         listener.set_nonblocking(true)?;

@@ -52,6 +52,9 @@ pub const PATH_OPTION: &str = "path";
 /// The option holding the snapshot to read.
 pub const COMMITTED_BYTES_OPTION: &str = "committed_bytes";
 
+/// The option that makes a scan follow the log (continuous queries).
+pub const FOLLOW_OPTION: &str = "follow";
+
 /// The options of a `managed` scan.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +65,10 @@ pub struct ManagedOptions {
     /// when the reader opens).
     #[serde(default, deserialize_with = "de::u64")]
     pub committed_bytes: Option<u64>,
+    /// Follow the log: read what is committed, then every later commit
+    /// (continuous queries; `committed_bytes` is then ignored).
+    #[serde(default, deserialize_with = "de::bool")]
+    pub follow: Option<bool>,
 }
 
 impl ManagedOptions {
@@ -173,6 +180,14 @@ impl ManagedConnector {
         let output_schema = spec
             .output_schema()
             .map_err(|e| Error::arrow(format!("projecting the columns of {}", spec.table), e))?;
+        if options.follow == Some(true) {
+            return ManagedSourceReader::try_follow(
+                dir,
+                output_schema,
+                spec.projection.clone(),
+                ctx,
+            );
+        }
         ManagedSourceReader::try_new(
             dir,
             options.committed_bytes,

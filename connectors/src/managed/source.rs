@@ -63,6 +63,14 @@ pub struct ManagedSourceReader {
     ready: VecDeque<RecordBatch>,
     /// Buffer for one payload.
     payload: Vec<u8>,
+    /// When following the log (a continuous query): the table, to see
+    /// new commits, and the committed length read so far.
+    follow: Option<(Arc<crate::managed::ManagedTable>, u64)>,
+    /// Committed batch frames numbered so far (to assign frames).
+    numbered: usize,
+    /// Whether this worker reads the frames it numbers (the `follow` mode
+    /// reads the whole log on one worker).
+    owns_all: bool,
 }
 
 impl ManagedSourceReader {
@@ -87,6 +95,9 @@ impl ManagedSourceReader {
             remaining: limit,
             ready: VecDeque::new(),
             payload: Vec::new(),
+            follow: None,
+            numbered: 0,
+            owns_all: false,
         };
         if ctx.process != 0 || ctx.workers_per_process == 0 || limit == Some(0) {
             return Ok(reader);
@@ -135,6 +146,67 @@ impl ManagedSourceReader {
         }
         reader.segments = segments.into_iter().map(|s| s.path).collect();
         Ok(reader)
+    }
+
+    /// A reader that follows the table's log: the statements committed
+    /// now, then each one committed later, in commit order. One worker
+    /// (worker 0 of process 0) reads them all, so that the order of rows,
+    /// and the watermark that follows them, are the same at any worker
+    /// count; the query spreads the rows after reading.
+    pub(crate) fn try_follow(
+        dir: &Path,
+        output_schema: SchemaRef,
+        projection: Option<Vec<usize>>,
+        ctx: &SourceContext,
+    ) -> Result<Self> {
+        let mut reader = Self::try_new(dir, Some(0), output_schema, projection, ctx, None)?;
+        if ctx.process == 0 && ctx.worker_index == 0 {
+            let table = crate::managed::open_table(dir)?;
+            reader.follow = Some((table, 0));
+            reader.owns_all = true;
+        }
+        Ok(reader)
+    }
+
+    /// Numbers the committed frames between the followed length and `to`.
+    fn scan_to(&mut self, to: u64) -> Result<()> {
+        let Some(from) = self.follow.as_ref().map(|(_, f)| *f) else {
+            return Ok(());
+        };
+        let segments = log::list_segments(&self.dir)?;
+        let mut uncommitted = Vec::new();
+        for (i, segment) in segments.iter().enumerate() {
+            let end = segments.get(i + 1).map_or(to, |n| n.base.min(to));
+            if end <= from || segment.base >= to {
+                continue;
+            }
+            let start = from.max(segment.base) - segment.base;
+            let frames = scan_headers_from(
+                &segment.path,
+                segment.base,
+                start,
+                end - segment.base,
+                i,
+                true,
+            )?;
+            for (frame, is_commit) in frames {
+                if !is_commit {
+                    uncommitted.push(frame);
+                    continue;
+                }
+                for frame in uncommitted.drain(..) {
+                    if self.owns_all {
+                        self.frames.push_back(frame);
+                    }
+                    self.numbered += 1;
+                }
+            }
+        }
+        self.segments = segments.into_iter().map(|s| s.path).collect();
+        if let Some((_, f)) = self.follow.as_mut() {
+            *f = to;
+        }
+        Ok(())
     }
 
     /// Reads and decodes one frame.
@@ -227,6 +299,19 @@ impl ManagedSourceReader {
         if self.ready.is_empty() {
             self.fill()?;
         }
+        if self.ready.is_empty()
+            && let Some((table, followed)) = self.follow.as_ref()
+        {
+            let committed = table.snapshot();
+            if committed <= *followed {
+                return Ok(SourcePoll::Pending);
+            }
+            self.scan_to(committed)?;
+            self.fill()?;
+            if self.ready.is_empty() {
+                return Ok(SourcePoll::Pending);
+            }
+        }
         let Some(mut batch) = self.ready.pop_front() else {
             return Ok(SourcePoll::Finished);
         };
@@ -244,6 +329,10 @@ impl SourceReader for ManagedSourceReader {
     fn poll_next(&mut self) -> Result<SourcePoll, QueryError> {
         self.try_poll().map_err(Error::into_query_error)
     }
+
+    fn follows_log(&self) -> bool {
+        self.follow.is_some()
+    }
 }
 
 /// Reads the frame headers of the first `len` bytes of a segment: each
@@ -256,10 +345,25 @@ fn scan_headers(
     segment: usize,
     strict: bool,
 ) -> Result<Vec<(FrameRef, bool)>> {
-    let file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
+    scan_headers_from(path, base, 0, len, segment, strict)
+}
+
+/// [`scan_headers`] from position `start` of the segment (a frame
+/// boundary) up to `len`.
+fn scan_headers_from(
+    path: &Path,
+    base: u64,
+    start: u64,
+    len: u64,
+    segment: usize,
+    strict: bool,
+) -> Result<Vec<(FrameRef, bool)>> {
+    let mut file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| Error::io(path.display(), e))?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut frames = Vec::new();
-    let mut position = 0u64;
+    let mut position = start;
     let corrupt = |position: u64, what: &str| {
         Error::corrupt(
             path.display(),

@@ -116,6 +116,15 @@ pub trait UnaryOperator {
         Ok(())
     }
 
+    /// Called when the input frontier has advanced to `frontier`: every
+    /// epoch before it is complete, including those that brought no input
+    /// (they get no [`on_epoch_end`](Self::on_epoch_end)). Operators that
+    /// expose progress outside the dataflow (a view's published epoch)
+    /// use it; the others keep the default.
+    fn on_frontier(&mut self, _frontier: Epoch) -> OpResult {
+        Ok(())
+    }
+
     /// True once the operator will ignore all further input (a satisfied
     /// limit); upstream work may then be skipped.
     fn is_done(&self) -> bool {

@@ -224,8 +224,9 @@ impl UnaryOperator for PublishOperator {
         watermark: Option<Timestamp>,
         _out: &mut dyn Emit,
     ) -> OpResult {
-        if watermark.is_some() {
-            self.watermark = watermark;
+        if let Some(w) = watermark {
+            self.watermark = Some(w);
+            self.part.set_watermark(w);
         }
         if self.pending.is_empty() {
             self.part.publish(epoch, None, Vec::new());
@@ -240,6 +241,15 @@ impl UnaryOperator for PublishOperator {
         let changes = self.changes(&pending)?;
         let contents = self.contents()?;
         self.part.publish(epoch, Some(Arc::from(contents)), changes);
+        Ok(())
+    }
+
+    fn on_frontier(&mut self, frontier: Epoch) -> OpResult {
+        // Epochs without input change nothing, but readers waiting for
+        // them (FLUSH, consistent reads) must see them published.
+        if frontier > 0 && self.pending.is_empty() {
+            self.part.publish(frontier - 1, None, Vec::new());
+        }
         Ok(())
     }
 
@@ -278,7 +288,8 @@ impl UnaryOperator for PublishOperator {
         }
         let contents = self.contents()?;
         let epoch = self.part.frontier();
-        self.part.publish(epoch, Some(Arc::from(contents)), Vec::new());
+        self.part
+            .publish(epoch, Some(Arc::from(contents)), Vec::new());
         let _ = &self.input_schema;
         Ok(())
     }
@@ -368,6 +379,25 @@ mod tests {
             .unwrap();
         restored.on_epoch_end(3, None, &mut out).unwrap();
         assert_eq!(sorted(&other, 3), vec![(1, 5), (2, 1), (7, 7)]);
+    }
+
+    #[test]
+    fn epochs_without_input_are_published_by_the_frontier() {
+        let store = ViewStore::default();
+        let part = store.create_part(3, 0, schema());
+        let mut op = PublishOperator::try_new(Arc::clone(&part), schema()).unwrap();
+        let mut out: Vec<RecordBatch> = Vec::new();
+        op.on_batch(2, rows(&[1], &[1], None), &mut out).unwrap();
+        op.on_epoch_end(2, None, &mut out).unwrap();
+        assert_eq!(part.frontier(), 3);
+        // Epochs 3..=9 brought nothing: the frontier still moves, the
+        // contents stay those of epoch 2.
+        op.on_frontier(10).unwrap();
+        assert_eq!(part.frontier(), 10);
+        assert_eq!(sorted(&part, 9), vec![(1, 1)]);
+        // An older frontier never moves it back.
+        op.on_frontier(4).unwrap();
+        assert_eq!(part.frontier(), 10);
     }
 
     #[test]

@@ -118,7 +118,11 @@ impl UpdatingAggregateOperator {
         )?;
         let groups = group_by.len();
         let states = partial.fields().len() - groups;
-        let mut fields: Vec<_> = partial.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut fields: Vec<_> = partial
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
         for (i, f) in finals.fields()[groups..].iter().enumerate() {
             fields.push(f.as_ref().clone().with_name(format!("final_{i}")));
         }
@@ -163,7 +167,11 @@ impl UpdatingAggregateOperator {
         }
     }
 
-    fn batch(schema: &SchemaRef, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch, QueryError> {
+    fn batch(
+        schema: &SchemaRef,
+        columns: Vec<ArrayRef>,
+        rows: usize,
+    ) -> Result<RecordBatch, QueryError> {
         RecordBatch::try_new_with_options(
             Arc::clone(schema),
             columns,
@@ -225,7 +233,11 @@ impl UpdatingAggregateOperator {
         let mut indices = Vec::with_capacity(positions.len());
         for (b, r) in positions {
             let slot = *slots.entry(*b).or_insert_with(|| {
-                batches.push(self.stored[*b].as_ref().expect("live rows keep their batch"));
+                batches.push(
+                    self.stored[*b]
+                        .as_ref()
+                        .expect("live rows keep their batch"),
+                );
                 batches.len() - 1
             });
             indices.push((slot, *r));
@@ -246,13 +258,18 @@ impl UpdatingAggregateOperator {
         let touched = delta_columns.first().map_or(1, |c| c.len());
         let delta_batch = Self::batch(&self.delta.schema, delta_columns, touched)?;
         let keys = self.encode(&delta_batch.columns()[..self.groups], touched)?;
-        let old: Vec<(usize, usize)> = keys.iter().filter_map(|k| self.index.get(k).copied()).collect();
+        let old: Vec<(usize, usize)> = keys
+            .iter()
+            .filter_map(|k| self.index.get(k).copied())
+            .collect();
         let old_batch = self.gather(&old)?;
         let had_old: Vec<bool> = keys.iter().map(|k| self.index.contains_key(k)).collect();
 
         // Merge: old states first (they intern first), then the delta.
         let width = self.groups + self.states;
-        let old_states = old_batch.project(&(0..width).collect::<Vec<_>>()).map_err(internal)?;
+        let old_states = old_batch
+            .project(&(0..width).collect::<Vec<_>>())
+            .map_err(internal)?;
         let mut merged = self.merge.new_table()?;
         if old_states.num_rows() > 0 {
             merged.merge_state(&self.merge, &old_states).map_err(df)?;
@@ -268,7 +285,10 @@ impl UpdatingAggregateOperator {
         // The order of `states` is: groups that had old rows (in `old`
         // order), then the new ones (in delta order).
         let new_keys = self.encode(&states.columns()[..self.groups], rows)?;
-        let was_stored: Vec<bool> = new_keys.iter().map(|k| self.index.contains_key(k)).collect();
+        let was_stored: Vec<bool> = new_keys
+            .iter()
+            .map(|k| self.index.contains_key(k))
+            .collect();
         debug_assert_eq!(had_old.iter().filter(|h| **h).count(), old.len());
 
         // Retractions of the old values, then the new values.
@@ -435,7 +455,8 @@ mod tests {
         let mut op = operator();
         let mut result = BTreeMap::new();
         let mut out = Vec::new();
-        op.on_batch(0, rows(&[1, 2, 1], &[10, 20, 5]), &mut out).unwrap();
+        op.on_batch(0, rows(&[1, 2, 1], &[10, 20, 5]), &mut out)
+            .unwrap();
         op.on_epoch_end(0, None, &mut out).unwrap();
         apply(&mut result, &out);
         assert_eq!(

@@ -73,6 +73,8 @@ pub(crate) struct QueryShared {
     pub(crate) connectors: Arc<ConnectorRegistry>,
     /// Materialized view parts of this process.
     pub(crate) views: Arc<crate::view::ViewStore>,
+    /// How far this query's sources have read (for `FLUSH`).
+    pub(crate) progress: Arc<crate::progress::SourceProgress>,
     /// Inputs pushed by clients (worker 0 only).
     pub(crate) inputs: Option<Inputs>,
     /// Epoch length of sources.

@@ -90,6 +90,7 @@ pub(super) fn render_reader<'s, F>(
 where
     F: FnOnce(&QueryShared) -> Result<Opened, QueryError> + 'static,
 {
+    let slot = q.progress.register();
     source::<_, Out, _, _>(scope, &name, move |cap, info| {
         let activator = scope.activator_for(info.address);
         let mut cap = Some(cap);
@@ -99,10 +100,14 @@ where
         let mut epoch_started = Instant::now();
         let reading = format!("reading {what}");
         move |output| {
-            let Some(c) = cap.as_mut() else { return };
+            let Some(c) = cap.as_mut() else {
+                q.progress.finish(slot);
+                return;
+            };
             // Canceled, or the result is complete: the input ends here.
             if q.canceled() || q.finishing.get() {
                 cap = None;
+                q.progress.finish(slot);
                 return;
             }
             if reader.is_none() {
@@ -134,6 +139,9 @@ where
                     if let Some(w) = watermark.as_ref().and_then(WatermarkTracker::current) {
                         give_watermark(output, &*c, w);
                     }
+                    if !r.follows_log() {
+                        q.progress.report(slot, Instant::now(), *c.time());
+                    }
                     let next = *c.time() + 1;
                     c.downgrade(&next);
                     epoch_started = Instant::now();
@@ -159,11 +167,13 @@ where
                         }
                     }
                     Ok(SourcePoll::Pending) => {
+                        q.progress.report(slot, slice_start, *c.time());
                         activator.activate_after(pending_poll);
                         return;
                     }
                     Ok(SourcePoll::Finished) => {
                         cap = None;
+                        q.progress.finish(slot);
                         return;
                     }
                     Err(e) => {
@@ -342,13 +352,19 @@ pub(super) fn render_view_scan<'s>(
                     let updating = crate::changelog::updating_schema(p.schema());
                     for batch in contents.iter() {
                         let batch = if spec.follow {
-                            crate::changelog::all_ops(batch, crate::changelog::Op::Insert, &updating)
+                            crate::changelog::all_ops(
+                                batch,
+                                crate::changelog::Op::Insert,
+                                &updating,
+                            )
                         } else {
                             Ok(batch.clone())
                         };
                         match batch.and_then(|b| project(&b)) {
                             Ok(b) if b.num_rows() > 0 => {
-                                output.session(&*c).give_container(&mut Chunk::from_batch(b));
+                                output
+                                    .session(&*c)
+                                    .give_container(&mut Chunk::from_batch(b));
                             }
                             Ok(_) => {}
                             Err(e) => {
@@ -386,7 +402,9 @@ pub(super) fn render_view_scan<'s>(
                         for b in &batches {
                             match project(b) {
                                 Ok(b) if b.num_rows() > 0 => {
-                                    output.session(&*c).give_container(&mut Chunk::from_batch(b));
+                                    output
+                                        .session(&*c)
+                                        .give_container(&mut Chunk::from_batch(b));
                                 }
                                 Ok(_) => {}
                                 Err(e) => {

@@ -35,6 +35,8 @@ pub(super) fn render_unary<'s>(
         let mut cap: Option<Capability<Epoch>> = Some(cap);
         let mut failed = false;
         let mut queue = EpochQueue::new(q.order());
+        // The input frontier last reported to the operator.
+        let mut reported: Epoch = 0;
         move |(input, frontier), output| {
             input.for_each(|time, data| queue.push(&time, 0, data.take_items()));
             if !(failed || q.canceled()) {
@@ -68,6 +70,21 @@ pub(super) fn render_unary<'s>(
             }
             if failed || q.canceled() {
                 queue.clear();
+            }
+            // Every epoch before the frontier handed over: tell the operator.
+            if !failed
+                && !q.canceled()
+                && let Some(open) = frontier.frontier().first().copied()
+                && open > reported
+                && queue.min_time().is_none_or(|t| t >= open)
+            {
+                reported = open;
+                if let Err(e) = super::guard_panic(name, || op.on_frontier(open)) {
+                    if let Some(c) = cap.as_ref() {
+                        give_error(output, c, e, 1);
+                    }
+                    failed = true;
+                }
             }
             if ends_query && op.is_done() {
                 q.finish_early();

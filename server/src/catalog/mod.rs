@@ -60,6 +60,55 @@ pub enum RelationKind {
         /// Its query.
         sql: String,
     },
+    /// A materialized view: a job keeps its rows (its object id is the
+    /// view's id in the runtime). Restarting the server starts the job
+    /// again from the view's sources.
+    MaterializedView {
+        /// Its query.
+        sql: String,
+        /// The relations its query reads (tables, materialized views): they
+        /// cannot be dropped while the view exists.
+        #[serde(default)]
+        depends_on: Vec<u32>,
+    },
+}
+
+/// What kind of relation a `DROP` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationClass {
+    /// A managed or connector table.
+    Table,
+    /// A view.
+    View,
+    /// A materialized view.
+    MaterializedView,
+}
+
+impl RelationClass {
+    /// The class of a relation.
+    pub fn of(kind: &RelationKind) -> Self {
+        match kind {
+            RelationKind::Managed { .. } | RelationKind::Connector { .. } => Self::Table,
+            RelationKind::View { .. } => Self::View,
+            RelationKind::MaterializedView { .. } => Self::MaterializedView,
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Table => "table",
+            Self::View => "view",
+            Self::MaterializedView => "materialized view",
+        }
+    }
+
+    fn keyword(self) -> &'static str {
+        match self {
+            Self::Table => "TABLE",
+            Self::View => "VIEW",
+            Self::MaterializedView => "MATERIALIZED VIEW",
+        }
+    }
 }
 
 /// A table or view.
@@ -249,6 +298,23 @@ impl CatalogState {
             .get(&name.schema)?
             .relations
             .get(&name.name)
+    }
+
+    /// The materialized views that read relation `oid`, by name.
+    pub fn dependents(&self, oid: u32) -> Vec<String> {
+        let mut out = Vec::new();
+        for db in self.databases.values() {
+            for (schema_name, schema) in &db.schemas {
+                for (name, rel) in &schema.relations {
+                    if let RelationKind::MaterializedView { depends_on, .. } = &rel.kind
+                        && depends_on.contains(&oid)
+                    {
+                        out.push(format!("{schema_name}.{name}"));
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn schema_mut(&mut self, database: &str, schema: &str) -> SqlResult<&mut SchemaDef> {
@@ -675,16 +741,22 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Drops a table (`view = false`) or view. Returns `false` when it did
-    /// not exist and `if_exists` was given.
+    /// Drops a table, view or materialized view (`class` says which the
+    /// statement names). Returns `false` when it did not exist and
+    /// `if_exists` was given.
+    ///
+    /// # Errors
+    ///
+    /// When the relation is of another class, or a materialized view reads
+    /// it (2BP01).
     pub fn drop_relation(
         &self,
         name: &QualifiedName,
-        view: bool,
+        class: RelationClass,
         if_exists: bool,
     ) -> SqlResult<bool> {
         let removed = self.update(|s| {
-            let kind_name = if view { "view" } else { "table" };
+            let kind_name = class.noun();
             let Some(existing) = s.relation(name).cloned() else {
                 return if if_exists {
                     Ok(None)
@@ -695,17 +767,31 @@ impl Catalog {
                     ))
                 };
             };
-            let is_view = matches!(existing.kind, RelationKind::View { .. });
-            if is_view != view {
+            let is = RelationClass::of(&existing.kind);
+            if is != class {
                 return Err(SqlError::new(
                     "42809",
                     format!("\"{}\" is not a {kind_name}", name.name),
                 )
                 .with_hint(format!(
                     "Use DROP {} to remove a {}.",
-                    if is_view { "VIEW" } else { "TABLE" },
-                    if is_view { "view" } else { "table" }
+                    is.keyword(),
+                    is.noun()
                 )));
+            }
+            if let Some(dependent) = s.dependents(existing.oid).first() {
+                return Err(SqlError::new(
+                    "2BP01",
+                    format!(
+                        "cannot drop {kind_name} {} because other objects depend on it",
+                        name.name
+                    ),
+                )
+                .with_detail(format!(
+                    "materialized view {dependent} depends on {kind_name} {}",
+                    name.name
+                ))
+                .with_hint("Drop the dependent materialized views first."));
             }
             let schema = s.schema_mut(&name.database, &name.schema)?;
             schema.relations.remove(&name.name);
@@ -993,6 +1079,9 @@ impl CatalogView for CatalogSnapshot {
         let schema = Arc::new(rel.schema.clone());
         let kind = match &rel.kind {
             RelationKind::View { sql } => TableKind::View { sql: sql.clone() },
+            RelationKind::MaterializedView { .. } => TableKind::Materialized {
+                view: u64::from(rel.oid),
+            },
             RelationKind::Connector { connector, options } => TableKind::Source {
                 connector: connector.clone(),
                 options: options.clone(),
@@ -1144,7 +1233,9 @@ mod tests {
             catalog.drop_index(&pkey_name, false).unwrap_err().code,
             "2BP01"
         );
-        catalog.drop_relation(&name, false, false).unwrap();
+        catalog
+            .drop_relation(&name, RelationClass::Table, false)
+            .unwrap();
         assert!(
             catalog.state().databases[DEFAULT_DATABASE].schemas[DEFAULT_SCHEMA]
                 .indexes

@@ -21,6 +21,7 @@
 pub mod copy;
 pub mod portal;
 pub mod settings;
+mod views;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -41,7 +42,7 @@ use tidewater_runtime::plan::{DataflowPlan, NodeKind, PlanNode, QueryConfig};
 use tidewater_runtime::pool::{Placement, QueryCanceller, QueryEvent, QueryHandle, Runtime};
 use tidewater_runtime::sink::SinkSpec;
 
-use crate::catalog::{Catalog, CatalogSnapshot, RelationKind};
+use crate::catalog::{Catalog, CatalogSnapshot, RelationClass, RelationKind};
 use crate::error::{SqlError, SqlResult};
 use copy::CopyIn;
 use portal::{Cached, CachedPlan, Portal, PortalState, PreparedStatement, ResultFormat};
@@ -56,6 +57,8 @@ pub struct ServerState {
     pub runtime: Arc<Runtime>,
     /// Default per-worker query memory, in MiB.
     pub query_memory_limit_mb: usize,
+    /// The jobs of materialized views.
+    pub jobs: Arc<crate::jobs::Jobs>,
 }
 
 /// Transaction block state, as reported in ReadyForQuery.
@@ -509,6 +512,13 @@ impl Session {
 
     fn submit_plan(&self, plan: &DataflowPlan, placement: Placement) -> SqlResult<QueryHandle> {
         let plan = with_table_snapshots(plan)?;
+        let plan = self.with_view_epochs(plan);
+        // A view's parts are on the pool's workers: its readers run there.
+        let placement = if views::reads_views(plan.as_ref()) {
+            Placement::Distributed
+        } else {
+            placement
+        };
         let handle = self.state.runtime.submit_on(plan.as_ref(), placement)?;
         *self.cancel.0.lock() = Some(handle.canceller());
         Ok(handle)
@@ -585,6 +595,13 @@ impl Session {
                 Ok(ExecResult::Command(format!("INSERT 0 {rows}")))
             }
             Planned::CreateTable(plan) => self.create_table(planner, plan).await,
+            Planned::CreateMaterializedView { view, query } => {
+                self.create_materialized_view(planner, view, query).await
+            }
+            Planned::Session(stmt) if tidewater_planner::parse::is_flush(&stmt) => {
+                self.state.jobs.flush(self.state.runtime.views()).await?;
+                Ok(ExecResult::Command("FLUSH".into()))
+            }
             Planned::CreateView(v) => {
                 self.state.catalog.create_relation(
                     &v.name,
@@ -687,7 +704,7 @@ impl Session {
             return match written {
                 Ok(rows) => Ok(ExecResult::Command(format!("SELECT {rows}"))),
                 Err(e) => {
-                    let _ = catalog.drop_relation(&plan.name, false, true);
+                    let _ = catalog.drop_relation(&plan.name, RelationClass::Table, true);
                     Err(e)
                 }
             };
@@ -756,15 +773,27 @@ impl Session {
         for target in &plan.targets {
             let (existed, what, name) = match target {
                 DropTarget::Table(n) => (
-                    catalog.drop_relation(n, false, plan.if_exists)?,
+                    catalog.drop_relation(n, RelationClass::Table, plan.if_exists)?,
                     "table",
                     n.name.clone(),
                 ),
                 DropTarget::View(n) => {
                     tag = "DROP VIEW";
                     (
-                        catalog.drop_relation(n, true, plan.if_exists)?,
+                        catalog.drop_relation(n, RelationClass::View, plan.if_exists)?,
                         "view",
+                        n.name.clone(),
+                    )
+                }
+                DropTarget::MaterializedView(n) => {
+                    tag = "DROP MATERIALIZED VIEW";
+                    (
+                        catalog.drop_relation(
+                            n,
+                            RelationClass::MaterializedView,
+                            plan.if_exists,
+                        )?,
+                        "materialized view",
                         n.name.clone(),
                     )
                 }
@@ -798,11 +827,15 @@ impl Session {
                     .push(format!("{what} \"{name}\" does not exist, skipping"));
             }
         }
+        self.stop_dropped_jobs();
         Ok(ExecResult::Command(tag.into()))
     }
 
     fn session_statement_columns(&self, statement: &Statement) -> Option<SchemaRef> {
         match statement {
+            Statement::ShowVariable { variable } if show_name(variable) == "jobs" => {
+                Some(Self::jobs_schema())
+            }
             Statement::ShowVariable { variable } => {
                 let name = show_name(variable);
                 if name == "all" {
@@ -825,6 +858,9 @@ impl Session {
     fn session_statement(&mut self, statement: &Statement) -> SqlResult<ExecResult> {
         match statement {
             Statement::Set(set) => self.set(set),
+            Statement::ShowVariable { variable } if show_name(variable) == "jobs" => {
+                self.show_jobs()
+            }
             Statement::ShowVariable { variable } => {
                 let name = show_name(variable);
                 let (schema, columns) = if name == "all" {
@@ -1399,9 +1435,10 @@ fn relation_oid(snapshot: &CatalogSnapshot, name: &QualifiedName) -> Option<u32>
 }
 
 /// A table schema without planner metadata, keeping only each column's
-/// declared SQL type and, for a table's own columns, its DEFAULT.
-fn strip_metadata(schema: &SchemaRef, keep_defaults: bool) -> SchemaRef {
-    use tidewater_planner::catalog::DEFAULT_METADATA_KEY;
+/// declared SQL type and, for a table's own columns, its DEFAULT and
+/// WATERMARK FOR.
+fn strip_metadata(schema: &SchemaRef, table_columns: bool) -> SchemaRef {
+    use tidewater_planner::catalog::{DEFAULT_METADATA_KEY, WATERMARK_METADATA_KEY};
     use tidewater_runtime::pgtypes::PG_TYPE_METADATA_KEY;
     Arc::new(Schema::new(
         schema
@@ -1412,7 +1449,9 @@ fn strip_metadata(schema: &SchemaRef, keep_defaults: bool) -> SchemaRef {
                     .metadata()
                     .iter()
                     .filter(|(k, _)| {
-                        *k == PG_TYPE_METADATA_KEY || (keep_defaults && *k == DEFAULT_METADATA_KEY)
+                        *k == PG_TYPE_METADATA_KEY
+                            || (table_columns
+                                && (*k == DEFAULT_METADATA_KEY || *k == WATERMARK_METADATA_KEY))
                     })
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();

@@ -283,7 +283,7 @@ fn column_row<'a>(
     let updatable = match r.source {
         Source::Managed => true,
         Source::System(_) => r.relkind() == 'r',
-        Source::Connector | Source::View(_) => false,
+        Source::Connector | Source::View(_) | Source::Materialized(_) => false,
     };
     let mut cells = vec![
         ("table_catalog", database.into()),

@@ -85,7 +85,7 @@ pub fn catalog_functions(
         regclass_oids.push((format!("{schema}.{name}"), oid));
     }
     let viewdefs = model.relations.iter().filter_map(|r| match r.source {
-        Source::View(sql) => Some((r.oid, text(sql.to_string()))),
+        Source::View(sql) | Source::Materialized(sql) => Some((r.oid, text(sql.to_string()))),
         _ => None,
     });
     let indexdefs = model.indexes.iter().map(|i| IndexDefinition {

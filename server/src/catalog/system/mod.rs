@@ -120,6 +120,8 @@ enum Source<'a> {
     Connector,
     /// A view with its query.
     View(&'a str),
+    /// A materialized view with its query.
+    Materialized(&'a str),
     /// A system table or view.
     System(&'static SystemRelation),
 }
@@ -149,6 +151,7 @@ impl Relation<'_> {
     fn relkind(&self) -> char {
         match self.source {
             Source::View(_) => 'v',
+            Source::Materialized(_) => 'm',
             Source::System(r) if r.kind == SystemKind::View => 'v',
             _ => 'r',
         }
@@ -249,6 +252,7 @@ impl<'a> Model<'a> {
                     RelationKind::Managed { .. } => Source::Managed,
                     RelationKind::Connector { .. } => Source::Connector,
                     RelationKind::View { sql } => Source::View(sql),
+                    RelationKind::MaterializedView { sql, .. } => Source::Materialized(sql),
                 };
                 let columns = columns_of(rel);
                 relations.push(Relation {
@@ -1005,7 +1009,9 @@ mod tests {
         f.catalog
             .drop_index(&QualifiedName::new("tidewater", "s2", "ev"), false)
             .unwrap();
-        f.catalog.drop_relation(&orders, false, false).unwrap();
+        f.catalog
+            .drop_relation(&orders, crate::catalog::RelationClass::Table, false)
+            .unwrap();
         assert_eq!(
             table(&f, "tidewater", "pg_catalog", "pg_index").num_rows(),
             0

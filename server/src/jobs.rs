@@ -1,0 +1,221 @@
+//! Jobs: the dataflows of materialized views, which outlive the sessions
+//! that create them.
+//!
+//! The registry holds one job per materialized view, by the view's object
+//! id (which is also the view's id in the runtime's
+//! [`ViewStore`](tidewater_runtime::view::ViewStore)). A job's query handle
+//! lives in a task that watches its events: an error marks the job failed
+//! (`SHOW JOBS` shows it), the end of a bounded input marks it finished
+//! (its view stays readable). Dropping the view stops the job: the task is
+//! aborted, which drops the handle, which cancels the dataflow. At
+//! start-up the server starts every view's job again (see
+//! [`crate::Server::start`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+use tidewater_runtime::pool::{QueryEvent, QueryHandle};
+use tidewater_runtime::progress::SourceProgress;
+use tidewater_runtime::view::ViewStore;
+
+use crate::error::{SqlError, SqlResult};
+
+/// How long `FLUSH` waits for one view.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a job is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    /// Its dataflow runs.
+    Running,
+    /// Its inputs ended; the view holds its final rows.
+    Finished,
+    /// It failed with this error; the view keeps the rows it had.
+    Failed(String),
+}
+
+impl JobState {
+    /// The state's name in `SHOW JOBS`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Finished => "finished",
+            JobState::Failed(_) => "failed",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Job {
+    name: String,
+    started: SystemTime,
+    state: Arc<Mutex<JobState>>,
+    progress: Arc<SourceProgress>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A job as `SHOW JOBS` lists it.
+#[derive(Debug, Clone)]
+pub struct JobInfo {
+    /// The view's object id.
+    pub view: u64,
+    /// The view's qualified name.
+    pub name: String,
+    /// When the job started.
+    pub started: SystemTime,
+    /// Its state.
+    pub state: JobState,
+}
+
+/// Every job of the server.
+#[derive(Debug, Default)]
+pub struct Jobs {
+    jobs: Mutex<BTreeMap<u64, Job>>,
+}
+
+impl Jobs {
+    /// Registers the running query `handle` as the job of view `view`,
+    /// watched by a task on the current tokio runtime.
+    pub fn start(&self, view: u64, name: String, handle: QueryHandle) {
+        let state = Arc::new(Mutex::new(JobState::Running));
+        let progress = handle.progress();
+        let task = {
+            let state = Arc::clone(&state);
+            let name = name.clone();
+            tokio::spawn(async move {
+                let mut handle = handle;
+                loop {
+                    match handle.next().await {
+                        QueryEvent::Batch(_) => {}
+                        QueryEvent::Done => {
+                            *state.lock() = JobState::Finished;
+                            // Keep the handle (and the progress) until the
+                            // job is dropped.
+                            std::future::pending::<()>().await;
+                        }
+                        QueryEvent::Error(e) => {
+                            tracing::warn!(view = %name, error = %e, "materialized view failed");
+                            *state.lock() = JobState::Failed(e.message);
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                }
+            })
+        };
+        let job = Job {
+            name,
+            started: SystemTime::now(),
+            state,
+            progress,
+            task,
+        };
+        if let Some(old) = self.jobs.lock().insert(view, job) {
+            old.task.abort();
+        }
+    }
+
+    /// Stops the job of `view`, if it has one.
+    pub fn stop(&self, view: u64) {
+        if let Some(job) = self.jobs.lock().remove(&view) {
+            job.task.abort();
+        }
+    }
+
+    /// Stops the jobs whose view is not in `views` (dropped, or dropped
+    /// with its schema).
+    pub fn retain(&self, views: &[u64]) -> Vec<u64> {
+        let mut jobs = self.jobs.lock();
+        let gone: Vec<u64> = jobs
+            .keys()
+            .filter(|v| !views.contains(v))
+            .copied()
+            .collect();
+        for view in &gone {
+            if let Some(job) = jobs.remove(view) {
+                job.task.abort();
+            }
+        }
+        gone
+    }
+
+    /// Every job, by view id.
+    pub fn list(&self) -> Vec<JobInfo> {
+        self.jobs
+            .lock()
+            .iter()
+            .map(|(view, job)| JobInfo {
+                view: *view,
+                name: job.name.clone(),
+                started: job.started,
+                state: job.state.lock().clone(),
+            })
+            .collect()
+    }
+
+    /// Waits until every running job's view reflects all the rows its
+    /// sources had committed when this call began (for generators: up to
+    /// their epoch then). Views are flushed in creation order, so a view
+    /// over another view is flushed after it.
+    ///
+    /// # Errors
+    ///
+    /// When a view does not catch up within [`FLUSH_TIMEOUT`].
+    pub async fn flush(&self, views: &ViewStore) -> SqlResult<()> {
+        type Target = (u64, String, Arc<SourceProgress>, Arc<Mutex<JobState>>);
+        let targets: Vec<Target> = self
+            .jobs
+            .lock()
+            .iter()
+            .map(|(v, j)| {
+                (
+                    *v,
+                    j.name.clone(),
+                    Arc::clone(&j.progress),
+                    Arc::clone(&j.state),
+                )
+            })
+            .collect();
+        for (view, name, progress, state) in targets {
+            let since = Instant::now();
+            let deadline = tokio::time::Instant::now() + FLUSH_TIMEOUT;
+            let timed_out = || {
+                SqlError::new(
+                    "57014",
+                    format!("FLUSH timed out waiting for materialized view {name}"),
+                )
+            };
+            // The epoch holding everything the sources owed at `since`.
+            let epoch = loop {
+                if *state.lock() != JobState::Running {
+                    break None;
+                }
+                if let Some(e) = progress.caught_up_since(since) {
+                    break Some(e);
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(timed_out());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            };
+            let Some(epoch) = epoch else { continue };
+            // Every part of the view has published that epoch.
+            for (_, part) in views.local_parts(view) {
+                let mut frontier = part.watch_frontier();
+                let reached = tokio::time::timeout_at(
+                    deadline,
+                    frontier.wait_for(|f| *f > epoch || part.is_dropped()),
+                )
+                .await;
+                match reached {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) => {}
+                    Err(_) if *state.lock() != JobState::Running => {}
+                    Err(_) => return Err(timed_out()),
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,277 @@
+//! Materialized views in a session: creating one starts its job (a
+//! continuous query publishing into the runtime's view store), dropping it
+//! stops the job, queries over it read its state at one epoch, `SHOW
+//! JOBS` lists the jobs.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use tidewater_planner::statement::CreateViewPlan;
+use tidewater_planner::{Planner, PreparedQuery};
+use tidewater_runtime::plan::{DataflowPlan, NodeKind, QueryConfig};
+use tidewater_runtime::pool::Placement;
+use tidewater_runtime::watermark::NO_WATERMARK;
+
+use super::{ExecResult, RowStream, Session};
+use crate::catalog::RelationKind;
+use crate::error::{SqlError, SqlResult};
+
+/// How long creating a view waits for its job to be built on this
+/// process's workers.
+const JOB_START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether `plan` reads a materialized view.
+pub(super) fn reads_views(plan: &DataflowPlan) -> bool {
+    plan.nodes
+        .iter()
+        .any(|n| matches!(n.kind, NodeKind::ViewScan { .. }))
+}
+
+/// `plan` with every scan of a managed table following the table's log
+/// (continuous queries read what is committed, then every later commit).
+fn with_followed_tables(mut plan: DataflowPlan) -> DataflowPlan {
+    use tidewater_connectors::managed::{CONNECTOR_NAME, FOLLOW_OPTION};
+    for node in &mut plan.nodes {
+        if let NodeKind::Scan(spec) = &mut node.kind
+            && spec.connector == CONNECTOR_NAME
+        {
+            spec.options
+                .insert(FOLLOW_OPTION.to_string(), "true".to_string());
+        }
+    }
+    plan
+}
+
+impl Session {
+    /// `plan` with the epoch each view scan reads: the newest epoch every
+    /// part of the view in this process has completed, so that all parts
+    /// are read as of the same epoch.
+    pub(super) fn with_view_epochs<'a>(
+        &self,
+        plan: Cow<'a, DataflowPlan>,
+    ) -> Cow<'a, DataflowPlan> {
+        if !reads_views(&plan) {
+            return plan;
+        }
+        let views = self.state.runtime.views();
+        let mut plan = plan.into_owned();
+        for node in &mut plan.nodes {
+            if let NodeKind::ViewScan { view, epoch, .. } = &mut node.kind
+                && epoch.is_none()
+            {
+                *epoch = Some(views.readable_epoch(*view).unwrap_or(0));
+            }
+        }
+        Cow::Owned(plan)
+    }
+
+    /// The settings of a view's job.
+    fn job_config(&self) -> QueryConfig {
+        QueryConfig {
+            continuous: true,
+            ..self.query_config()
+        }
+    }
+
+    pub(super) async fn create_materialized_view(
+        &mut self,
+        planner: &Planner<'_>,
+        view: CreateViewPlan,
+        query: PreparedQuery,
+    ) -> SqlResult<ExecResult> {
+        // Planned first: a query that cannot run continuously changes nothing.
+        let lowered = planner
+            .bind_and_lower(&query, &[], self.job_config())
+            .map_err(SqlError::from)?;
+        let catalog = Arc::clone(&self.state.catalog);
+        let state = catalog.state();
+        let depends_on = tidewater_planner::origin::tables_read(&query.logical)
+            .iter()
+            .filter_map(|name| state.relation(name).map(|r| r.oid))
+            .collect();
+        let created = catalog.create_relation(
+            &view.name,
+            RelationKind::MaterializedView {
+                sql: view.sql.clone(),
+                depends_on,
+            },
+            view.schema,
+            view.if_not_exists,
+            false,
+        )?;
+        if !created {
+            self.notices.push(format!(
+                "relation \"{}\" already exists, skipping",
+                view.name.name
+            ));
+            return Ok(ExecResult::Command("CREATE MATERIALIZED VIEW".into()));
+        }
+        let oid = catalog
+            .state()
+            .relation(&view.name)
+            .map(|r| u64::from(r.oid))
+            .ok_or_else(|| SqlError::internal("the new view is not in the catalog"))?;
+        if let Err(e) = self
+            .start_view_job(oid, &view.name.to_string(), lowered.dataflow)
+            .await
+        {
+            let _ = catalog.drop_relation(
+                &view.name,
+                crate::catalog::RelationClass::MaterializedView,
+                true,
+            );
+            self.state.jobs.stop(oid);
+            return Err(e);
+        }
+        Ok(ExecResult::Command("CREATE MATERIALIZED VIEW".into()))
+    }
+
+    /// Starts the job of view `oid` from its continuous `plan` and waits
+    /// until its parts exist on this process's workers.
+    async fn start_view_job(&self, oid: u64, name: &str, plan: DataflowPlan) -> SqlResult<()> {
+        let plan = with_followed_tables(plan.with_publish(oid));
+        let plan = self.with_view_epochs(Cow::Owned(plan)).into_owned();
+        let runtime = &self.state.runtime;
+        let handle = runtime.submit_on(&plan, Placement::Distributed)?;
+        self.state.jobs.start(oid, name.to_string(), handle);
+        let deadline = tokio::time::Instant::now() + JOB_START_TIMEOUT;
+        let workers = runtime.local_workers();
+        loop {
+            if runtime.views().local_parts(oid).len() >= workers {
+                return Ok(());
+            }
+            if let Some(job) = self.state.jobs.list().into_iter().find(|j| j.view == oid)
+                && let crate::jobs::JobState::Failed(e) = job.state
+            {
+                return Err(SqlError::new("XX000", e));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(SqlError::new(
+                    "57P03",
+                    format!("the job of materialized view {name} did not start in time"),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Starts the job of a materialized view stored in the catalog (at
+    /// server start): its query is planned again from its SQL text.
+    pub async fn restart_view_job(&self, oid: u64, name: &str, sql: &str) -> SqlResult<()> {
+        let snapshot = self.snapshot();
+        let info = self.session_info();
+        let planner = Planner::new(&snapshot, &info);
+        let query = planner.prepare_view_query(sql).map_err(SqlError::from)?;
+        let lowered = planner
+            .bind_and_lower(&query, &[], self.job_config())
+            .map_err(SqlError::from)?;
+        self.start_view_job(oid, name, lowered.dataflow).await
+    }
+
+    /// Stops the jobs (and forgets the state) of views no longer in the
+    /// catalog.
+    pub(super) fn stop_dropped_jobs(&self) {
+        let state = self.state.catalog.state();
+        let mut views = Vec::new();
+        for db in state.databases.values() {
+            for schema in db.schemas.values() {
+                for rel in schema.relations.values() {
+                    if matches!(rel.kind, RelationKind::MaterializedView { .. }) {
+                        views.push(u64::from(rel.oid));
+                    }
+                }
+            }
+        }
+        for view in self.state.jobs.retain(&views) {
+            self.state.runtime.views().remove(view);
+        }
+    }
+
+    /// The columns of `SHOW JOBS`.
+    pub(super) fn jobs_schema() -> SchemaRef {
+        let ts = DataType::Timestamp(TimeUnit::Microsecond, None);
+        Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("kind", DataType::Utf8, false),
+            Field::new("state", DataType::Utf8, false),
+            Field::new("started", ts.clone(), false),
+            Field::new("epoch", DataType::Int64, true),
+            Field::new("rows", DataType::Int64, false),
+            Field::new("watermark", ts, true),
+            Field::new("lag_ms", DataType::Int64, true),
+            Field::new("error", DataType::Utf8, true),
+        ]))
+    }
+
+    /// `SHOW JOBS`: every materialized view's job, with its state, the
+    /// epoch its view is readable at, its rows and watermark (on this
+    /// process's workers), and how far the watermark is behind the clock.
+    pub(super) fn show_jobs(&self) -> SqlResult<ExecResult> {
+        let views = self.state.runtime.views();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        let micros = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as i64)
+        };
+        let jobs = self.state.jobs.list();
+        let mut epoch = Vec::new();
+        let mut rows = Vec::new();
+        let mut watermark = Vec::new();
+        let mut lag = Vec::new();
+        for job in &jobs {
+            let parts = views.local_parts(job.view);
+            // A final view (its inputs ended) has no current epoch.
+            epoch.push(
+                views
+                    .readable_epoch(job.view)
+                    .and_then(|e| i64::try_from(e).ok())
+                    .filter(|e| *e < i64::MAX - 1),
+            );
+            rows.push(parts.iter().map(|(_, p)| p.rows() as i64).sum::<i64>());
+            let w = parts
+                .iter()
+                .map(|(_, p)| p.watermark())
+                .min()
+                .flatten()
+                .filter(|w| *w != NO_WATERMARK && *w != i64::MAX);
+            watermark.push(w);
+            lag.push(w.map(|w| (now - w) / 1000));
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(
+                jobs.iter().map(|j| j.name.clone()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                jobs.iter().map(|_| "materialized view"),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                jobs.iter().map(|j| j.state.name()),
+            )),
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                jobs.iter().map(|j| micros(j.started)),
+            )),
+            Arc::new(Int64Array::from(epoch)),
+            Arc::new(Int64Array::from(rows)),
+            Arc::new(TimestampMicrosecondArray::from(watermark)),
+            Arc::new(Int64Array::from(lag)),
+            Arc::new(StringArray::from_iter(jobs.iter().map(
+                |j| match &j.state {
+                    crate::jobs::JobState::Failed(e) => Some(e.clone()),
+                    _ => None,
+                },
+            ))),
+        ];
+        let schema = Self::jobs_schema();
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
+            .map_err(|e| SqlError::internal(e.to_string()))?;
+        Ok(ExecResult::Rows(RowStream::from_batches(
+            schema,
+            vec![batch],
+        )))
+    }
+}
