@@ -9,7 +9,6 @@
 //! positions have been produced, so a reader opened with the offsets of
 //! another continues exactly where that one stopped, at any worker count.
 
-use std::ops::Range;
 use std::time::Instant;
 
 use tidewater_runtime::source::{SourceContext, SplitOffsets};
@@ -33,7 +32,7 @@ pub(crate) fn random(seed: u64, stream: u64, position: u64) -> u64 {
 /// What [`SplitPacer::next`] hands out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Next {
-    /// Positions to produce now (ascending, all of one split).
+    /// Positions to produce now (ascending).
     Positions(Vec<u64>),
     /// Nothing is due yet.
     Pending,
@@ -54,7 +53,6 @@ pub(crate) struct SplitPacer {
     /// Positions in all (`None`: unbounded).
     total: Option<u64>,
     batch: u64,
-    next_split: usize,
 }
 
 impl SplitPacer {
@@ -76,7 +74,6 @@ impl SplitPacer {
             rate,
             total,
             batch: batch.max(1) as u64,
-            next_split: 0,
         }
     }
 
@@ -98,33 +95,45 @@ impl SplitPacer {
         self.started_at[index] + (self.opened.elapsed().as_secs_f64() * per_split) as u64
     }
 
-    /// The next positions to produce (taking turns between splits).
+    /// The next positions to produce: whole rounds (offset `k` of every
+    /// owned split, for consecutive `k`), in ascending order, so that a
+    /// worker's output moves through the sequence (and through event time)
+    /// evenly, whichever splits it owns. A split whose offset is ahead of
+    /// the others (a resumed reader) joins the rounds when they reach it.
     pub(crate) fn next(&mut self) -> Next {
-        let mut ended = 0;
-        for _ in 0..self.splits.len() {
-            let index = self.next_split;
-            self.next_split = (self.next_split + 1) % self.splits.len();
-            let (split, offset) = self.splits[index];
-            let end = self.split_len(split);
-            if offset >= end {
-                ended += 1;
-                continue;
+        let limits: Vec<u64> = (0..self.splits.len())
+            .map(|i| self.split_len(self.splits[i].0).min(self.allowed(i)))
+            .collect();
+        let due = self
+            .splits
+            .iter()
+            .zip(&limits)
+            .filter(|((_, offset), limit)| offset < limit)
+            .map(|((_, offset), _)| *offset)
+            .min();
+        let Some(first) = due else {
+            let ended = self
+                .splits
+                .iter()
+                .all(|(split, offset)| *offset >= self.split_len(*split));
+            return if ended { Next::Finished } else { Next::Pending };
+        };
+        let rounds = (self.batch / self.splits.len() as u64).max(1);
+        let last = first.saturating_add(rounds);
+        let mut positions = Vec::with_capacity(self.batch as usize);
+        for k in first..last {
+            for ((split, offset), limit) in self.splits.iter().zip(&limits) {
+                if k >= *offset && k < *limit {
+                    positions.push(split + k * SPLITS);
+                }
             }
-            let upto = end
-                .min(self.allowed(index))
-                .min(offset.saturating_add(self.batch));
-            if upto <= offset {
-                continue;
+        }
+        for ((_, offset), limit) in self.splits.iter_mut().zip(&limits) {
+            if *offset < *limit {
+                *offset = (*offset).max(last.min(*limit));
             }
-            self.splits[index].1 = upto;
-            let range: Range<u64> = offset..upto;
-            return Next::Positions(range.map(|k| split + k * SPLITS).collect());
         }
-        if ended == self.splits.len() {
-            Next::Finished
-        } else {
-            Next::Pending
-        }
+        Next::Positions(positions)
     }
 
     /// Each owned split's offset.

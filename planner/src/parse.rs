@@ -50,6 +50,7 @@ pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
         check_copy_options(statement)?;
     }
     let tokens = rewrite_streaming_syntax(tokens);
+    let tokens = rewrite_subscribe(tokens)?;
     let mut statements = Vec::new();
     let mut rest: Vec<TokenWithSpan> = Vec::new();
     let parse = |tokens: Vec<TokenWithSpan>, out: &mut Vec<Statement>| -> Result<()> {
@@ -114,6 +115,176 @@ pub fn is_flush(statement: &Statement) -> bool {
             ..
         } if tables.is_empty()
     )
+}
+
+/// The alias marking the derived table a `SUBSCRIBE` is parsed into (see
+/// [`subscribed_query`]).
+pub const SUBSCRIBE_ALIAS: &str = "__tidewater_subscribe";
+
+/// `SUBSCRIBE [TO] name` and `SUBSCRIBE [TO] (query)`, where a statement
+/// begins, after `DECLARE c CURSOR FOR` and inside `COPY (...)`, become
+/// `SELECT * FROM (query) AS __tidewater_subscribe` (for a name, the query
+/// is `SELECT * FROM name`): an ordinary query the parser knows, marked so
+/// that the planner runs it as a changefeed ([`subscribed_query`]).
+fn rewrite_subscribe(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>> {
+    let is_word = |t: &Token, value: &str| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(value));
+    if !tokens.iter().any(|t| is_word(&t.token, "subscribe")) {
+        return Ok(tokens);
+    }
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|i| !matches!(tokens[*i].token, Token::Whitespace(_)))
+        .collect();
+    // (first token index, one past the last) of each SUBSCRIBE clause and
+    // its replacement.
+    let mut replace: Vec<(usize, usize, Vec<Token>)> = Vec::new();
+    for (k, &i) in significant.iter().enumerate() {
+        if !is_word(&tokens[i].token, "subscribe") {
+            continue;
+        }
+        let before = |n: usize| {
+            k.checked_sub(n)
+                .and_then(|j| significant.get(j))
+                .map(|j| &tokens[*j].token)
+        };
+        let starts = match before(1) {
+            None | Some(Token::SemiColon) => true,
+            Some(t) if is_word(t, "for") => true,
+            Some(Token::LParen) => before(2).is_some_and(|t| is_word(t, "copy")),
+            _ => false,
+        };
+        if !starts {
+            continue;
+        }
+        let mut m = k + 1;
+        if significant
+            .get(m)
+            .is_some_and(|j| is_word(&tokens[*j].token, "to"))
+        {
+            m += 1;
+        }
+        let Some(&first) = significant.get(m) else {
+            return Err(PlanError::syntax(
+                "syntax error: SUBSCRIBE needs a view name or a (query)",
+            )
+            .into());
+        };
+        let mut inner: Vec<Token> = Vec::new();
+        let end;
+        if tokens[first].token == Token::LParen {
+            let mut depth = 0usize;
+            let mut close = None;
+            for (j, t) in tokens.iter().enumerate().skip(first) {
+                match t.token {
+                    Token::LParen => depth += 1,
+                    Token::RParen => {
+                        depth -= 1;
+                        if depth == 0 {
+                            close = Some(j);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let Some(close) = close else {
+                return Err(
+                    PlanError::syntax("syntax error: unterminated SUBSCRIBE (query)").into(),
+                );
+            };
+            inner.extend(tokens[first + 1..close].iter().map(|t| t.token.clone()));
+            end = close + 1;
+        } else {
+            // A possibly qualified name: word (. word)*.
+            let word_at = |j: usize| {
+                significant
+                    .get(j)
+                    .is_some_and(|x| matches!(tokens[*x].token, Token::Word(_)))
+            };
+            if !word_at(m) {
+                return Err(PlanError::syntax(
+                    "syntax error: SUBSCRIBE needs a view name or a (query)",
+                )
+                .into());
+            }
+            let mut j = m;
+            while significant
+                .get(j + 1)
+                .is_some_and(|x| tokens[*x].token == Token::Period)
+                && word_at(j + 2)
+            {
+                j += 2;
+            }
+            let last = significant[j];
+            inner.extend([Token::make_keyword("SELECT")]);
+            inner.push(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space));
+            inner.push(Token::Mul);
+            inner.push(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space));
+            inner.extend([Token::make_keyword("FROM")]);
+            inner.push(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space));
+            inner.extend(tokens[first..=last].iter().map(|t| t.token.clone()));
+            end = last + 1;
+        }
+        let space = Token::Whitespace(sqlparser::tokenizer::Whitespace::Space);
+        let mut out: Vec<Token> = Vec::new();
+        out.extend([Token::make_keyword("SELECT")]);
+        out.push(space.clone());
+        out.push(Token::Mul);
+        out.push(space.clone());
+        out.extend([Token::make_keyword("FROM")]);
+        out.push(space.clone());
+        out.push(Token::LParen);
+        out.extend(inner);
+        out.push(Token::RParen);
+        out.push(space.clone());
+        out.extend([Token::make_keyword("AS")]);
+        out.push(space.clone());
+        out.push(Token::make_word(SUBSCRIBE_ALIAS, None));
+        out.push(space);
+        replace.push((i, end, out));
+    }
+    if replace.is_empty() {
+        return Ok(tokens);
+    }
+    let mut out = Vec::with_capacity(tokens.len() + 16);
+    let mut at = 0;
+    for (start, end, with) in replace {
+        if start < at {
+            continue;
+        }
+        out.extend(tokens[at..start].iter().cloned());
+        out.extend(with.into_iter().map(TokenWithSpan::wrap));
+        at = end;
+    }
+    out.extend(tokens[at..].iter().cloned());
+    Ok(out)
+}
+
+/// The query a `SUBSCRIBE` subscribes to, when `query` is one (see
+/// [`rewrite_subscribe`]).
+pub fn subscribed_query(query: &sqlparser::ast::Query) -> Option<&sqlparser::ast::Query> {
+    use sqlparser::ast::{SetExpr, TableFactor};
+    if query.with.is_some() || query.order_by.is_some() || query.limit_clause.is_some() {
+        return None;
+    }
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let [from] = select.from.as_slice() else {
+        return None;
+    };
+    match &from.relation {
+        TableFactor::Derived {
+            subquery,
+            alias: Some(alias),
+            ..
+        } if from.joins.is_empty()
+            && alias.name.value == SUBSCRIBE_ALIAS
+            && select.selection.is_none() =>
+        {
+            Some(subquery)
+        }
+        _ => None,
+    }
 }
 
 fn syntax_error(e: &ParserError) -> PlanError {

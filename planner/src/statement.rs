@@ -42,6 +42,9 @@ pub struct PreparedQuery {
     pub param_types: Vec<Option<DataType>>,
     /// The result columns as the client sees them (Postgres names).
     pub output: SchemaRef,
+    /// A `SUBSCRIBE`: the query runs continuously and its result is a
+    /// changefeed (`epoch`, `diff`, then the query's columns).
+    pub subscribe: bool,
 }
 
 /// A query ready to run.
@@ -172,6 +175,13 @@ pub struct CopyPlan {
     pub table: TableEntry,
     /// Target columns (all when empty), in input order.
     pub columns: Vec<String>,
+    /// How the data is written.
+    pub options: CopyOptions,
+}
+
+/// The data format of a `COPY`, in either direction.
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
     /// Format.
     pub format: CopyFormat,
     /// Field delimiter.
@@ -237,6 +247,13 @@ pub enum Planned {
     },
     /// `COPY ... FROM STDIN`.
     Copy(CopyPlan),
+    /// `COPY ... TO STDOUT`: the query's rows as COPY data.
+    CopyOut {
+        /// The rows.
+        query: PreparedQuery,
+        /// Their format.
+        options: CopyOptions,
+    },
     /// A statement the session handles itself (`SET`, `SHOW`, `BEGIN`, ...).
     Session(Box<Statement>),
 }
@@ -515,6 +532,23 @@ impl<'a> Planner<'a> {
         statement: &Statement,
         param_types: &[Option<DataType>],
     ) -> Result<PreparedQuery> {
+        if let Statement::Query(q) = statement
+            && let Some(inner) = crate::parse::subscribed_query(q)
+        {
+            let inner =
+                self.prepare_query(&Statement::Query(Box::new(inner.clone())), param_types)?;
+            use tidewater_runtime::operators::changefeed::{DIFF_COLUMN, EPOCH_COLUMN};
+            let mut fields = vec![
+                Arc::new(Field::new(EPOCH_COLUMN, DataType::Int64, false)),
+                Arc::new(Field::new(DIFF_COLUMN, DataType::Int64, false)),
+            ];
+            fields.extend(inner.output.fields().iter().cloned());
+            return Ok(PreparedQuery {
+                output: Arc::new(Schema::new(fields)),
+                subscribe: true,
+                ..inner
+            });
+        }
         let logical = self.plan_logical(statement, param_types)?;
         let logical = crate::rules::int4_literals::type_int4_literals(logical, param_types)?;
         let mut types = crate::params::parameter_types(&logical)?;
@@ -569,6 +603,7 @@ impl<'a> Planner<'a> {
             logical,
             param_types,
             output,
+            subscribe: false,
         })
     }
 
@@ -640,6 +675,7 @@ impl<'a> Planner<'a> {
                         logical: input.as_ref().clone(),
                         param_types: prepared.param_types,
                         output: Arc::clone(input.schema().inner()),
+                        subscribe: false,
                     },
                 })
             }
@@ -1001,10 +1037,15 @@ impl<'a> Planner<'a> {
         options: &[CopyOption],
         legacy_options: &[CopyLegacyOption],
     ) -> Result<Planned> {
-        if to || !matches!(target, CopyTarget::Stdin) {
-            return Err(
-                PlanError::feature_not_supported("only COPY ... FROM STDIN is supported").into(),
-            );
+        let format = copy_options(options, legacy_options)?;
+        if to {
+            return self.plan_copy_out(source, target, format);
+        }
+        if !matches!(target, CopyTarget::Stdin) {
+            return Err(PlanError::feature_not_supported(
+                "only COPY ... FROM STDIN and COPY ... TO STDOUT are supported",
+            )
+            .into());
         }
         let CopySource::Table {
             table_name,
@@ -1046,109 +1087,46 @@ impl<'a> Planner<'a> {
                 Ok(name)
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut plan = CopyPlan {
+        Ok(Planned::Copy(CopyPlan {
             table,
             columns,
-            format: CopyFormat::Text,
-            delimiter: '\t',
-            null: "\\N".into(),
-            header: false,
-            quote: '"',
-            escape: '"',
+            options: format,
+        }))
+    }
+
+    /// `COPY (query) TO STDOUT` and `COPY table [(columns)] TO STDOUT`: the
+    /// query's rows, sent as COPY data.
+    fn plan_copy_out(
+        &self,
+        source: &CopySource,
+        target: &CopyTarget,
+        options: CopyOptions,
+    ) -> Result<Planned> {
+        if !matches!(target, CopyTarget::Stdout) {
+            return Err(PlanError::feature_not_supported(
+                "COPY TO a file or program is not supported: use COPY ... TO STDOUT",
+            )
+            .into());
+        }
+        let query = match source {
+            CopySource::Query(q) => self.prepare_query(&Statement::Query(q.clone()), &[])?,
+            CopySource::Table {
+                table_name,
+                columns,
+            } => {
+                let list = if columns.is_empty() {
+                    "*".to_string()
+                } else {
+                    columns
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                self.rewrite(&format!("SELECT {list} FROM {table_name}"))?
+            }
         };
-        let mut delimiter = None;
-        let mut null = None;
-        let mut quote = None;
-        let mut escape = None;
-        for o in options {
-            match o {
-                CopyOption::Format(f) => {
-                    plan.format = match f.value.to_lowercase().as_str() {
-                        "text" => CopyFormat::Text,
-                        "csv" => CopyFormat::Csv,
-                        other => {
-                            return Err(PlanError::feature_not_supported(format!(
-                                "COPY format \"{other}\" is not supported (use text or csv)"
-                            ))
-                            .into());
-                        }
-                    }
-                }
-                CopyOption::Delimiter(c) => delimiter = Some(*c),
-                CopyOption::Null(s) => null = Some(s.clone()),
-                CopyOption::Header(h) => plan.header = *h,
-                CopyOption::Quote(c) => quote = Some(*c),
-                CopyOption::Escape(c) => escape = Some(*c),
-                other => {
-                    return Err(PlanError::feature_not_supported(format!(
-                        "COPY option {other} is not supported"
-                    ))
-                    .into());
-                }
-            }
-        }
-        // The syntax before Postgres 9.0, which clients and dumps still
-        // write: `WITH CSV HEADER`, `DELIMITER ','`, `NULL 'x'`.
-        for o in legacy_options {
-            match o {
-                CopyLegacyOption::Delimiter(c) => delimiter = Some(*c),
-                CopyLegacyOption::Null(s) => null = Some(s.clone()),
-                CopyLegacyOption::Csv(csv_options) => {
-                    plan.format = CopyFormat::Csv;
-                    for o in csv_options {
-                        match o {
-                            CopyLegacyCsvOption::Header => plan.header = true,
-                            CopyLegacyCsvOption::Quote(c) => quote = Some(*c),
-                            CopyLegacyCsvOption::Escape(c) => escape = Some(*c),
-                            other => {
-                                return Err(PlanError::feature_not_supported(format!(
-                                    "COPY option {other} is not supported"
-                                ))
-                                .into());
-                            }
-                        }
-                    }
-                }
-                CopyLegacyOption::Header => plan.header = true,
-                other => {
-                    return Err(PlanError::feature_not_supported(format!(
-                        "COPY option {other} is not supported"
-                    ))
-                    .into());
-                }
-            }
-        }
-        let csv = plan.format == CopyFormat::Csv;
-        if csv {
-            plan.delimiter = ',';
-            plan.null = String::new();
-        }
-        if let Some(d) = delimiter {
-            plan.delimiter = copy_option_char("delimiter", &d.to_string())?;
-        }
-        if let Some(n) = null {
-            plan.null = n;
-        }
-        for (what, given, target) in [
-            ("quote", quote, &mut plan.quote),
-            ("escape", escape, &mut plan.escape),
-        ] {
-            if let Some(c) = given {
-                if !csv {
-                    return Err(PlanError::feature_not_supported(format!(
-                        "COPY {what} available only in CSV mode"
-                    ))
-                    .into());
-                }
-                *target = copy_option_char(what, &c.to_string())?;
-            }
-        }
-        if escape.is_none() {
-            // The escape character defaults to the quote character.
-            plan.escape = plan.quote;
-        }
-        check_copy_plan(&plan)?;
-        Ok(Planned::Copy(plan))
+        Ok(Planned::CopyOut { query, options })
     }
 
     /// Binds parameter values, type-checks, optimizes and lowers a query.
@@ -1213,7 +1191,18 @@ impl<'a> Planner<'a> {
         let analyzed = crate::rules::pg_arithmetic::rewrite_pg_arithmetic(analyzed, &props)?;
         let optimizer_ctx = TidewaterOptimizerConfig::new(options, start);
         let optimized = crate::rules::optimizer().optimize(analyzed, &optimizer_ctx, |_, _| {})?;
-        let dataflow = lower_plan(&optimized, config)?;
+        let dataflow = if query.subscribe {
+            lower_plan(
+                &optimized,
+                QueryConfig {
+                    continuous: true,
+                    ..config
+                },
+            )?
+            .with_changefeed()
+        } else {
+            lower_plan(&optimized, config)?
+        };
         let scanned_bytes = crate::estimate::scanned_bytes(&optimized);
         Ok(LoweredQuery {
             optimized,
@@ -1252,8 +1241,117 @@ pub(crate) fn copy_option_char(what: &str, value: &str) -> Result<char> {
     }
 }
 
+/// The format options of a `COPY` (`WITH (FORMAT csv, ...)` and the
+/// syntax before Postgres 9.0), with Postgres's defaults and checks.
+fn copy_options(
+    options: &[CopyOption],
+    legacy_options: &[CopyLegacyOption],
+) -> Result<CopyOptions> {
+    let mut plan = CopyOptions {
+        format: CopyFormat::Text,
+        delimiter: '\t',
+        null: "\\N".into(),
+        header: false,
+        quote: '"',
+        escape: '"',
+    };
+    let mut delimiter = None;
+    let mut null = None;
+    let mut quote = None;
+    let mut escape = None;
+    for o in options {
+        match o {
+            CopyOption::Format(f) => {
+                plan.format = match f.value.to_lowercase().as_str() {
+                    "text" => CopyFormat::Text,
+                    "csv" => CopyFormat::Csv,
+                    other => {
+                        return Err(PlanError::feature_not_supported(format!(
+                            "COPY format \"{other}\" is not supported (use text or csv)"
+                        ))
+                        .into());
+                    }
+                }
+            }
+            CopyOption::Delimiter(c) => delimiter = Some(*c),
+            CopyOption::Null(s) => null = Some(s.clone()),
+            CopyOption::Header(h) => plan.header = *h,
+            CopyOption::Quote(c) => quote = Some(*c),
+            CopyOption::Escape(c) => escape = Some(*c),
+            other => {
+                return Err(PlanError::feature_not_supported(format!(
+                    "COPY option {other} is not supported"
+                ))
+                .into());
+            }
+        }
+    }
+    // The syntax before Postgres 9.0, which clients and dumps still
+    // write: `WITH CSV HEADER`, `DELIMITER ','`, `NULL 'x'`.
+    for o in legacy_options {
+        match o {
+            CopyLegacyOption::Delimiter(c) => delimiter = Some(*c),
+            CopyLegacyOption::Null(s) => null = Some(s.clone()),
+            CopyLegacyOption::Csv(csv_options) => {
+                plan.format = CopyFormat::Csv;
+                for o in csv_options {
+                    match o {
+                        CopyLegacyCsvOption::Header => plan.header = true,
+                        CopyLegacyCsvOption::Quote(c) => quote = Some(*c),
+                        CopyLegacyCsvOption::Escape(c) => escape = Some(*c),
+                        other => {
+                            return Err(PlanError::feature_not_supported(format!(
+                                "COPY option {other} is not supported"
+                            ))
+                            .into());
+                        }
+                    }
+                }
+            }
+            CopyLegacyOption::Header => plan.header = true,
+            other => {
+                return Err(PlanError::feature_not_supported(format!(
+                    "COPY option {other} is not supported"
+                ))
+                .into());
+            }
+        }
+    }
+    let csv = plan.format == CopyFormat::Csv;
+    if csv {
+        plan.delimiter = ',';
+        plan.null = String::new();
+    }
+    if let Some(d) = delimiter {
+        plan.delimiter = copy_option_char("delimiter", &d.to_string())?;
+    }
+    if let Some(n) = null {
+        plan.null = n;
+    }
+    for (what, given, target) in [
+        ("quote", quote, &mut plan.quote),
+        ("escape", escape, &mut plan.escape),
+    ] {
+        if let Some(c) = given {
+            if !csv {
+                return Err(PlanError::feature_not_supported(format!(
+                    "COPY {what} available only in CSV mode"
+                ))
+                .into());
+            }
+            *target = copy_option_char(what, &c.to_string())?;
+        }
+    }
+    if escape.is_none() {
+        // The escape character defaults to the quote character.
+        plan.escape = plan.quote;
+    }
+    check_copy_plan(&plan)?;
+    Ok(plan)
+}
+
 /// The checks of Postgres's `ProcessCopyOptions` on a complete plan.
-fn check_copy_plan(plan: &CopyPlan) -> Result<()> {
+fn check_copy_plan(plan: &CopyOptions) -> Result<()> {
     let invalid = |m: &str| -> Result<()> { Err(PlanError::invalid_parameter(m).into()) };
     let csv = plan.format == CopyFormat::Csv;
     if matches!(plan.delimiter, '\n' | '\r') {

@@ -12,6 +12,7 @@
 
 use std::fmt;
 
+use arrow::datatypes::{DataType, Field};
 use serde::{Deserialize, Serialize};
 
 use crate::Epoch;
@@ -265,6 +266,10 @@ pub enum NodeKind {
         /// The view (its catalog object id).
         view: u64,
     },
+    /// The rows of a subscription: its input (gathered, in epoch order)
+    /// with the epoch and the change (+1/-1) of each row in front (see
+    /// [`crate::operators::changefeed`]).
+    Changefeed,
     /// Reads a materialized view's rows on every worker (each worker its
     /// own part): as of `epoch`, and with `follow` every later change too
     /// (the output is then updating, and its epochs are the view's).
@@ -369,6 +374,7 @@ impl NodeKind {
             },
             NodeKind::UpdatingAggregate { .. } => "UpdatingAggregate",
             NodeKind::Publish { .. } => "Publish",
+            NodeKind::Changefeed => "Changefeed",
             NodeKind::ViewScan { .. } => "ViewScan",
             NodeKind::WindowAssign { window, .. } => match window {
                 WindowSpec::Tumble { .. } => "Tumble",
@@ -428,6 +434,34 @@ impl DataflowPlan {
             kind: NodeKind::Publish { view },
             inputs: vec![Edge { from, exchange }],
             schema: SchemaIr { columns: vec![] },
+        });
+        self.root = self.nodes.len() - 1;
+        self
+    }
+
+    /// The plan with a [`NodeKind::Changefeed`] at its root: the old root's
+    /// rows gathered on worker 0, each with its epoch and change.
+    pub fn with_changefeed(mut self) -> Self {
+        use crate::operators::changefeed::{DIFF_COLUMN, EPOCH_COLUMN};
+        let from = self.root;
+        let input = &self.nodes[from].schema;
+        let data_columns = if crate::changelog::is_updating(&input.arrow_schema()) {
+            input.columns.len() - 1
+        } else {
+            input.columns.len()
+        };
+        let mut columns = vec![
+            (None, Field::new(EPOCH_COLUMN, DataType::Int64, false)),
+            (None, Field::new(DIFF_COLUMN, DataType::Int64, false)),
+        ];
+        columns.extend(input.columns[..data_columns].iter().cloned());
+        self.nodes.push(PlanNode {
+            kind: NodeKind::Changefeed,
+            inputs: vec![Edge {
+                from,
+                exchange: Exchange::Single,
+            }],
+            schema: SchemaIr { columns },
         });
         self.root = self.nodes.len() - 1;
         self
@@ -575,6 +609,7 @@ impl DataflowPlan {
                 ExprList(aggregates)
             )?,
             NodeKind::Publish { view } => write!(f, ": view {view}")?,
+            NodeKind::Changefeed => {}
             NodeKind::ViewScan {
                 name,
                 follow,

@@ -7,9 +7,13 @@
 //! the instant it began and waits until every source of a job has reported
 //! a later instant; the largest epoch reported is then the one the job's
 //! view must complete to reflect every row committed before `FLUSH`.
+//!
+//! The same record counts the rows a query's sources have read and the
+//! rows its window operators dropped as late (`SHOW JOBS`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -47,9 +51,31 @@ struct Slot {
 #[derive(Debug, Default)]
 pub struct SourceProgress {
     slots: Mutex<Vec<Slot>>,
+    rows_in: AtomicU64,
+    late_rows: Arc<AtomicU64>,
 }
 
 impl SourceProgress {
+    /// Counts `n` rows read by a source.
+    pub fn add_rows_in(&self, n: usize) {
+        self.rows_in.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Rows the query's sources have read in this process.
+    pub fn rows_in(&self) -> u64 {
+        self.rows_in.load(Ordering::Relaxed)
+    }
+
+    /// The counter of rows dropped as late, for the window operators.
+    pub fn late_rows_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.late_rows)
+    }
+
+    /// Rows dropped as late in this process.
+    pub fn late_rows(&self) -> u64 {
+        self.late_rows.load(Ordering::Relaxed)
+    }
+
     /// A new source instance; returns its slot.
     pub fn register(&self) -> usize {
         let mut slots = self.slots.lock();

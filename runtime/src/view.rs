@@ -200,8 +200,14 @@ impl ViewPart {
             if !changes.is_empty() {
                 inner.changes.push_back((epoch, changes));
             }
+            // A final part (its input ended) keeps the history it has: a
+            // reader that chose an epoch just before the end still finds it.
+            let horizon = if frontier == Epoch::MAX {
+                inner.frontier.saturating_sub(RETAINED_EPOCHS)
+            } else {
+                frontier.saturating_sub(RETAINED_EPOCHS)
+            };
             inner.frontier = frontier;
-            let horizon = frontier.saturating_sub(RETAINED_EPOCHS);
             while inner.versions.len() > 1 && inner.versions[1].0 <= horizon {
                 inner.versions.pop_front();
             }

@@ -67,6 +67,10 @@ pub struct JobInfo {
     pub started: SystemTime,
     /// Its state.
     pub state: JobState,
+    /// Rows its sources have read in this process.
+    pub rows_in: u64,
+    /// Rows its window operators dropped as late in this process.
+    pub late_rows: u64,
 }
 
 /// Every job of the server.
@@ -150,6 +154,8 @@ impl Jobs {
                 name: job.name.clone(),
                 started: job.started,
                 state: job.state.lock().clone(),
+                rows_in: job.progress.rows_in(),
+                late_rows: job.progress.late_rows(),
             })
             .collect()
     }

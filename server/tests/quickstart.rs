@@ -1,7 +1,8 @@
 //! The README quickstart, run through the real `psql` client against the
 //! `tidewater` binary: tables, inserts, an aggregate, a file table over the
 //! sample `data/trips.parquet` joined with a managed table, EXPLAIN, and
-//! psql's `\d` family; then SIGKILL, restart, and everything is still there.
+//! psql's `\d` family, the streaming section (views, FLUSH, SHOW JOBS, a
+//! subscription); then SIGKILL, restart, and everything is still there.
 
 mod clients_support;
 
@@ -115,7 +116,55 @@ async fn the_readme_session_works_and_survives_sigkill() {
     let out = psql(&server, r"\dn");
     assert!(out.lines().any(|l| l.starts_with("public|")), "{out}");
 
-    // SIGKILL and restart: tables and rows are all there.
+    // The streaming section: a window view over nexmark, an updating view
+    // over a managed table, FLUSH, a subscription over COPY.
+    psql(
+        &server,
+        "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel TEXT, url TEXT, \
+           date_time TIMESTAMP, extra TEXT, \
+           WATERMARK FOR date_time AS date_time - INTERVAL '4' SECOND) \
+         WITH (connector = 'nexmark', table = 'bid', events_per_second = '50000')",
+    );
+    psql(
+        &server,
+        "CREATE MATERIALIZED VIEW hot_items AS \
+           SELECT auction, window_start, window_end, count(*) AS bids, max(price) AS top \
+           FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(date_time), INTERVAL '10' SECOND)) \
+           GROUP BY auction, window_start, window_end",
+    );
+    psql(
+        &server,
+        "SELECT * FROM hot_items WHERE bids > 10 ORDER BY bids DESC LIMIT 5",
+    );
+    let out = psql(&server, "SHOW JOBS");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("tidewater.public.hot_items|materialized view|running|")),
+        "{out}"
+    );
+    psql(
+        &server,
+        "CREATE TABLE ev (k BIGINT, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)",
+    );
+    psql(
+        &server,
+        "CREATE MATERIALIZED VIEW per_key AS SELECT k, count(*) AS n, sum(v) AS s FROM ev GROUP BY k",
+    );
+    psql(
+        &server,
+        "INSERT INTO ev VALUES (1, 10, '2026-03-01 12:00:00'), (1, 5, '2026-03-01 12:00:01')",
+    );
+    psql(&server, "FLUSH");
+    let out = psql(&server, "SELECT * FROM per_key");
+    assert_has(&out, "1|2|15");
+    psql(&server, "DROP MATERIALIZED VIEW hot_items");
+    // A subscription whose input ends (a list of values) ends
+    // too, so psql returns.
+    let out = psql(&server, "COPY (SUBSCRIBE (SELECT 7 AS seven)) TO STDOUT");
+    assert_has(&out, "0\t1\t7");
+
+    // SIGKILL and restart: tables and rows are all there, and the view is
+    // computed again from its table.
     server.kill();
     let server = ServerProcess::start(&data).await;
     let out = psql(&server, "SELECT id, customer FROM orders ORDER BY id");
@@ -123,4 +172,7 @@ async fn the_readme_session_works_and_survives_sigkill() {
     assert_has(&out, "2|bob");
     let out = psql(&server, "SELECT count(*) FROM trips");
     assert_has(&out, "1000");
+    psql(&server, "FLUSH");
+    let out = psql(&server, "SELECT * FROM per_key");
+    assert_has(&out, "1|2|15");
 }

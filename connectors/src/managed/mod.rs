@@ -14,11 +14,12 @@
 //! |-------------------|---------------------------------------------------------------|
 //! | `path`            | the table directory                                           |
 //! | `committed_bytes` | the snapshot ([`ManagedTable::snapshot`]) the scan reads up to |
+//! | `follow`          | `true`: a continuous query's scan, reading the committed rows, then every later commit, never ending (one reader, worker 0 of process 0) |
 //!
 //! Users never write these options. The log format is described in the
 //! `log` module (`managed/log.rs`): frames in order are the table's changes in order,
-//! and each frame's logical byte offset is stable, so continuous queries
-//! will be able to read a managed table as a changelog from an offset.
+//! and each frame's logical byte offset is stable, so a follower reads the
+//! table as a changelog in commit order.
 
 mod log;
 mod source;

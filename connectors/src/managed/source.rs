@@ -512,7 +512,7 @@ mod tests {
         let e = ManagedConnector.validate(&options, None).unwrap_err();
         assert_eq!(
             e.message,
-            "unknown option 'compression' for connector 'managed' (valid options: path, committed_bytes)"
+            "unknown option 'compression' for connector 'managed' (valid options: path, committed_bytes, follow)"
         );
         let options = BTreeMap::from([
             ("path".to_string(), dir.path().display().to_string()),

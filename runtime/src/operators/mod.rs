@@ -39,6 +39,7 @@ use crate::state::StateSnapshot;
 use crate::watermark::Timestamp;
 
 pub mod aggregate;
+pub mod changefeed;
 pub mod filter;
 pub mod hash_join;
 pub mod join_util;

@@ -47,6 +47,8 @@ pub struct WindowAggregateOperator {
     watermark: Option<Timestamp>,
     /// Rows dropped because their window had fired.
     late_rows: u64,
+    /// Where late rows are also counted for the job (`SHOW JOBS`).
+    late_counter: Option<Arc<std::sync::atomic::AtomicU64>>,
     reservation: MemoryReservation,
     batch_size: usize,
 }
@@ -88,9 +90,16 @@ impl WindowAggregateOperator {
             windows: BTreeMap::new(),
             watermark: None,
             late_rows: 0,
+            late_counter: None,
             reservation,
             batch_size,
         })
+    }
+
+    /// Also counts late rows in `counter`.
+    pub fn with_late_counter(mut self, counter: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.late_counter = Some(counter);
+        self
     }
 
     /// Rows dropped as late so far.
@@ -124,13 +133,20 @@ impl WindowAggregateOperator {
         // Rows by window; rows without a window (a NULL time) and late rows
         // are left out.
         let mut by_end: HashMap<Timestamp, Vec<u32>> = HashMap::new();
+        let mut late = 0;
         for (row, end) in ends.iter().enumerate() {
             let Some(end) = *end else { continue };
             if !restoring && window_fired(end, self.watermark) {
-                self.late_rows += 1;
+                late += 1;
                 continue;
             }
             by_end.entry(end).or_default().push(row as u32);
+        }
+        if late > 0 {
+            self.late_rows += late;
+            if let Some(c) = &self.late_counter {
+                c.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         let rows = batch.num_rows();
         for (end, indices) in by_end {

@@ -12,6 +12,7 @@ use crate::error::QueryError;
 use crate::expr::ExprContext;
 use crate::functions::FunctionRegistry;
 use crate::operators::aggregate::AggregateOperator;
+use crate::operators::changefeed::ChangefeedOperator;
 use crate::operators::filter::FilterOperator;
 use crate::operators::hash_join::HashJoinOperator;
 use crate::operators::limit::LimitOperator;
@@ -259,6 +260,9 @@ pub(super) fn prepare(
                 );
                 Prepared::Unary(Box::new(PublishOperator::try_new(part, input)?))
             }
+            NodeKind::Changefeed => {
+                Prepared::Unary(Box::new(ChangefeedOperator::new(output_schema)))
+            }
             NodeKind::ViewScan {
                 view,
                 name,
@@ -281,16 +285,19 @@ pub(super) fn prepare(
                 window_end,
             } => {
                 let ctx = ExprContext::try_new(registry, agg_input, &props)?;
-                Prepared::Unary(Box::new(WindowAggregateOperator::try_new(
-                    &ctx,
-                    group_by,
-                    aggregates,
-                    *phase,
-                    *window_end,
-                    output_schema,
-                    q.budget.reservation("window aggregate"),
-                    q.config.batch_size,
-                )?))
+                Prepared::Unary(Box::new(
+                    WindowAggregateOperator::try_new(
+                        &ctx,
+                        group_by,
+                        aggregates,
+                        *phase,
+                        *window_end,
+                        output_schema,
+                        q.budget.reservation("window aggregate"),
+                        q.config.batch_size,
+                    )?
+                    .with_late_counter(q.progress.late_rows_counter()),
+                ))
             }
             NodeKind::WindowAssign { time, window } => {
                 let ctx = ExprContext::try_new(registry, input_schema(0), &props)?;

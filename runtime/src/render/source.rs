@@ -161,6 +161,7 @@ where
                             return;
                         }
                         if batch.num_rows() > 0 {
+                            q.progress.add_rows_in(batch.num_rows());
                             output
                                 .session(&*c)
                                 .give_container(&mut Chunk::from_batch(batch));
@@ -362,6 +363,7 @@ pub(super) fn render_view_scan<'s>(
                         };
                         match batch.and_then(|b| project(&b)) {
                             Ok(b) if b.num_rows() > 0 => {
+                                q.progress.add_rows_in(b.num_rows());
                                 output
                                     .session(&*c)
                                     .give_container(&mut Chunk::from_batch(b));
@@ -402,6 +404,7 @@ pub(super) fn render_view_scan<'s>(
                         for b in &batches {
                             match project(b) {
                                 Ok(b) if b.num_rows() > 0 => {
+                                    q.progress.add_rows_in(b.num_rows());
                                     output
                                         .session(&*c)
                                         .give_container(&mut Chunk::from_batch(b));

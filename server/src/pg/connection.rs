@@ -21,12 +21,12 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use arrow::array::{ArrayRef, RecordBatch};
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{Schema, SchemaRef};
 use bytes::BytesMut;
 use pgwire::api::Type;
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::copy::CopyInResponse;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyInResponse, CopyOutResponse};
 use pgwire::messages::data::{
     DataRow, FieldDescription, NoData, ParameterDescription, RowDescription,
 };
@@ -40,12 +40,14 @@ use pgwire::messages::startup::{
     Authentication, BackendKeyData, NegotiateProtocolVersion, ParameterStatus, SecretKey,
 };
 use sqlparser::ast::Statement;
+use tidewater_planner::statement::{CopyFormat, CopyOptions};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::cancel::{CancelRegistry, Registration};
 use super::encode::{
-    EncodeContext, Format, char_column, encode_row, normalize_column, vector_column,
+    EncodeContext, Format, char_column, encode_copy_row, encode_row, normalize_column,
+    vector_column,
 };
 use super::error::{Severity, error_response, notice_response};
 use super::params::{decode_param, expand_formats};
@@ -662,6 +664,7 @@ impl Connection {
             }
             ExecResult::Command(tag) => self.writer.send(command_complete(tag))?,
             ExecResult::CopyIn(copy) => self.copy_in(copy).await?,
+            ExecResult::CopyOut(mut rows, options) => self.copy_out(&mut rows, &options).await?,
             ExecResult::Empty => self.writer.send(PgWireBackendMessage::EmptyQueryResponse(
                 EmptyQueryResponse::new(),
             ))?,
@@ -737,6 +740,84 @@ impl Connection {
             }
             sent += batch.num_rows() as u64;
         }
+    }
+
+    /// `COPY ... TO STDOUT`: CopyOutResponse, a CopyData message per batch
+    /// of rows (flushed whenever the next batch is not ready, so that a
+    /// `COPY (SUBSCRIBE ...)` shows changes as they come), CopyDone and
+    /// `COPY n`. A query that fails midway ends with its error.
+    async fn copy_out(&mut self, rows: &mut RowStream, options: &CopyOptions) -> Step {
+        let ctx = EncodeContext::new(
+            self.session.settings().timezone(),
+            self.session.settings().extra_float_digits(),
+        );
+        let columns = rows.schema.fields().len();
+        let count =
+            i16::try_from(columns).map_err(|_| SqlError::new("54011", "too many columns"))?;
+        self.writer
+            .send(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(
+                0,
+                count,
+                vec![0; columns],
+            )))?;
+        let mut body = BytesMut::new();
+        let mut scratch = BytesMut::new();
+        if options.header && options.format == CopyFormat::Csv {
+            let names: Vec<ArrayRef> = rows
+                .schema
+                .fields()
+                .iter()
+                .map(|f| Arc::new(StringArray::from(vec![f.name().as_str()])) as ArrayRef)
+                .collect();
+            encode_copy_row(&names, 0, &ctx, options, &mut scratch, &mut body)?;
+            self.writer
+                .send(PgWireBackendMessage::CopyData(CopyData::new(
+                    body.split().freeze(),
+                )))?;
+        }
+        let encoding = RowEncoding {
+            formats: vec![Format::Text; columns],
+            described: None,
+        };
+        let mut sent = 0u64;
+        loop {
+            let next = {
+                let next = rows.next();
+                tokio::pin!(next);
+                match futures::poll!(&mut next) {
+                    Poll::Ready(item) => item,
+                    Poll::Pending => {
+                        self.writer.flush().await?;
+                        tokio::select! {
+                            item = &mut next => item,
+                            _ = self.reader.closed() => return Err(Failure::Closed),
+                            _ = self.shutdown.cancelled() => return Err(Failure::Closed),
+                        }
+                    }
+                }
+            };
+            let batch = match next {
+                None => break,
+                Some(Ok(batch)) => batch,
+                Some(Err(e)) => return Err(Failure::Sql(e)),
+            };
+            let columns = encoding.prepare(&batch)?;
+            for row in 0..batch.num_rows() {
+                encode_copy_row(&columns, row, &ctx, options, &mut scratch, &mut body)?;
+            }
+            sent += batch.num_rows() as u64;
+            if !body.is_empty() {
+                self.writer
+                    .send(PgWireBackendMessage::CopyData(CopyData::new(
+                        body.split().freeze(),
+                    )))?;
+                self.writer.flush_if_full().await?;
+            }
+        }
+        self.writer
+            .send(PgWireBackendMessage::CopyDone(CopyDone::new()))?;
+        self.writer.send(command_complete(format!("COPY {sent}")))?;
+        Ok(())
     }
 
     /// `COPY ... FROM STDIN`: CopyInResponse, then CopyData until CopyDone
@@ -894,6 +975,9 @@ impl Connection {
             PortalStep::Rows => {}
             PortalStep::Command(tag) => return Ok(self.writer.send(command_complete(tag))?),
             PortalStep::CopyIn(copy) => return self.copy_in(copy).await,
+            PortalStep::CopyOut(mut rows, options) => {
+                return self.copy_out(&mut rows, &options).await;
+            }
             PortalStep::Empty => {
                 return Ok(self.writer.send(PgWireBackendMessage::EmptyQueryResponse(
                     EmptyQueryResponse::new(),

@@ -210,6 +210,92 @@ pub(crate) fn encode_row(
     Ok(())
 }
 
+/// Appends one row of `COPY ... TO STDOUT` data in `options`' format (text
+/// or CSV), with its line end. `scratch` is reused between fields.
+///
+/// Text escapes backslash, the delimiter and control characters as
+/// Postgres's `CopyAttributeOutText` does; CSV quotes a field holding the
+/// delimiter, the quote, a line break or the NULL marker, doubling quotes
+/// and escapes inside (`CopyAttributeOutCSV`).
+///
+/// # Errors
+///
+/// A value that cannot be represented.
+pub(crate) fn encode_copy_row(
+    columns: &[ArrayRef],
+    row: usize,
+    ctx: &EncodeContext,
+    options: &tidewater_planner::statement::CopyOptions,
+    scratch: &mut BytesMut,
+    buf: &mut BytesMut,
+) -> SqlResult<()> {
+    use tidewater_planner::statement::CopyFormat;
+    let mut delimiter = [0u8; 4];
+    let delimiter = options.delimiter.encode_utf8(&mut delimiter).as_bytes();
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            buf.put_slice(delimiter);
+        }
+        if is_null(column.as_ref(), row) {
+            buf.put_slice(options.null.as_bytes());
+            continue;
+        }
+        scratch.clear();
+        write_text(column.as_ref(), row, ctx, scratch)?;
+        match options.format {
+            CopyFormat::Text => copy_text_field(scratch, delimiter, buf),
+            CopyFormat::Csv => copy_csv_field(scratch, options, delimiter, buf),
+        }
+    }
+    buf.put_u8(b'\n');
+    Ok(())
+}
+
+fn copy_text_field(value: &[u8], delimiter: &[u8], buf: &mut BytesMut) {
+    for &b in value {
+        match b {
+            b'\\' => buf.put_slice(b"\\\\"),
+            b'\n' => buf.put_slice(b"\\n"),
+            b'\r' => buf.put_slice(b"\\r"),
+            b'\t' => buf.put_slice(b"\\t"),
+            0x08 => buf.put_slice(b"\\b"),
+            0x0c => buf.put_slice(b"\\f"),
+            0x0b => buf.put_slice(b"\\v"),
+            _ if delimiter.len() == 1 && b == delimiter[0] => {
+                buf.put_u8(b'\\');
+                buf.put_u8(b);
+            }
+            _ => buf.put_u8(b),
+        }
+    }
+}
+
+fn copy_csv_field(
+    value: &[u8],
+    options: &tidewater_planner::statement::CopyOptions,
+    delimiter: &[u8],
+    buf: &mut BytesMut,
+) {
+    let quote = options.quote as u8;
+    let escape = options.escape as u8;
+    let needs_quotes = value == options.null.as_bytes()
+        || value
+            .iter()
+            .any(|&b| b == quote || b == b'\n' || b == b'\r' || delimiter.contains(&b));
+    if !needs_quotes {
+        buf.put_slice(value);
+        return;
+    }
+    buf.put_u8(quote);
+    for &b in value {
+        if b == quote || b == escape {
+            buf.put_u8(escape);
+        }
+        buf.put_u8(b);
+    }
+    buf.put_u8(quote);
+}
+
 /// Appends one length-prefixed field (-1 for NULL).
 fn write_field(
     array: &dyn Array,

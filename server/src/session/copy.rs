@@ -98,7 +98,7 @@ impl CopyIn {
 
     /// Whether the data is CSV (else text).
     pub fn is_csv(&self) -> bool {
-        self.parser.plan.format == CopyFormat::Csv
+        self.parser.plan.options.format == CopyFormat::Csv
     }
 
     /// Takes a chunk of the data stream.
@@ -193,7 +193,7 @@ impl CopyParser {
                 })
                 .collect::<SqlResult<Vec<_>>>()?
         };
-        let skip_header = plan.header;
+        let skip_header = plan.options.header;
         Ok(Self {
             plan,
             schema,
@@ -247,7 +247,7 @@ impl CopyParser {
         let mut start = 0;
         let result = (|| {
             loop {
-                let end = match self.plan.format {
+                let end = match self.plan.options.format {
                     CopyFormat::Text => self.scan_text(&data[start..]),
                     CopyFormat::Csv => self.scan_csv(&data[start..]),
                 };
@@ -267,7 +267,7 @@ impl CopyParser {
                 };
                 self.scan = ScanState::default();
                 start = next;
-                match self.plan.format {
+                match self.plan.options.format {
                     CopyFormat::Text => self.take_text_line(record)?,
                     CopyFormat::Csv => self.take_csv_record(record)?,
                 }
@@ -315,8 +315,8 @@ impl CopyParser {
     /// The end of the CSV record at the start of `data`: a newline outside
     /// quotes.
     fn scan_csv(&mut self, data: &[u8]) -> Option<usize> {
-        let quote = self.plan.quote as u8;
-        let escape = self.plan.escape as u8;
+        let quote = self.plan.options.quote as u8;
+        let escape = self.plan.options.escape as u8;
         let ScanState {
             mut scanned,
             mut escaped,
@@ -350,8 +350,8 @@ impl CopyParser {
             self.ended = true;
             return Ok(());
         }
-        let delimiter = self.plan.delimiter as u8;
-        let null = self.plan.null.as_bytes();
+        let delimiter = self.plan.options.delimiter as u8;
+        let null = self.plan.options.null.as_bytes();
         let mut fields = Vec::with_capacity(self.targets.len());
         let mut field_start = 0;
         let mut i = 0;
@@ -396,9 +396,9 @@ impl CopyParser {
 
     /// The fields of one complete CSV record (without its newline).
     fn csv_fields(&self, record: &[u8]) -> SqlResult<Vec<Option<String>>> {
-        let delimiter = self.plan.delimiter as u8;
-        let quote = self.plan.quote as u8;
-        let escape = self.plan.escape as u8;
+        let delimiter = self.plan.options.delimiter as u8;
+        let quote = self.plan.options.quote as u8;
+        let escape = self.plan.options.escape as u8;
         let record = record.strip_suffix(b"\r").unwrap_or(record);
         let mut fields = Vec::with_capacity(self.targets.len());
         let mut field = Vec::new();
@@ -407,7 +407,7 @@ impl CopyParser {
         let mut i = 0;
         let finish = |field: &mut Vec<u8>, quoted: bool, fields: &mut Vec<Option<String>>| {
             let bytes = std::mem::take(field);
-            if !quoted && bytes == self.plan.null.as_bytes() {
+            if !quoted && bytes == self.plan.options.null.as_bytes() {
                 fields.push(None);
                 return Ok(());
             }
@@ -623,6 +623,7 @@ mod tests {
     use tidewater_planner::catalog::{QualifiedName, TableEntry, TableKind};
 
     use super::*;
+    use tidewater_planner::statement::CopyOptions;
 
     fn plan(format: CopyFormat, delimiter: char) -> CopyPlan {
         let schema = Schema::new(vec![
@@ -641,12 +642,14 @@ mod tests {
                 },
             },
             columns: vec![],
-            format,
-            delimiter,
-            null: if format == CopyFormat::Csv { "" } else { "\\N" }.into(),
-            header: false,
-            quote: '"',
-            escape: '"',
+            options: CopyOptions {
+                format,
+                delimiter,
+                null: if format == CopyFormat::Csv { "" } else { "\\N" }.into(),
+                header: false,
+                quote: '"',
+                escape: '"',
+            },
         }
     }
 

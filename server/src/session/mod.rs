@@ -34,7 +34,7 @@ use parking_lot::Mutex;
 use sqlparser::ast::{Set, Statement};
 use tidewater_planner::origin::column_origins;
 use tidewater_planner::statement::{
-    CreateTablePlan, DropPlan, DropTarget, LoweredQuery, explain_text,
+    CopyOptions, CreateTablePlan, DropPlan, DropTarget, LoweredQuery, explain_text,
 };
 use tidewater_planner::{Planned, Planner, PreparedQuery, QualifiedName, SessionInfo};
 use tidewater_runtime::expr::SchemaIr;
@@ -168,6 +168,8 @@ pub enum ExecResult {
     Command(String),
     /// `COPY ... FROM STDIN`: the client now sends data.
     CopyIn(Box<CopyIn>),
+    /// `COPY ... TO STDOUT`: these rows, sent as COPY data.
+    CopyOut(RowStream, Box<CopyOptions>),
     /// An empty query.
     Empty,
 }
@@ -195,6 +197,8 @@ pub enum PortalStep {
     Command(String),
     /// `COPY ... FROM STDIN`: the client now sends data.
     CopyIn(Box<CopyIn>),
+    /// `COPY ... TO STDOUT`: these rows, sent as COPY data.
+    CopyOut(RowStream, Box<CopyOptions>),
     /// An empty query.
     Empty,
 }
@@ -511,7 +515,13 @@ impl Session {
     }
 
     fn submit_plan(&self, plan: &DataflowPlan, placement: Placement) -> SqlResult<QueryHandle> {
-        let plan = with_table_snapshots(plan)?;
+        // A continuous query (a subscription) follows its managed tables;
+        // any other reads what is committed when it starts.
+        let plan = if plan.config.continuous {
+            std::borrow::Cow::Owned(views::with_followed_tables(plan.clone()))
+        } else {
+            with_table_snapshots(plan)?
+        };
         let plan = self.with_view_epochs(plan);
         // A view's parts are on the pool's workers: its readers run there.
         let placement = if views::reads_views(plan.as_ref()) {
@@ -573,6 +583,14 @@ impl Session {
                 let lowered = self.lower(planner, &query, params)?;
                 let placement = self.placement(&lowered);
                 self.query_rows(snapshot, &query, &lowered.dataflow, placement)
+            }
+            Planned::CopyOut { query, options } => {
+                let lowered = self.lower(planner, &query, params)?;
+                let placement = self.placement(&lowered);
+                match self.query_rows(snapshot, &query, &lowered.dataflow, placement)? {
+                    ExecResult::Rows(rows) => Ok(ExecResult::CopyOut(rows, Box::new(options))),
+                    _ => Err(SqlError::internal("a query did not produce rows")),
+                }
             }
             Planned::Explain { query } => {
                 let lowered = self.lower(planner, &query, params)?;
@@ -1234,6 +1252,7 @@ impl Session {
             }
             ExecResult::Command(tag) => PortalStep::Command(tag),
             ExecResult::CopyIn(copy) => PortalStep::CopyIn(copy),
+            ExecResult::CopyOut(rows, options) => PortalStep::CopyOut(rows, options),
             ExecResult::Empty => PortalStep::Empty,
         };
         Ok(step)
@@ -1259,7 +1278,10 @@ impl Session {
         // A kept dataflow plan runs again as it is: no planning at all.
         if let Some((CachedPlan::Query(query), Some(lowered))) = &kept {
             let mut plan = lowered.dataflow.clone();
-            plan.config = self.query_config();
+            plan.config = QueryConfig {
+                continuous: plan.config.continuous,
+                ..self.query_config()
+            };
             return self.query_rows(&snapshot, query, &plan, self.placement(lowered));
         }
         let info = self.session_info();
@@ -1401,7 +1423,11 @@ fn explain_schema() -> SchemaRef {
 /// [`COLUMN_NUMBER_KEY`].
 fn result_schema(snapshot: &CatalogSnapshot, query: &PreparedQuery) -> SchemaRef {
     use tidewater_runtime::pgtypes::PG_TYPE_METADATA_KEY;
-    let origins = column_origins(&query.logical);
+    let mut origins = column_origins(&query.logical);
+    if query.subscribe {
+        // A changefeed's epoch and diff columns come first.
+        origins.splice(0..0, [None, None]);
+    }
     let fields: Vec<Field> = query
         .output
         .fields()

@@ -32,7 +32,7 @@ pub(super) fn reads_views(plan: &DataflowPlan) -> bool {
 
 /// `plan` with every scan of a managed table following the table's log
 /// (continuous queries read what is committed, then every later commit).
-fn with_followed_tables(mut plan: DataflowPlan) -> DataflowPlan {
+pub(super) fn with_followed_tables(mut plan: DataflowPlan) -> DataflowPlan {
     use tidewater_connectors::managed::{CONNECTOR_NAME, FOLLOW_OPTION};
     for node in &mut plan.nodes {
         if let NodeKind::Scan(spec) = &mut node.kind
@@ -200,6 +200,8 @@ impl Session {
             Field::new("started", ts.clone(), false),
             Field::new("epoch", DataType::Int64, true),
             Field::new("rows", DataType::Int64, false),
+            Field::new("rows_in", DataType::Int64, false),
+            Field::new("late_rows", DataType::Int64, false),
             Field::new("watermark", ts, true),
             Field::new("lag_ms", DataType::Int64, true),
             Field::new("error", DataType::Utf8, true),
@@ -207,8 +209,9 @@ impl Session {
     }
 
     /// `SHOW JOBS`: every materialized view's job, with its state, the
-    /// epoch its view is readable at, its rows and watermark (on this
-    /// process's workers), and how far the watermark is behind the clock.
+    /// epoch its view is readable at, its rows, the rows its sources read
+    /// and the late rows it dropped, its watermark (on this process's
+    /// workers), and how far the watermark is behind the clock.
     pub(super) fn show_jobs(&self) -> SqlResult<ExecResult> {
         let views = self.state.runtime.views();
         let now = SystemTime::now()
@@ -257,6 +260,14 @@ impl Session {
             )),
             Arc::new(Int64Array::from(epoch)),
             Arc::new(Int64Array::from(rows)),
+            Arc::new(Int64Array::from_iter_values(
+                jobs.iter()
+                    .map(|j| i64::try_from(j.rows_in).unwrap_or(i64::MAX)),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                jobs.iter()
+                    .map(|j| i64::try_from(j.late_rows).unwrap_or(i64::MAX)),
+            )),
             Arc::new(TimestampMicrosecondArray::from(watermark)),
             Arc::new(Int64Array::from(lag)),
             Arc::new(StringArray::from_iter(jobs.iter().map(
