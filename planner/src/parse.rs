@@ -70,6 +70,9 @@ pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
             // Statements before it, in order.
             parse(std::mem::take(&mut rest), &mut statements)?;
             statements.push(flush);
+        } else if let Some(fetch) = normalize_fetch(statement) {
+            rest.extend(fetch);
+            rest.push(TokenWithSpan::wrap(Token::SemiColon));
         } else {
             rest.extend(statement.iter().cloned());
             rest.push(TokenWithSpan::wrap(Token::SemiColon));
@@ -117,12 +120,63 @@ pub fn is_flush(statement: &Statement) -> bool {
     )
 }
 
+/// `FETCH` in Postgres's grammar, where the direction and `FROM`/`IN` are
+/// optional (`FETCH c`, `FETCH ALL c`, `FETCH FORWARD c`), rewritten to
+/// the form the parser requires (`FETCH NEXT FROM c`, `FETCH ALL FROM c`).
+/// `None` for any other statement, or one already in that form.
+fn normalize_fetch(tokens: &[TokenWithSpan]) -> Option<Vec<TokenWithSpan>> {
+    let is_word = |t: &Token, value: &str| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(value));
+    let significant: Vec<&Token> = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let (first, rest) = significant.split_first()?;
+    if !is_word(first, "fetch") {
+        return None;
+    }
+    let (name, middle) = rest.split_last()?;
+    if !matches!(name, Token::Word(_)) {
+        return None;
+    }
+    let middle = match middle.split_last() {
+        Some((last, before)) if is_word(last, "from") || is_word(last, "in") => before,
+        _ => middle,
+    };
+    let direction: Vec<Token> = match middle {
+        [] => vec![Token::make_keyword("NEXT")],
+        [t] if is_word(t, "forward") => vec![Token::make_keyword("NEXT")],
+        [t] if is_word(t, "backward") => vec![
+            Token::make_keyword("BACKWARD"),
+            Token::Whitespace(sqlparser::tokenizer::Whitespace::Space),
+            Token::Number("1".into(), false),
+        ],
+        other => {
+            let mut out = Vec::new();
+            for t in other {
+                out.push((*t).clone());
+                out.push(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space));
+            }
+            out
+        }
+    };
+    let space = Token::Whitespace(sqlparser::tokenizer::Whitespace::Space);
+    let mut out = vec![Token::make_keyword("FETCH"), space.clone()];
+    out.extend(direction);
+    out.push(space.clone());
+    out.push(Token::make_keyword("FROM"));
+    out.push(space);
+    out.push((*name).clone());
+    Some(out.into_iter().map(TokenWithSpan::wrap).collect())
+}
+
 /// The alias marking the derived table a `SUBSCRIBE` is parsed into (see
 /// [`subscribed_query`]).
 pub const SUBSCRIBE_ALIAS: &str = "__tidewater_subscribe";
 
 /// `SUBSCRIBE [TO] name` and `SUBSCRIBE [TO] (query)`, where a statement
-/// begins, after `DECLARE c CURSOR FOR` and inside `COPY (...)`, become
+/// begins, after `EXPLAIN`, after `DECLARE c CURSOR FOR` and inside
+/// `COPY (...)`, become
 /// `SELECT * FROM (query) AS __tidewater_subscribe` (for a name, the query
 /// is `SELECT * FROM name`): an ordinary query the parser knows, marked so
 /// that the planner runs it as a changefeed ([`subscribed_query`]).
@@ -148,7 +202,7 @@ fn rewrite_subscribe(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>> {
         };
         let starts = match before(1) {
             None | Some(Token::SemiColon) => true,
-            Some(t) if is_word(t, "for") => true,
+            Some(t) if is_word(t, "for") || is_word(t, "explain") => true,
             Some(Token::LParen) => before(2).is_some_and(|t| is_word(t, "copy")),
             _ => false,
         };
@@ -675,6 +729,31 @@ mod tests {
             parsed("SELECT watermark, tumble FROM t"),
             "SELECT watermark, tumble FROM t"
         );
+        // SUBSCRIBE, where it may appear, is a marked derived table.
+        let marked = |sql: &str| match &parse_sql(sql).unwrap()[0] {
+            Statement::Query(q) => subscribed_query(q).map(ToString::to_string),
+            _ => None,
+        };
+        assert_eq!(marked("SUBSCRIBE TO v").as_deref(), Some("SELECT * FROM v"));
+        assert_eq!(
+            marked("subscribe s.v").as_deref(),
+            Some("SELECT * FROM s.v")
+        );
+        assert_eq!(
+            marked("SUBSCRIBE (SELECT k FROM t WHERE k > 1)").as_deref(),
+            Some("SELECT k FROM t WHERE k > 1")
+        );
+        assert_eq!(marked("SELECT subscribe FROM t"), None);
+        assert!(parsed("COPY (SUBSCRIBE TO v) TO STDOUT").contains(SUBSCRIBE_ALIAS));
+        assert!(parsed("DECLARE c CURSOR FOR SUBSCRIBE v").contains(SUBSCRIBE_ALIAS));
+        assert!(parse_sql("SUBSCRIBE TO").is_err());
+        assert!(parse_sql("SUBSCRIBE (SELECT 1").is_err());
+        // FETCH in Postgres's grammar.
+        assert_eq!(parsed("FETCH c"), "FETCH NEXT FROM c");
+        assert_eq!(parsed("fetch all c"), "FETCH ALL FROM c");
+        assert_eq!(parsed("FETCH 10 c"), "FETCH 10 FROM c");
+        assert_eq!(parsed("FETCH FORWARD 3 IN c"), "FETCH FORWARD 3 FROM c");
+        assert_eq!(parsed("FETCH FORWARD c"), "FETCH NEXT FROM c");
     }
 
     #[test]

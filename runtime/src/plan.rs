@@ -715,6 +715,14 @@ impl DataflowPlan {
             NodeKind::Input { id } => write!(f, ": {id}")?,
             NodeKind::Sink(spec) => write!(f, ": {} connector={}", spec.table, spec.connector)?,
         }
+        // A continuous plan says what each node's output stream is.
+        if self.config.continuous && !matches!(node.kind, NodeKind::Publish { .. }) {
+            if crate::changelog::is_updating(&node.schema.arrow_schema()) {
+                write!(f, " (updating)")?;
+            } else {
+                write!(f, " (append-only)")?;
+            }
+        }
         writeln!(f)?;
         for edge in &node.inputs {
             self.fmt_node(f, edge.from, indent + 1, Some(&edge.exchange))?;

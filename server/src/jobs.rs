@@ -10,6 +10,10 @@
 //! aborted, which drops the handle, which cancels the dataflow. At
 //! start-up the server starts every view's job again (see
 //! [`crate::Server::start`]).
+//!
+//! Subscriptions (`SUBSCRIBE`) are listed too, for as long as their
+//! session reads them ([`Jobs::track_subscription`]); they are not
+//! restarted.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -56,10 +60,53 @@ struct Job {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// A subscription being read by a session.
+#[derive(Debug)]
+struct Subscription {
+    name: String,
+    started: SystemTime,
+    progress: Arc<SourceProgress>,
+}
+
+/// Keeps a subscription listed; dropping it (with the subscription's rows)
+/// removes it.
+#[derive(Debug)]
+pub struct SubscriptionGuard {
+    id: u64,
+    subscriptions: Arc<Mutex<BTreeMap<u64, Subscription>>>,
+}
+
+impl Drop for SubscriptionGuard {
+    fn drop(&mut self) {
+        self.subscriptions.lock().remove(&self.id);
+    }
+}
+
+/// What kind of dataflow a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// A materialized view's.
+    MaterializedView,
+    /// A session's subscription.
+    Subscription,
+}
+
+impl JobKind {
+    /// The kind's name in `SHOW JOBS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::MaterializedView => "materialized view",
+            JobKind::Subscription => "subscription",
+        }
+    }
+}
+
 /// A job as `SHOW JOBS` lists it.
 #[derive(Debug, Clone)]
 pub struct JobInfo {
-    /// The view's object id.
+    /// What it is.
+    pub kind: JobKind,
+    /// The view's object id (a subscription's own number).
     pub view: u64,
     /// The view's qualified name.
     pub name: String,
@@ -77,6 +124,9 @@ pub struct JobInfo {
 #[derive(Debug, Default)]
 pub struct Jobs {
     jobs: Mutex<BTreeMap<u64, Job>>,
+    subscriptions: Arc<Mutex<BTreeMap<u64, Subscription>>>,
+    /// The number of the next subscription (from 1).
+    next_subscription: std::sync::atomic::AtomicU64,
 }
 
 impl Jobs {
@@ -144,12 +194,37 @@ impl Jobs {
         gone
     }
 
-    /// Every job, by view id.
+    /// Lists a subscription of `user`'s session until the guard is dropped.
+    pub fn track_subscription(
+        &self,
+        user: &str,
+        progress: Arc<SourceProgress>,
+    ) -> SubscriptionGuard {
+        let id = self
+            .next_subscription
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.subscriptions.lock().insert(
+            id,
+            Subscription {
+                name: format!("subscription {id} ({user})"),
+                started: SystemTime::now(),
+                progress,
+            },
+        );
+        SubscriptionGuard {
+            id,
+            subscriptions: Arc::clone(&self.subscriptions),
+        }
+    }
+
+    /// Every job: the views' by view id, then the subscriptions.
     pub fn list(&self) -> Vec<JobInfo> {
-        self.jobs
+        let mut out: Vec<JobInfo> = self
+            .jobs
             .lock()
             .iter()
             .map(|(view, job)| JobInfo {
+                kind: JobKind::MaterializedView,
                 view: *view,
                 name: job.name.clone(),
                 started: job.started,
@@ -157,7 +232,17 @@ impl Jobs {
                 rows_in: job.progress.rows_in(),
                 late_rows: job.progress.late_rows(),
             })
-            .collect()
+            .collect();
+        out.extend(self.subscriptions.lock().iter().map(|(id, sub)| JobInfo {
+            kind: JobKind::Subscription,
+            view: *id,
+            name: sub.name.clone(),
+            started: sub.started,
+            state: JobState::Running,
+            rows_in: sub.progress.rows_in(),
+            late_rows: sub.progress.late_rows(),
+        }));
+        out
     }
 
     /// Waits until every running job's view reflects all the rows its

@@ -4,7 +4,9 @@
 //! results in text and binary format, prepared statements, executemany,
 //! NULLs, array parameters, COPY, errors and psycopg's default transaction
 //! mode. Group `metadata`: listing tables and columns through
-//! information_schema and pg_catalog, and `TypeInfo.fetch`. The script
+//! information_schema and pg_catalog, and `TypeInfo.fetch`. Group
+//! `streaming`: a materialized view, `DECLARE … CURSOR FOR SUBSCRIBE` with
+//! `FETCH` waiting for changes, and a cursor over a query. The script
 //! prints one line per check; a failed check fails the test with that
 //! output and the server log.
 //!
@@ -47,4 +49,9 @@ async fn psycopg_parameters_in_text_and_binary_and_typed_results() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psycopg_lists_tables_through_the_catalog() {
     run_psycopg_smoke("metadata").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg_subscribes_through_a_cursor() {
+    run_psycopg_smoke("streaming").await;
 }

@@ -77,6 +77,13 @@ async fn subscribe_streams_snapshot_then_changes() {
             vec!["0", "1", "2", "1", "3"]
         ]
     );
+    // The open subscription is a job.
+    let jobs = simple_rows(&client, "SHOW JOBS").await;
+    assert!(
+        jobs.iter()
+            .any(|j| j[1].as_deref() == Some("subscription") && j[2].as_deref() == Some("running")),
+        "{jobs:?}"
+    );
     client
         .batch_execute("INSERT INTO ev VALUES (1, 5, '2026-03-01 12:00:02')")
         .await
@@ -209,6 +216,25 @@ async fn copy_to_stdout_and_show_jobs() {
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "0A000");
+
+    // EXPLAIN SUBSCRIBE marks each operator's output stream.
+    let plan: Vec<String> = simple_rows(
+        &client,
+        "EXPLAIN SUBSCRIBE (SELECT k, count(*) FROM ev GROUP BY k)",
+    )
+    .await
+    .into_iter()
+    .filter_map(|r| r[0].clone())
+    .collect();
+    let line = |what: &str| {
+        plan.iter()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what} in {plan:#?}"))
+            .clone()
+    };
+    assert!(line("Changefeed").ends_with("(append-only)"));
+    assert!(line("UpdatingAggregate").ends_with("(updating)"));
+    assert!(line("] Scan: tidewater").ends_with("(append-only)"));
 
     let jobs = simple_rows(&client, "SHOW JOBS").await;
     assert_eq!(jobs.len(), 1);

@@ -7,7 +7,10 @@
 //! belongs to; a subscription's snapshot is at the first epoch), `diff`
 //! (+1 for an inserted row or the new version of an updated one, -1 for a
 //! deleted row or the old version, Materialize's convention), then the
-//! data columns. Stateless: a restarted subscription starts from a new
+//! data columns. An epoch's rows are held until the epoch completes and
+//! then emitted as one batch, so that a subscriber receives whole epochs
+//! (`FETCH` from a subscription's cursor returns what is ready).
+//! No state across epochs: a restarted subscription starts from a new
 //! snapshot.
 
 use std::sync::Arc;
@@ -29,18 +32,38 @@ pub const DIFF_COLUMN: &str = "diff";
 #[derive(Debug)]
 pub struct ChangefeedOperator {
     schema: SchemaRef,
+    /// The rows of the open epoch.
+    pending: Vec<RecordBatch>,
 }
 
 impl ChangefeedOperator {
     /// An operator producing `schema`: `epoch`, `diff`, then the data
     /// columns of the input.
     pub fn new(schema: SchemaRef) -> Self {
-        Self { schema }
+        Self {
+            schema,
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl ChangefeedOperator {
+    /// Emits the open epoch's rows as one batch: a subscriber then gets
+    /// the whole epoch at once.
+    fn emit_epoch(&mut self, out: &mut dyn Emit) -> OpResult {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = arrow::compute::concat_batches(&self.schema, &self.pending)
+            .map_err(|e| QueryError::new(SqlState::Internal, e.to_string()))?;
+        self.pending.clear();
+        out.emit(batch);
+        Ok(())
     }
 }
 
 impl UnaryOperator for ChangefeedOperator {
-    fn on_batch(&mut self, epoch: Epoch, batch: RecordBatch, out: &mut dyn Emit) -> OpResult {
+    fn on_batch(&mut self, epoch: Epoch, batch: RecordBatch, _out: &mut dyn Emit) -> OpResult {
         let (data, diffs) = changelog::diffs(&batch)?;
         if data.num_columns() + 2 != self.schema.fields().len() {
             return Err(QueryError::new(
@@ -59,8 +82,21 @@ impl UnaryOperator for ChangefeedOperator {
         columns.extend(data.columns().iter().cloned());
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)
             .map_err(|e| QueryError::new(SqlState::Internal, e.to_string()))?;
-        out.emit(batch);
+        self.pending.push(batch);
         Ok(())
+    }
+
+    fn on_epoch_end(
+        &mut self,
+        _epoch: Epoch,
+        _watermark: Option<crate::watermark::Timestamp>,
+        out: &mut dyn Emit,
+    ) -> OpResult {
+        self.emit_epoch(out)
+    }
+
+    fn on_end(&mut self, out: &mut dyn Emit) -> OpResult {
+        self.emit_epoch(out)
     }
 }
 
@@ -92,7 +128,10 @@ mod tests {
         .unwrap();
         let mut out: Vec<RecordBatch> = Vec::new();
         op.on_batch(7, updating, &mut out).unwrap();
+        assert!(out.is_empty(), "an epoch is emitted when it completes");
+        op.on_epoch_end(7, None, &mut out).unwrap();
         op.on_batch(8, data, &mut out).unwrap();
+        op.on_end(&mut out).unwrap();
         let col = |b: &RecordBatch, i: usize| -> Vec<i64> {
             let a = b.column(i).as_any().downcast_ref::<Int64Array>().unwrap();
             (0..a.len()).map(|j| a.value(j)).collect()

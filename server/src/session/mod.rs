@@ -19,6 +19,7 @@
 //! makes a failed block usable again; like `ROLLBACK`, it undoes nothing.
 
 pub mod copy;
+mod cursor;
 pub mod portal;
 pub mod settings;
 mod views;
@@ -104,6 +105,8 @@ pub struct RowStream {
     pub schema: SchemaRef,
     source: RowSource,
     cancel_slot: Option<Arc<Mutex<Option<QueryCanceller>>>>,
+    /// A subscription stays in `SHOW JOBS` while its rows are read.
+    _subscription: Option<crate::jobs::SubscriptionGuard>,
 }
 
 #[derive(Debug)]
@@ -119,6 +122,7 @@ impl RowStream {
             schema,
             source: RowSource::Batches(batches.into()),
             cancel_slot: None,
+            _subscription: None,
         }
     }
 
@@ -219,6 +223,8 @@ pub struct Session {
     statements: HashMap<String, Arc<PreparedStatement>>,
     /// Portals by name ("" is the unnamed one).
     portals: HashMap<String, Portal>,
+    /// Open SQL cursors (`DECLARE … CURSOR`).
+    cursors: cursor::Cursors,
 }
 
 impl Session {
@@ -246,6 +252,7 @@ impl Session {
             notices: Vec::new(),
             statements: HashMap::new(),
             portals: HashMap::new(),
+            cursors: cursor::Cursors::new(),
         })
     }
 
@@ -482,10 +489,16 @@ impl Session {
         placement: Placement,
     ) -> SqlResult<ExecResult> {
         let handle = self.submit_plan(plan, placement)?;
+        let subscription = query.subscribe.then(|| {
+            self.state
+                .jobs
+                .track_subscription(&self.user, handle.progress())
+        });
         Ok(ExecResult::Rows(RowStream {
             schema: result_schema(snapshot, query),
             source: RowSource::Query(handle),
             cancel_slot: Some(Arc::clone(&self.cancel.0)),
+            _subscription: subscription,
         }))
     }
 
@@ -615,6 +628,9 @@ impl Session {
             Planned::CreateTable(plan) => self.create_table(planner, plan).await,
             Planned::CreateMaterializedView { view, query } => {
                 self.create_materialized_view(planner, view, query).await
+            }
+            Planned::Session(stmt) if cursor::is_cursor_statement(&stmt) => {
+                self.cursor_statement(planner, snapshot, &stmt).await
             }
             Planned::Session(stmt) if tidewater_planner::parse::is_flush(&stmt) => {
                 self.state.jobs.flush(self.state.runtime.views()).await?;
@@ -851,6 +867,7 @@ impl Session {
 
     fn session_statement_columns(&self, statement: &Statement) -> Option<SchemaRef> {
         match statement {
+            Statement::Fetch { .. } => self.cursor_columns(statement),
             Statement::ShowVariable { variable } if show_name(variable) == "jobs" => {
                 Some(Self::jobs_schema())
             }
@@ -965,6 +982,7 @@ impl Session {
                 };
                 self.transaction = TransactionStatus::Idle;
                 self.savepoints.clear();
+                self.end_transaction_cursors();
                 Ok(ExecResult::Command(tag.into()))
             }
             Statement::Rollback { .. } => {
@@ -978,6 +996,7 @@ impl Session {
                 }
                 self.transaction = TransactionStatus::Idle;
                 self.savepoints.clear();
+                self.end_transaction_cursors();
                 Ok(ExecResult::Command("ROLLBACK".into()))
             }
             Statement::Discard { .. } => {
@@ -1505,6 +1524,7 @@ pub fn rows_tag(statement: Option<&Statement>, rows: u64) -> String {
     match statement {
         Some(Statement::ShowVariable { .. } | Statement::ShowVariables { .. }) => "SHOW".into(),
         Some(Statement::Explain { .. } | Statement::ExplainTable { .. }) => "EXPLAIN".into(),
+        Some(Statement::Fetch { .. }) => format!("FETCH {rows}"),
         _ => format!("SELECT {rows}"),
     }
 }

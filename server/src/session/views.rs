@@ -143,7 +143,12 @@ impl Session {
             if runtime.views().local_parts(oid).len() >= workers {
                 return Ok(());
             }
-            if let Some(job) = self.state.jobs.list().into_iter().find(|j| j.view == oid)
+            if let Some(job) = self
+                .state
+                .jobs
+                .list()
+                .into_iter()
+                .find(|j| j.kind == crate::jobs::JobKind::MaterializedView && j.view == oid)
                 && let crate::jobs::JobState::Failed(e) = job.state
             {
                 return Err(SqlError::new("XX000", e));
@@ -227,6 +232,13 @@ impl Session {
         let mut watermark = Vec::new();
         let mut lag = Vec::new();
         for job in &jobs {
+            if job.kind == crate::jobs::JobKind::Subscription {
+                epoch.push(None);
+                rows.push(0);
+                watermark.push(None);
+                lag.push(None);
+                continue;
+            }
             let parts = views.local_parts(job.view);
             // A final view (its inputs ended) has no current epoch.
             epoch.push(
@@ -250,7 +262,7 @@ impl Session {
                 jobs.iter().map(|j| j.name.clone()),
             )),
             Arc::new(StringArray::from_iter_values(
-                jobs.iter().map(|_| "materialized view"),
+                jobs.iter().map(|j| j.kind.name()),
             )),
             Arc::new(StringArray::from_iter_values(
                 jobs.iter().map(|j| j.state.name()),

@@ -19,6 +19,7 @@ PostgreSQL 15 answers.
 
 import datetime
 import sys
+import time
 import traceback
 from decimal import Decimal
 
@@ -58,8 +59,8 @@ def eq(expected, actual, what):
         raise AssertionError(f"{what}: expected {expected!r} but got {actual!r}")
 
 
-if len(sys.argv) != 3 or sys.argv[2] not in ("query", "metadata"):
-    print("usage: psycopg_smoke.py '<libpq conninfo>' query|metadata", file=sys.stderr)
+if len(sys.argv) != 3 or sys.argv[2] not in ("query", "metadata", "streaming"):
+    print("usage: psycopg_smoke.py '<libpq conninfo>' query|metadata|streaming", file=sys.stderr)
     sys.exit(2)
 CONNINFO, GROUP = sys.argv[1:]
 
@@ -328,6 +329,61 @@ def _():
         if info is None:
             raise AssertionError(f"TypeInfo.fetch({name!r}) found nothing")
         eq((name, oid, array_oid), (info.name, info.oid, info.array_oid), f"TypeInfo of {name}")
+
+
+@check("a materialized view over a table", "streaming")
+def _():
+    conn.execute("CREATE TABLE py_ev (k bigint, v bigint)")
+    conn.execute("INSERT INTO py_ev VALUES (1, 10), (2, 20)")
+    conn.execute("CREATE MATERIALIZED VIEW py_per_k AS SELECT k, count(*) AS n, sum(v) AS s FROM py_ev GROUP BY k")
+    conn.execute("FLUSH")
+    eq([(1, 1, 10), (2, 1, 20)], conn.execute("SELECT k, n, s FROM py_per_k ORDER BY k").fetchall(), "view rows")
+
+
+@check("DECLARE CURSOR FOR SUBSCRIBE, then FETCH as changes come", "streaming")
+def _():
+    sub = psycopg.connect(CONNINFO)  # not autocommit: a transaction block
+    with sub.cursor() as cur:
+        cur.execute("DECLARE c CURSOR FOR SUBSCRIBE TO py_per_k")
+        cur.execute("FETCH ALL c")
+        eq(["epoch", "diff", "k", "n", "s"], [d.name for d in cur.description], "columns")
+        snapshot = sorted(cur.fetchall())
+        eq([(0, 1, 1, 1, 10), (0, 1, 2, 1, 20)], snapshot, "snapshot")
+        conn.execute("INSERT INTO py_ev VALUES (1, 5)")
+        # FETCH waits for the next change, then returns what is ready.
+        changes = []
+        deadline = time.time() + 30
+        while len(changes) < 2 and time.time() < deadline:
+            cur.execute("FETCH 10 FROM c")
+            changes += cur.fetchall()
+        changes.sort(key=lambda r: r[1])
+        eq([(-1, 1, 1, 10), (1, 1, 2, 15)], [r[1:] for r in changes], "the update")
+        eq(1, len({r[0] for r in changes}), "one epoch")
+        cur.execute("CLOSE c")
+    sub.rollback()
+    sub.close()
+
+
+@check("a cursor over a query: FETCH n, then the rest", "streaming")
+def _():
+    with psycopg.connect(CONNINFO) as c2, c2.cursor() as cur:
+        cur.execute("DECLARE q CURSOR FOR SELECT x FROM generate_series(1, 10) AS t(x) ORDER BY x")
+        cur.execute("FETCH FORWARD 4 FROM q")
+        eq([(1,), (2,), (3,), (4,)], cur.fetchall(), "first rows")
+        cur.execute("FETCH ALL FROM q")
+        eq([(i,) for i in range(5, 11)], cur.fetchall(), "the rest")
+        cur.execute("FETCH 1 FROM q")
+        eq([], cur.fetchall(), "after the end")
+        try:
+            cur.execute("FETCH BACKWARD 1 FROM q")
+            raise AssertionError("FETCH BACKWARD succeeded")
+        except psycopg.errors.ObjectNotInPrerequisiteState:
+            pass
+    try:
+        conn.execute("DECLARE q CURSOR FOR SELECT 1")
+        raise AssertionError("DECLARE outside a transaction block succeeded")
+    except psycopg.errors.NoActiveSqlTransaction:
+        pass
 
 
 conn.close()

@@ -19,11 +19,16 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with two workers on a free port.
     pub async fn start() -> Self {
+        Self::start_with_workers(2).await
+    }
+
+    /// Starts a server with `workers` workers on a free port.
+    pub async fn start_with_workers(workers: usize) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let config = Config {
             data_dir: dir.path().to_path_buf(),
             pg_listen: "127.0.0.1:0".parse().expect("address"),
-            workers: 2,
+            workers,
             ..Config::default()
         };
         let server = Server::start(config).await.expect("server starts");
