@@ -409,16 +409,23 @@ impl DataflowPlan {
         self
     }
 
+    /// How many of node `id`'s columns are data (all but the changelog's
+    /// op column of an updating stream).
+    fn data_columns(&self, id: NodeId) -> usize {
+        let schema = &self.nodes[id].schema;
+        if crate::changelog::is_updating(&schema.arrow_schema()) {
+            schema.columns.len() - 1
+        } else {
+            schema.columns.len()
+        }
+    }
+
     /// The plan with a [`NodeKind::Publish`] at its root: the old root's
     /// rows, hashed on every data column, become view `view`'s state.
     pub fn with_publish(mut self, view: u64) -> Self {
         let from = self.root;
         let schema = &self.nodes[from].schema;
-        let data_columns = if crate::changelog::is_updating(&schema.arrow_schema()) {
-            schema.columns.len() - 1
-        } else {
-            schema.columns.len()
-        };
+        let data_columns = self.data_columns(from);
         let keys = (0..data_columns)
             .map(|i| ExprIr::Column {
                 relation: schema.columns[i].0.clone(),
@@ -445,11 +452,7 @@ impl DataflowPlan {
         use crate::operators::changefeed::{DIFF_COLUMN, EPOCH_COLUMN};
         let from = self.root;
         let input = &self.nodes[from].schema;
-        let data_columns = if crate::changelog::is_updating(&input.arrow_schema()) {
-            input.columns.len() - 1
-        } else {
-            input.columns.len()
-        };
+        let data_columns = self.data_columns(from);
         let mut columns = vec![
             (None, Field::new(EPOCH_COLUMN, DataType::Int64, false)),
             (None, Field::new(DIFF_COLUMN, DataType::Int64, false)),

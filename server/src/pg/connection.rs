@@ -448,6 +448,28 @@ impl RowEncoding {
     }
 }
 
+/// Awaits `next` (the next rows of a result). When they are not ready,
+/// what was sent so far is flushed first, so that a slow or continuous
+/// query shows rows as they come; a client that goes away, or a server
+/// shutdown, ends the wait.
+async fn flushed_while_waiting<T>(
+    writer: &mut MessageWriter,
+    reader: &mut MessageReader,
+    shutdown: &CancellationToken,
+    next: impl Future<Output = T>,
+) -> Result<T, Failure> {
+    tokio::pin!(next);
+    if let Poll::Ready(item) = futures::poll!(&mut next) {
+        return Ok(item);
+    }
+    writer.flush().await?;
+    tokio::select! {
+        item = &mut next => Ok(item),
+        _ = reader.closed() => Err(Failure::Closed),
+        _ = shutdown.cancelled() => Err(Failure::Closed),
+    }
+}
+
 /// Parameter OIDs for ParameterDescription: the declared ones, else those
 /// of the inferred types.
 fn param_oids(prepared: &PreparedStatement) -> Vec<u32> {
@@ -697,27 +719,16 @@ impl Connection {
                 Some(l) => Some(usize::try_from(l - sent).unwrap_or(usize::MAX)),
                 None => None,
             };
-            let next = {
-                let session = &mut self.session;
-                let next = async {
-                    match &mut from {
-                        RowsFrom::Stream(stream) => stream.next().await.transpose(),
-                        RowsFrom::Portal(name) => session.portal_batch(name, left).await,
-                    }
-                };
-                tokio::pin!(next);
-                match futures::poll!(&mut next) {
-                    Poll::Ready(item) => item,
-                    Poll::Pending => {
-                        self.writer.flush().await?;
-                        tokio::select! {
-                            item = &mut next => item,
-                            _ = self.reader.closed() => return Err(Failure::Closed),
-                            _ = self.shutdown.cancelled() => return Err(Failure::Closed),
-                        }
-                    }
+            let session = &mut self.session;
+            let next = async {
+                match &mut from {
+                    RowsFrom::Stream(stream) => stream.next().await.transpose(),
+                    RowsFrom::Portal(name) => session.portal_batch(name, left).await,
                 }
             };
+            let next =
+                flushed_while_waiting(&mut self.writer, &mut self.reader, &self.shutdown, next)
+                    .await?;
             let batch = match next {
                 Ok(Some(batch)) => batch,
                 Ok(None) => return Ok(Outcome::Done(sent)),
@@ -781,21 +792,13 @@ impl Connection {
         };
         let mut sent = 0u64;
         loop {
-            let next = {
-                let next = rows.next();
-                tokio::pin!(next);
-                match futures::poll!(&mut next) {
-                    Poll::Ready(item) => item,
-                    Poll::Pending => {
-                        self.writer.flush().await?;
-                        tokio::select! {
-                            item = &mut next => item,
-                            _ = self.reader.closed() => return Err(Failure::Closed),
-                            _ = self.shutdown.cancelled() => return Err(Failure::Closed),
-                        }
-                    }
-                }
-            };
+            let next = flushed_while_waiting(
+                &mut self.writer,
+                &mut self.reader,
+                &self.shutdown,
+                rows.next(),
+            )
+            .await?;
             let batch = match next {
                 None => break,
                 Some(Ok(batch)) => batch,
