@@ -68,6 +68,9 @@ struct Lowering {
     /// their results (window aggregates, updating aggregates), and what
     /// cannot be maintained incrementally is refused.
     continuous: bool,
+    /// TopN bounds found in filters (`rn <= N`) over `ROW_NUMBER()`
+    /// windows, by the window node's address (see [`top_n_bound`]).
+    top_n: std::collections::HashMap<usize, usize>,
 }
 
 /// The error for a plan node a continuous query cannot maintain.
@@ -178,6 +181,12 @@ impl Lowering {
                 Ok(id)
             }
             LogicalPlan::Filter(f) => {
+                if self.continuous
+                    && let Some((window, limit)) = top_n_bound(f)
+                {
+                    let limit = self.top_n.get(&window).map_or(limit, |l| (*l).min(limit));
+                    self.top_n.insert(window, limit);
+                }
                 let input = self.lower(&f.input)?;
                 let dist = self.dists[input];
                 let schema = self.schema(input).clone();
@@ -239,13 +248,14 @@ impl Lowering {
                 self.streams[id].window_end = Some(window_end);
                 Ok(id)
             }
-            LogicalPlan::Join(_) if self.continuous => Err(not_continuous("a join")),
+            LogicalPlan::Join(j) if self.continuous => self.lower_continuous_join(j),
             LogicalPlan::Join(j) => self.lower_join(j),
-            LogicalPlan::Sort(_) if self.continuous => Err(not_continuous("ORDER BY")),
-            LogicalPlan::Limit(_) if self.continuous => Err(not_continuous("LIMIT")),
-            LogicalPlan::Window(_) if self.continuous => {
-                Err(not_continuous("a window function (OVER)"))
-            }
+            LogicalPlan::Sort(s) if self.continuous => match s.fetch {
+                Some(limit) => self.lower_sort_top_n(s, limit),
+                None => Err(not_continuous("ORDER BY without LIMIT")),
+            },
+            LogicalPlan::Limit(l) if self.continuous => self.lower_continuous_limit(l),
+            LogicalPlan::Window(w) if self.continuous => self.lower_top_n(w),
             LogicalPlan::Sort(s) => {
                 let input = self.lower(&s.input)?;
                 let order = s
@@ -319,11 +329,17 @@ impl Lowering {
                 let mut edges = Vec::with_capacity(u.inputs.len());
                 for input in &u.inputs {
                     let id = self.lower(input)?;
-                    // Give every input the union's column names and types.
-                    let id = if self.schema(id).arrow_schema() == schema.arrow_schema() {
+                    let updating = self.streams[id].updating;
+                    let mut target = schema.clone();
+                    if updating {
+                        target.columns.push((None, op_field()));
+                    }
+                    // Give every input the union's column names and types
+                    // (an updating input keeps its op column).
+                    let id = if self.schema(id).arrow_schema() == target.arrow_schema() {
                         id
                     } else {
-                        let exprs = input
+                        let mut exprs: Vec<ExprIr> = input
                             .schema()
                             .iter()
                             .zip(u.schema.fields())
@@ -347,11 +363,14 @@ impl Lowering {
                                 }
                             })
                             .collect();
+                        if updating {
+                            exprs.push(ExprIr::column(OP_COLUMN));
+                        }
                         let dist = self.dists[id];
                         self.push(
                             NodeKind::Project { exprs },
                             vec![Edge::forward(id)],
-                            schema.clone(),
+                            target,
                             dist,
                         )
                     };
@@ -362,16 +381,22 @@ impl Lowering {
                 } else {
                     Dist::Spread
                 };
-                let updating: Vec<bool> = edges
-                    .iter()
-                    .map(|e| self.streams[e.from].updating)
-                    .collect();
-                if updating.iter().any(|u| *u) {
-                    return Err(not_continuous("UNION ALL of updating inputs"));
-                }
+                let updating = edges.iter().any(|e| self.streams[e.from].updating);
                 let watermarked = edges.iter().all(|e| self.streams[e.from].watermarked);
+                let mut schema = schema;
+                if updating {
+                    // Every input becomes a changelog: append-only ones
+                    // are all inserts.
+                    for edge in &mut edges {
+                        if !self.streams[edge.from].updating {
+                            edge.from = self.with_inserts(edge.from)?;
+                        }
+                    }
+                    schema.columns.push((None, op_field()));
+                }
                 let id = self.push(NodeKind::Union, edges, schema, dist);
                 self.streams[id] = StreamProps {
+                    updating,
                     watermarked,
                     ..StreamProps::default()
                 };
@@ -754,11 +779,6 @@ impl Lowering {
         output: SchemaIr,
     ) -> Result<NodeId> {
         let props = self.streams[input];
-        if props.updating {
-            return Err(not_continuous(
-                "an aggregation over an updating input (a view of an aggregation)",
-            ));
-        }
         let key_edge = |this: &Self, from: NodeId, keys: Vec<ExprIr>| {
             if keys.is_empty() {
                 this.gather(from)
@@ -779,6 +799,11 @@ impl Lowering {
                 .iter()
                 .position(|e| is_column(e, agg.input.schema(), w))
         });
+        if window_end.is_some() && props.updating {
+            return Err(not_continuous(
+                "a window aggregation over an updating input",
+            ));
+        }
         if let Some(window_end) = window_end {
             let props = ExecutionProps::new();
             let ctx = ExprContext::try_new(FunctionRegistry::shared(), &input_schema, &props)?;
@@ -843,6 +868,232 @@ impl Lowering {
         Ok(id)
     }
 
+    /// An append-only node's rows as a changelog of inserts (an op column
+    /// of `+I`), to meet updating streams in a union.
+    fn with_inserts(&mut self, from: NodeId) -> Result<NodeId> {
+        let mut schema = self.schema(from).clone();
+        let mut exprs: Vec<ExprIr> = schema
+            .columns
+            .iter()
+            .map(|(q, f)| ExprIr::Column {
+                relation: q.clone(),
+                name: f.name().clone(),
+            })
+            .collect();
+        let insert =
+            datafusion_expr::lit(tidewater_runtime::changelog::Op::Insert as i8).alias(OP_COLUMN);
+        exprs.push(ir(&insert)?);
+        schema.columns.push((None, op_field()));
+        let dist = self.dists[from];
+        let props = self.streams[from];
+        let id = self.push(
+            NodeKind::Project { exprs },
+            vec![Edge::forward(from)],
+            schema,
+            dist,
+        );
+        self.streams[id] = StreamProps {
+            updating: true,
+            ..props
+        };
+        Ok(id)
+    }
+
+    /// An equi-join in a continuous query: both inputs hashed on their
+    /// keys into an updating join that keeps both sides' rows.
+    fn lower_continuous_join(&mut self, j: &datafusion_expr::logical_plan::Join) -> Result<NodeId> {
+        let join_type = match j.join_type {
+            JoinType::Inner => JoinKind::Inner,
+            JoinType::Left => JoinKind::Left,
+            JoinType::Right => JoinKind::Right,
+            JoinType::Full => JoinKind::Full,
+            _ => {
+                return Err(not_continuous(
+                    "a semi, anti or mark join (IN, EXISTS or NOT IN with a subquery)",
+                ));
+            }
+        };
+        if j.on.is_empty() {
+            return Err(not_continuous(
+                "a join without an equality condition (a cross or theta join)",
+            ));
+        }
+        let left = self.lower(&j.left)?;
+        let right = self.lower(&j.right)?;
+        let (left_keys, right_keys) = join_keys(j)?;
+        let filter = j.filter.as_ref().map(ir).transpose()?;
+        let mut schema = SchemaIr::from_df_schema(&j.schema);
+        schema.columns.push((None, op_field()));
+        let watermarked = self.streams[left].watermarked && self.streams[right].watermarked;
+        let edges = vec![
+            Edge {
+                from: left,
+                exchange: Exchange::Hash(left_keys.clone()),
+            },
+            Edge {
+                from: right,
+                exchange: Exchange::Hash(right_keys.clone()),
+            },
+        ];
+        let id = self.push(
+            NodeKind::StreamJoin {
+                join_type,
+                left_keys,
+                right_keys,
+                filter,
+                null_equals_null: j.null_equality == NullEquality::NullEqualsNull,
+            },
+            edges,
+            schema,
+            Dist::Spread,
+        );
+        self.streams[id] = StreamProps {
+            updating: true,
+            window_end: None,
+            watermarked,
+        };
+        Ok(id)
+    }
+
+    /// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)` under a filter that
+    /// bounds it (`rn <= N`) in a continuous query: a TopN. The filter
+    /// stays above it (it may hold more conditions).
+    fn lower_top_n(&mut self, w: &datafusion_expr::logical_plan::Window) -> Result<NodeId> {
+        let refuse = || {
+            not_continuous(
+                "a window function (OVER) other than ROW_NUMBER() bounded by a filter \
+                 (… WHERE rn <= N, a TopN)",
+            )
+        };
+        let Some(limit) = self.top_n.get(&(w as *const _ as usize)).copied() else {
+            return Err(refuse());
+        };
+        let [expr] = w.window_expr.as_slice() else {
+            return Err(refuse());
+        };
+        let Some(params) = row_number_params(expr) else {
+            return Err(refuse());
+        };
+        if params.order_by.is_empty() {
+            return Err(not_continuous("a TopN without ORDER BY"));
+        }
+        let input = self.lower(&w.input)?;
+        let partition_by = irs(&params.partition_by)?;
+        let order_by = params
+            .order_by
+            .iter()
+            .map(SortIr::try_from_sort)
+            .collect::<Result<Vec<_>>>()?;
+        let mut schema = SchemaIr::from_df_schema(&w.schema);
+        schema.columns.push((None, op_field()));
+        self.push_top_n(input, partition_by, order_by, limit, schema)
+    }
+
+    fn push_top_n(
+        &mut self,
+        input: NodeId,
+        partition_by: Vec<ExprIr>,
+        order_by: Vec<SortIr>,
+        limit: usize,
+        schema: SchemaIr,
+    ) -> Result<NodeId> {
+        let (edge, dist) = if partition_by.is_empty() {
+            (self.gather(input), Dist::Single)
+        } else {
+            (
+                Edge {
+                    from: input,
+                    exchange: Exchange::Hash(partition_by.clone()),
+                },
+                Dist::Spread,
+            )
+        };
+        let props = self.streams[input];
+        let id = self.push(
+            NodeKind::TopN {
+                partition_by,
+                order_by,
+                limit,
+            },
+            vec![edge],
+            schema,
+            dist,
+        );
+        self.streams[id] = StreamProps {
+            updating: true,
+            window_end: None,
+            watermarked: props.watermarked,
+        };
+        Ok(id)
+    }
+
+    /// `ORDER BY … LIMIT n` in a continuous query: a TopN without
+    /// partitions whose row number is dropped.
+    fn lower_sort_top_n(
+        &mut self,
+        sort: &datafusion_expr::logical_plan::Sort,
+        limit: usize,
+    ) -> Result<NodeId> {
+        let input = self.lower(&sort.input)?;
+        let order_by = sort
+            .expr
+            .iter()
+            .map(SortIr::try_from_sort)
+            .collect::<Result<Vec<_>>>()?;
+        let data = SchemaIr::from_df_schema(sort.input.schema());
+        let mut schema = data.clone();
+        schema.columns.push((
+            None,
+            arrow::datatypes::Field::new(
+                ROW_NUMBER_COLUMN,
+                arrow::datatypes::DataType::UInt64,
+                false,
+            ),
+        ));
+        schema.columns.push((None, op_field()));
+        let top = self.push_top_n(input, Vec::new(), order_by, limit, schema)?;
+        let mut exprs: Vec<ExprIr> = data
+            .columns
+            .iter()
+            .map(|(q, f)| ExprIr::Column {
+                relation: q.clone(),
+                name: f.name().clone(),
+            })
+            .collect();
+        exprs.push(ExprIr::column(OP_COLUMN));
+        let mut out = data;
+        out.columns.push((None, op_field()));
+        Ok(self.push(
+            NodeKind::Project { exprs },
+            vec![Edge::forward(top)],
+            out,
+            Dist::Single,
+        ))
+    }
+
+    /// `LIMIT` in a continuous query: only over `ORDER BY` (a TopN).
+    fn lower_continuous_limit(
+        &mut self,
+        l: &datafusion_expr::logical_plan::Limit,
+    ) -> Result<NodeId> {
+        let skip = match l.get_skip_type()? {
+            SkipType::Literal(n) => n,
+            SkipType::UnsupportedExpr => return Err(not_supported("a non-constant OFFSET")),
+        };
+        let fetch = match l.get_fetch_type()? {
+            FetchType::Literal(n) => n,
+            FetchType::UnsupportedExpr => return Err(not_supported("a non-constant LIMIT")),
+        };
+        match (l.input.as_ref(), skip, fetch) {
+            (LogicalPlan::Sort(sort), 0, Some(n)) => {
+                let limit = sort.fetch.map_or(n, |f| f.min(n));
+                self.lower_sort_top_n(sort, limit)
+            }
+            (_, 0, Some(_)) => Err(not_continuous("LIMIT without ORDER BY")),
+            _ => Err(not_continuous("OFFSET")),
+        }
+    }
+
     fn lower_join(&mut self, j: &datafusion_expr::logical_plan::Join) -> Result<NodeId> {
         if let Some(swapped) = swap_join_sides(j)? {
             return self.lower_swapped_join(j, &swapped);
@@ -873,14 +1124,7 @@ impl Lowering {
                 Dist::Single,
             ));
         }
-        let left_keys =
-            j.on.iter()
-                .map(|(l, _)| ir(l))
-                .collect::<Result<Vec<_>>>()?;
-        let right_keys =
-            j.on.iter()
-                .map(|(_, r)| ir(r))
-                .collect::<Result<Vec<_>>>()?;
+        let (left_keys, right_keys) = join_keys(j)?;
         let (edges, dist) = if both_single {
             (
                 vec![Edge::forward(left), Edge::forward(right)],
@@ -919,6 +1163,121 @@ impl Lowering {
             dist,
         ))
     }
+}
+
+/// The equality keys of a join: over its left input, and over its right.
+fn join_keys(j: &datafusion_expr::logical_plan::Join) -> Result<(Vec<ExprIr>, Vec<ExprIr>)> {
+    let left =
+        j.on.iter()
+            .map(|(l, _)| ir(l))
+            .collect::<Result<Vec<_>>>()?;
+    let right =
+        j.on.iter()
+            .map(|(_, r)| ir(r))
+            .collect::<Result<Vec<_>>>()?;
+    Ok((left, right))
+}
+
+/// Name of the row number column of an `ORDER BY … LIMIT` TopN (dropped
+/// right after it).
+const ROW_NUMBER_COLUMN: &str = "__row_number";
+
+/// The `ROW_NUMBER()` window function's parameters, if `expr` is one.
+fn row_number_params(expr: &Expr) -> Option<&datafusion_expr::expr::WindowFunctionParams> {
+    let Expr::WindowFunction(w) = unalias_ref(expr) else {
+        return None;
+    };
+    (w.fun.name() == "row_number" && w.params.args.is_empty()).then_some(&w.params)
+}
+
+/// `expr` without the aliases around it.
+fn unalias_ref(mut expr: &Expr) -> &Expr {
+    while let Expr::Alias(a) = expr {
+        expr = &a.expr;
+    }
+    expr
+}
+
+/// The unsigned integer a literal (maybe cast) holds.
+fn literal_u64(expr: &Expr) -> Option<u64> {
+    match unalias_ref(expr) {
+        Expr::Literal(v, _) => match v.cast_to(&arrow::datatypes::DataType::Int64).ok()? {
+            datafusion_common::ScalarValue::Int64(Some(n)) => u64::try_from(n).ok(),
+            _ => None,
+        },
+        Expr::Cast(c) => literal_u64(&c.expr),
+        Expr::TryCast(c) => literal_u64(&c.expr),
+        _ => None,
+    }
+}
+
+/// The column an expression reads, through casts.
+fn column_of(expr: &Expr) -> Option<&datafusion_common::Column> {
+    match unalias_ref(expr) {
+        Expr::Column(c) => Some(c),
+        Expr::Cast(c) => column_of(&c.expr),
+        Expr::TryCast(c) => column_of(&c.expr),
+        _ => None,
+    }
+}
+
+/// The `ROW_NUMBER()` window node that column `c` of `plan` comes from,
+/// through projections and aliases that pass it on unchanged (by address).
+fn row_number_window(plan: &LogicalPlan, c: &datafusion_common::Column) -> Option<usize> {
+    let index = plan.schema().index_of_column(c).ok()?;
+    match plan {
+        LogicalPlan::Projection(p) => {
+            let inner = column_of(&p.expr[index])?;
+            row_number_window(&p.input, inner)
+        }
+        LogicalPlan::SubqueryAlias(a) => {
+            let inner = a.input.schema().columns().get(index)?.clone();
+            row_number_window(&a.input, &inner)
+        }
+        LogicalPlan::Filter(f) => row_number_window(&f.input, c),
+        LogicalPlan::Window(w) => {
+            let first = w.input.schema().fields().len();
+            let expr = w.window_expr.get(index.checked_sub(first)?)?;
+            row_number_params(expr)?;
+            Some(w as *const _ as usize)
+        }
+        _ => None,
+    }
+}
+
+/// A filter's bound on a row number: `rn <= N`, `rn < N`, `rn = N`,
+/// `N >= rn` … among its conjuncts; the window node (by address) and N.
+fn top_n_bound(f: &datafusion_expr::logical_plan::Filter) -> Option<(usize, usize)> {
+    use datafusion_expr::Operator;
+    let mut best: Option<(usize, usize)> = None;
+    for conjunct in datafusion_expr::utils::split_conjunction(&f.predicate) {
+        let Expr::BinaryExpr(b) = conjunct else {
+            continue;
+        };
+        let (column, op, n) = match (column_of(&b.left), literal_u64(&b.right)) {
+            (Some(c), Some(n)) => (c, b.op, n),
+            _ => match (literal_u64(&b.left), column_of(&b.right)) {
+                (Some(n), Some(c)) => match b.op.swap() {
+                    Some(op) => (c, op, n),
+                    None => continue,
+                },
+                _ => continue,
+            },
+        };
+        let limit = match op {
+            Operator::LtEq | Operator::Eq => n,
+            Operator::Lt => n.saturating_sub(1),
+            _ => continue,
+        };
+        let Some(window) = row_number_window(&f.input, column) else {
+            continue;
+        };
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if best.is_none_or(|(_, l)| limit < l) {
+            best = Some((window, limit));
+        }
+    }
+    best
 }
 
 /// The join with its inputs swapped, when its right input looks much

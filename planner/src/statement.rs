@@ -45,6 +45,9 @@ pub struct PreparedQuery {
     /// A `SUBSCRIBE`: the query runs continuously and its result is a
     /// changefeed (`epoch`, `diff`, then the query's columns).
     pub subscribe: bool,
+    /// Explained as a materialized view's query: lowered continuously
+    /// (`EXPLAIN CREATE MATERIALIZED VIEW`).
+    pub continuous: bool,
 }
 
 /// A query ready to run.
@@ -546,6 +549,7 @@ impl<'a> Planner<'a> {
             return Ok(PreparedQuery {
                 output: Arc::new(Schema::new(fields)),
                 subscribe: true,
+                continuous: true,
                 ..inner
             });
         }
@@ -604,6 +608,7 @@ impl<'a> Planner<'a> {
             param_types,
             output,
             subscribe: false,
+            continuous: false,
         })
     }
 
@@ -676,6 +681,7 @@ impl<'a> Planner<'a> {
                         param_types: prepared.param_types,
                         output: Arc::clone(input.schema().inner()),
                         subscribe: false,
+                        continuous: false,
                     },
                 })
             }
@@ -982,6 +988,12 @@ impl<'a> Planner<'a> {
                     Planned::Query(query) | Planned::Insert { query, .. } => {
                         Ok(Planned::Explain { query })
                     }
+                    Planned::CreateMaterializedView { query, .. } => Ok(Planned::Explain {
+                        query: PreparedQuery {
+                            continuous: true,
+                            ..query
+                        },
+                    }),
                     _ => Err(PlanError::feature_not_supported("EXPLAIN of this statement").into()),
                 }
             }
@@ -1200,6 +1212,14 @@ impl<'a> Planner<'a> {
                 },
             )?
             .with_changefeed()
+        } else if query.continuous {
+            lower_plan(
+                &optimized,
+                QueryConfig {
+                    continuous: true,
+                    ..config
+                },
+            )?
         } else {
             lower_plan(&optimized, config)?
         };

@@ -26,6 +26,7 @@ pub mod plan;
 pub mod pool;
 pub mod progress;
 mod render;
+pub mod rows;
 pub mod series;
 pub mod settings;
 pub mod shuffle;

@@ -310,6 +310,36 @@ pub enum NodeKind {
         /// `NOT IN` semantics for anti joins (see the hash join operator).
         null_aware: bool,
     },
+    /// Updating equi-join of a continuous query (inner or outer, over
+    /// append-only or updating inputs): keeps both sides' rows per key and
+    /// emits a changelog (see [`crate::operators::stream_join`]). Both
+    /// inputs are partitioned by their keys; its schema ends with the op
+    /// column.
+    StreamJoin {
+        /// Join type (inner, left, right or full).
+        join_type: JoinKind,
+        /// Keys over the left input.
+        left_keys: Vec<ExprIr>,
+        /// Keys over the right input.
+        right_keys: Vec<ExprIr>,
+        /// Extra condition over the concatenated left and right columns.
+        filter: Option<ExprIr>,
+        /// Whether `NULL` keys match each other.
+        null_equals_null: bool,
+    },
+    /// TopN of a continuous query (`ROW_NUMBER() OVER (PARTITION BY …
+    /// ORDER BY …) <= limit`): the input's columns and the row number of
+    /// each partition's first `limit` rows, as a changelog (see
+    /// [`crate::operators::top_n`]). Its input is hashed on the partition
+    /// keys; its schema ends with the op column.
+    TopN {
+        /// Partition keys over the input.
+        partition_by: Vec<ExprIr>,
+        /// Order within a partition.
+        order_by: Vec<SortIr>,
+        /// Rows kept per partition.
+        limit: usize,
+    },
     /// Join on an arbitrary condition (or none: a cross join), on worker 0.
     NestedLoopJoin {
         /// Join type.
@@ -381,6 +411,8 @@ impl NodeKind {
                 WindowSpec::Hop { .. } => "Hop",
             },
             NodeKind::HashJoin { .. } => "HashJoin",
+            NodeKind::StreamJoin { .. } => "StreamJoin",
+            NodeKind::TopN { .. } => "TopN",
             NodeKind::NestedLoopJoin { .. } => "NestedLoopJoin",
             NodeKind::Sort { .. } => "Sort",
             NodeKind::Limit { .. } => "Limit",
@@ -494,7 +526,9 @@ impl DataflowPlan {
                 | NodeKind::Series { .. }
                 | NodeKind::ViewScan { .. }
                 | NodeKind::Input { .. } => Some(0),
-                NodeKind::HashJoin { .. } | NodeKind::NestedLoopJoin { .. } => Some(2),
+                NodeKind::HashJoin { .. }
+                | NodeKind::StreamJoin { .. }
+                | NodeKind::NestedLoopJoin { .. } => Some(2),
                 NodeKind::Union => None,
                 _ => Some(1),
             };
@@ -670,6 +704,13 @@ impl DataflowPlan {
                 right_keys,
                 filter,
                 ..
+            }
+            | NodeKind::StreamJoin {
+                join_type,
+                left_keys,
+                right_keys,
+                filter,
+                ..
             } => {
                 write!(f, ": {join_type:?} on [")?;
                 for (i, (l, r)) in left_keys.iter().zip(right_keys).enumerate() {
@@ -690,22 +731,22 @@ impl DataflowPlan {
                 }
             }
             NodeKind::Sort { order, fetch } => {
-                write!(f, ": ")?;
-                for (i, s) in order.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(
-                        f,
-                        "{} {} NULLS {}",
-                        DisplayExpr(&s.expr),
-                        if s.asc { "ASC" } else { "DESC" },
-                        if s.nulls_first { "FIRST" } else { "LAST" }
-                    )?;
-                }
+                write!(f, ": {}", SortList(order))?;
                 if let Some(n) = fetch {
                     write!(f, " fetch={n}")?;
                 }
+            }
+            NodeKind::TopN {
+                partition_by,
+                order_by,
+                limit,
+            } => {
+                write!(
+                    f,
+                    ": partition_by=[{}] order_by=[{}] limit={limit}",
+                    ExprList(partition_by),
+                    SortList(order_by)
+                )?;
             }
             NodeKind::Limit { skip, fetch } => {
                 write!(f, ": skip={skip}")?;
@@ -775,6 +816,27 @@ impl fmt::Display for ExprList<'_> {
                 write!(f, ", ")?;
             }
             write!(f, "{}", DisplayExpr(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Sort keys, as `ORDER BY` lists them.
+struct SortList<'a>(&'a [SortIr]);
+
+impl fmt::Display for SortList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(
+                f,
+                "{} {} NULLS {}",
+                DisplayExpr(&s.expr),
+                if s.asc { "ASC" } else { "DESC" },
+                if s.nulls_first { "FIRST" } else { "LAST" }
+            )?;
         }
         Ok(())
     }

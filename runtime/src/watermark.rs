@@ -60,6 +60,42 @@ fn to_micros(unit: TimeUnit, value: i64) -> Timestamp {
     }
 }
 
+/// A [`Timestamp`] in `unit` (rounded down).
+pub fn from_micros(unit: TimeUnit, micros: Timestamp) -> i64 {
+    match unit {
+        TimeUnit::Second => micros.div_euclid(1_000_000),
+        TimeUnit::Millisecond => micros.div_euclid(1_000),
+        TimeUnit::Microsecond => micros,
+        TimeUnit::Nanosecond => micros.saturating_mul(1_000),
+    }
+}
+
+thread_local! {
+    /// The watermark of the operator running on this thread, as its driver
+    /// last handed it over (see [`current_watermark`]).
+    static CURRENT: std::cell::Cell<Option<Timestamp>> = const { std::cell::Cell::new(None) };
+}
+
+/// The watermark the operator now running on this thread has reached
+/// (that of its last completed epoch), `None` outside continuous queries
+/// or before any: what `CURRENT_WATERMARK(col)` returns.
+pub fn current_watermark() -> Option<Timestamp> {
+    CURRENT.get()
+}
+
+/// Runs `f` with [`current_watermark`] set to `watermark` (restored after,
+/// even if `f` panics).
+pub(crate) fn with_current_watermark<R>(watermark: Option<Timestamp>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Timestamp>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.set(self.0);
+        }
+    }
+    let _restore = Restore(CURRENT.replace(watermark));
+    f()
+}
+
 /// The unit and raw values of a timestamp column (every timestamp type
 /// stores `i64`s; the cast only relabels the buffer).
 fn raw_times(column: &dyn Array) -> Result<(TimeUnit, Int64Array), QueryError> {

@@ -3,7 +3,9 @@
 //! fed while the views run), every materialized view equals its defining
 //! query run as a batch over the same input (for windows over unbounded
 //! input: the windows at or behind the final watermark), and the views are
-//! the same at 1 and 4 workers.
+//! the same at 1 and 4 workers. The views cover windows, updating
+//! aggregates, joins (inner and outer), TopN and DISTINCT, over nexmark,
+//! datagen and managed tables.
 
 mod pg_support;
 
@@ -40,6 +42,43 @@ const NEXMARK_VIEWS: &[(&str, &str)] = &[
     (
         "cheap",
         "SELECT auction, bidder, price, date_time FROM bid WHERE price < 2000",
+    ),
+    // A join (bids arrive after their auction, on the other input) and an
+    // aggregate over its changelog.
+    (
+        "auction_bids",
+        "SELECT a.id, a.category, count(*) AS n, max(b.price) AS top, min(b.price) AS low \
+         FROM auction a JOIN bid b ON a.id = b.auction GROUP BY a.id, a.category",
+    ),
+    // An outer join: an auction's padded row is retracted at its first bid.
+    (
+        "auction_matches",
+        "SELECT a.category, count(*) AS r, count(b.auction) AS matched \
+         FROM auction a LEFT JOIN bid b ON a.id = b.auction AND b.price > 10000 \
+         GROUP BY a.category",
+    ),
+    // TopN: the three highest bids of each auction.
+    (
+        "top_bids",
+        "SELECT auction, bidder, price, rn FROM (SELECT auction, bidder, price, \
+           ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC, bidder, date_time) AS rn \
+           FROM bid) t WHERE rn <= 3",
+    ),
+    (
+        "channels",
+        "SELECT DISTINCT auction % 50 AS a, channel FROM bid",
+    ),
+    // Over the counted datagen table: a join with the bids, a TopN over
+    // an updating aggregate.
+    (
+        "dg_join",
+        "SELECT d.color, count(*) AS n, sum(b.price) AS s \
+         FROM dg d JOIN bid b ON d.id = b.bidder GROUP BY d.color",
+    ),
+    (
+        "dg_top",
+        "SELECT k, n FROM (SELECT k, n, ROW_NUMBER() OVER (ORDER BY n DESC, k) AS rn \
+           FROM (SELECT v % 37 AS k, count(*) AS n FROM dg GROUP BY v % 37) g) t WHERE rn <= 5",
     ),
 ];
 
@@ -80,6 +119,24 @@ async fn nexmark_views(workers: usize) -> Vec<Rows> {
              WITH (connector = 'nexmark', table = 'bid', events_per_second = '0', \
                    event_count = '{EVENTS}', seed = '7', max_out_of_order = '1 second')"
         ))
+        .await
+        .unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE auction (id BIGINT, category BIGINT, date_time TIMESTAMP) \
+             WITH (connector = 'nexmark', table = 'auction', events_per_second = '0', \
+                   event_count = '{EVENTS}', seed = '7', max_out_of_order = '1 second')"
+        ))
+        .await
+        .unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE dg (id BIGINT, v BIGINT, color TEXT) \
+             WITH (connector = 'datagen', rows_per_second = '0', number_of_rows = '5000', \
+                   seed = '3', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1000', \
+                   'fields.v.min' = '0', 'fields.v.max' = '999', \
+                   'fields.color.values' = 'red,green,blue')",
+        )
         .await
         .unwrap();
     for (name, sql) in NEXMARK_VIEWS {
@@ -161,6 +218,20 @@ async fn managed_views(workers: usize) -> Vec<Rows> {
             "g2",
             "SELECT k, n FROM g WHERE n > 25",
             "SELECT k, count(*) AS n FROM ev GROUP BY k HAVING count(*) > 25",
+        ),
+        // Aggregates and a TopN over the changelog of `g`: the current
+        // extremes are retracted as the groups grow.
+        (
+            "g3",
+            "SELECT max(n) AS most, min(n) AS fewest, min(lo) AS lowest, count(*) AS groups FROM g",
+            "SELECT max(n), min(n), min(lo), count(*) FROM \
+               (SELECT k, count(*) AS n, min(v) AS lo FROM ev GROUP BY k) t",
+        ),
+        (
+            "g4",
+            "SELECT k, n FROM (SELECT k, n, ROW_NUMBER() OVER (ORDER BY n DESC, k) AS rn FROM g) t \
+             WHERE rn <= 3",
+            "SELECT k, count(*) AS n FROM ev GROUP BY k ORDER BY n DESC, k LIMIT 3",
         ),
     ];
     for (name, sql, _) in &views {

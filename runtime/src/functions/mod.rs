@@ -7,7 +7,8 @@
 //! casts with Postgres's errors in [`arithmetic`] and [`int_cast`]; the
 //! helpers the planner rewrites `generate_subscripts` and `LIKE … ESCAPE`
 //! into in [`array_subscripts`] and [`like_escape`]; `sum`
-//! typed as Postgres types it, replacing DataFusion's, in [`sum`]).
+//! typed as Postgres types it, replacing DataFusion's, in [`sum`];
+//! Flink's `CURRENT_WATERMARK` in [`current_watermark`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -18,6 +19,7 @@ use datafusion_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 pub mod arithmetic;
 pub mod array_subscripts;
 pub mod bytea;
+pub mod current_watermark;
 pub mod expand_array;
 pub mod int_cast;
 pub mod like_escape;
@@ -67,6 +69,7 @@ impl FunctionRegistry {
             .chain(datafusion_functions_nested::all_default_nested_functions())
             .chain(pg::scalar_functions())
             .chain(std::iter::once(bytea::ByteaIn::udf()))
+            .chain(std::iter::once(current_watermark::CurrentWatermark::udf()))
             .chain(std::iter::once(expand_array::ExpandArray::udf()))
             .chain(std::iter::once(array_subscripts::ArraySubscripts::udf()))
             .chain(std::iter::once(like_escape::LikeEscape::udf()))

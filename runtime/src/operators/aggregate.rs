@@ -325,7 +325,7 @@ impl GroupTable {
     /// Makes a global aggregate that saw no rows answer for empty input:
     /// one group that saw one filtered-out row, so that every aggregate
     /// gives its value for no rows (count 0, others NULL).
-    fn answer_empty_input(&mut self, spec: &AggregateSpec) -> DFResult<()> {
+    pub(crate) fn answer_empty_input(&mut self, spec: &AggregateSpec) -> DFResult<()> {
         let excluded = BooleanArray::from(vec![false]);
         for (call, acc) in spec.calls.iter().zip(self.accumulators.iter_mut()) {
             let row: Vec<ArrayRef> = call

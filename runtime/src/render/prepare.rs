@@ -18,8 +18,11 @@ use crate::operators::hash_join::HashJoinOperator;
 use crate::operators::limit::LimitOperator;
 use crate::operators::project::ProjectOperator;
 use crate::operators::publish::PublishOperator;
+use crate::operators::retracting_aggregate::RetractingAggregateOperator;
 use crate::operators::sink::SinkOperator;
 use crate::operators::sort::SortOperator;
+use crate::operators::stream_join::StreamJoinOperator;
+use crate::operators::top_n::TopNOperator;
 use crate::operators::unnest::UnnestOperator;
 use crate::operators::updating_aggregate::UpdatingAggregateOperator;
 use crate::operators::window::WindowOperator;
@@ -205,6 +208,52 @@ pub(super) fn prepare(
                     q.config.batch_size,
                 )?))
             }
+            NodeKind::StreamJoin {
+                join_type,
+                left_keys,
+                right_keys,
+                filter,
+                null_equals_null,
+            } => {
+                // Keys and filter refer to the sides' data columns (an
+                // updating side's op column is not part of the join).
+                let (left_data, right_data) =
+                    (data_columns(input_schema(0)), data_columns(input_schema(1)));
+                let left = ExprContext::try_new(registry, &left_data, &props)?;
+                let right = ExprContext::try_new(registry, &right_data, &props)?;
+                let both = ExprContext::try_new(
+                    registry,
+                    &concat_schemas(&left_data, &right_data),
+                    &props,
+                )?;
+                Prepared::Binary(Box::new(StreamJoinOperator::try_new(
+                    *join_type,
+                    left.physical_all(left_keys)?,
+                    right.physical_all(right_keys)?,
+                    filter.as_ref().map(|f| both.physical(f)).transpose()?,
+                    *null_equals_null,
+                    left.arrow_schema(),
+                    right.arrow_schema(),
+                    output_schema,
+                    q.budget.reservation("stream join"),
+                )?))
+            }
+            NodeKind::TopN {
+                partition_by,
+                order_by,
+                limit,
+            } => {
+                let data = data_columns(input_schema(0));
+                let ctx = ExprContext::try_new(registry, &data, &props)?;
+                Prepared::Unary(Box::new(TopNOperator::try_new(
+                    ctx.physical_all(partition_by)?,
+                    ctx.physical_sort(order_by)?,
+                    *limit,
+                    ctx.arrow_schema(),
+                    output_schema,
+                    q.budget.reservation("top n"),
+                )?))
+            }
             NodeKind::NestedLoopJoin { join_type, filter } => {
                 let left = ExprContext::try_new(registry, input_schema(0), &props)?;
                 let right = ExprContext::try_new(registry, input_schema(1), &props)?;
@@ -243,13 +292,28 @@ pub(super) fn prepare(
                 input_schema: agg_input,
             } => {
                 let ctx = ExprContext::try_new(registry, agg_input, &props)?;
-                Prepared::Unary(Box::new(UpdatingAggregateOperator::try_new(
-                    &ctx,
-                    group_by,
-                    aggregates,
-                    output_schema,
-                    q.budget.reservation("updating aggregate"),
-                )?))
+                if crate::changelog::is_updating(&input_schema(0).arrow_schema()) {
+                    // A changelog: groups are aggregated again from their
+                    // rows, so that retractions (of a min or max too) work.
+                    Prepared::Unary(Box::new(
+                        RetractingAggregateOperator::try_new(
+                            &ctx,
+                            group_by,
+                            aggregates,
+                            output_schema,
+                            q.budget.reservation("updating aggregate"),
+                        )?
+                        .with_answers_global(q.place.worker_index == 0),
+                    ))
+                } else {
+                    Prepared::Unary(Box::new(UpdatingAggregateOperator::try_new(
+                        &ctx,
+                        group_by,
+                        aggregates,
+                        output_schema,
+                        q.budget.reservation("updating aggregate"),
+                    )?))
+                }
             }
             NodeKind::Publish { view } => {
                 let input = nullable_schema(&input_schema(0).arrow_schema());
@@ -325,6 +389,15 @@ pub(super) fn prepare(
         prepared.push((op, routes));
     }
     Ok(prepared)
+}
+
+/// A stream's columns without its op column (when it is updating).
+fn data_columns(schema: &crate::expr::SchemaIr) -> crate::expr::SchemaIr {
+    let mut data = schema.clone();
+    if crate::changelog::is_updating(&data.arrow_schema()) {
+        data.columns.pop();
+    }
+    data
 }
 
 fn concat_schemas(

@@ -5,7 +5,9 @@
 //! is then sent on. The driver's capability follows the earliest epoch still
 //! open upstream or queued here; once the input has ended and everything is
 //! handed over, the operator's `on_end` emits what it still holds and the
-//! capability is dropped. A satisfied limit that completes the result asks
+//! capability is dropped. While the operator handles a batch, the
+//! watermark of its last completed epoch is the thread's current one
+//! (`CURRENT_WATERMARK`, [`crate::watermark::current_watermark`]). A satisfied limit that completes the result asks
 //! the query's sources to stop (`QueryShared::finish_early`).
 
 use std::rc::Rc;
@@ -20,6 +22,7 @@ use crate::Epoch;
 use crate::chunk::{Chunk, Item};
 use crate::operators::UnaryOperator;
 use crate::shuffle::EdgePact;
+use crate::watermark::with_current_watermark;
 
 pub(super) fn render_unary<'s>(
     input: Stream<'s, Epoch, Chunk>,
@@ -37,6 +40,8 @@ pub(super) fn render_unary<'s>(
         let mut queue = EpochQueue::new(q.order());
         // The input frontier last reported to the operator.
         let mut reported: Epoch = 0;
+        // The watermark of the last completed epoch (CURRENT_WATERMARK).
+        let mut reached = None;
         move |(input, frontier), output| {
             input.for_each(|time, data| queue.push(&time, 0, data.take_items()));
             if !(failed || q.canceled()) {
@@ -51,7 +56,7 @@ pub(super) fn render_unary<'s>(
                         Step::Item(_, Item::Rows(batch)) => {
                             !op.is_done()
                                 && run_emitting(name, output, at, &q, |e| {
-                                    op.on_batch(epoch, batch, e)
+                                    with_current_watermark(reached, || op.on_batch(epoch, batch, e))
                                 })
                         }
                         Step::Item(_, Item::Watermark(_)) => false,
@@ -60,6 +65,7 @@ pub(super) fn render_unary<'s>(
                                 op.on_epoch_end(epoch, watermark, e)
                             });
                             if !failed && let Some(w) = watermark {
+                                reached = Some(w);
                                 give_watermark(output, at, w);
                             }
                             failed
