@@ -15,14 +15,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::array::{Array, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
-use arrow_row::{RowConverter, SortField};
 
 use super::{Emit, OpResult, UnaryOperator};
 use crate::Epoch;
 use crate::changelog::{self, Op};
 use crate::error::{QueryError, SqlState};
+use crate::rows::RowCodec;
 use crate::shuffle::{key_group_of, shuffle_hashes};
 use crate::state::{KeyGroup, StateSnapshot};
 use crate::view::ViewPart;
@@ -44,7 +44,7 @@ pub struct PublishOperator {
     schema: SchemaRef,
     /// The input's schema (with the op column when it is updating).
     input_schema: SchemaRef,
-    converter: RowConverter,
+    codec: RowCodec,
     groups: BTreeMap<KeyGroup, GroupRows>,
     /// This epoch's input, not yet applied.
     pending: Vec<RecordBatch>,
@@ -69,19 +69,12 @@ impl PublishOperator {
     /// When the view's column types cannot be row-encoded.
     pub fn try_new(part: Arc<ViewPart>, input_schema: SchemaRef) -> Result<Self, QueryError> {
         let schema = Arc::clone(part.schema());
-        let converter = RowConverter::new(
-            schema
-                .fields()
-                .iter()
-                .map(|f| SortField::new(f.data_type().clone()))
-                .collect(),
-        )
-        .map_err(|e| QueryError::new(SqlState::FeatureNotSupported, e.to_string()))?;
+        let codec = RowCodec::try_new(Arc::clone(&schema))?;
         Ok(Self {
             part,
             schema,
             input_schema,
-            converter,
+            codec,
             groups: BTreeMap::new(),
             pending: Vec::new(),
             watermark: None,
@@ -107,10 +100,7 @@ impl PublishOperator {
         let columns = data.columns();
         let hashes = shuffle_hashes(columns, data.num_rows())
             .map_err(|e| QueryError::from_datafusion(&e))?;
-        let rows = self
-            .converter
-            .convert_columns(columns)
-            .map_err(|e| QueryError::new(SqlState::Internal, e.to_string()))?;
+        let rows = self.codec.encode(columns)?;
         for (i, hash) in hashes.iter().enumerate() {
             let kg = if columns.is_empty() {
                 0
@@ -140,37 +130,15 @@ impl PublishOperator {
         Ok(())
     }
 
-    /// Builds the batch of a key group's rows.
-    fn materialize(
-        converter: &RowConverter,
-        schema: &SchemaRef,
-        group: &GroupRows,
-    ) -> Result<RecordBatch, QueryError> {
-        let parser = converter.parser();
-        let mut repeated = Vec::new();
-        for (bytes, count) in &group.counts {
-            for _ in 0..*count {
-                repeated.push(parser.parse(bytes));
-            }
-        }
-        let columns: Vec<ArrayRef> = converter
-            .convert_rows(repeated)
-            .map_err(|e| QueryError::new(SqlState::Internal, e.to_string()))?;
-        let rows = group.counts.values().sum::<i64>() as usize;
-        RecordBatch::try_new_with_options(
-            Arc::clone(schema),
-            columns,
-            &RecordBatchOptions::new().with_row_count(Some(rows)),
-        )
-        .map_err(|e| QueryError::new(SqlState::Internal, e.to_string()))
-    }
-
     fn contents(&mut self) -> Result<Vec<RecordBatch>, QueryError> {
         let mut out = Vec::with_capacity(self.groups.len());
         self.groups.retain(|_, g| !g.counts.is_empty());
         for group in self.groups.values_mut() {
             if group.batch.is_none() {
-                group.batch = Some(Self::materialize(&self.converter, &self.schema, group)?);
+                group.batch = Some(
+                    self.codec
+                        .decode(group.counts.iter().map(|(r, c)| (r.as_ref(), *c)))?,
+                );
             }
             out.extend(group.batch.clone());
         }
