@@ -579,32 +579,58 @@ impl Lowering {
         let schema = SchemaIr::from_df_schema(&scan.projected_schema);
         let mut id = match &entry.kind {
             TableKind::Source { connector, options } => {
+                let watermark = crate::catalog::watermark_of(&entry.schema);
+                let mut projection = scan.projection.clone();
+                let mut scan_schema = schema.clone();
+                // A continuous scan always reads its event-time column, so
+                // that its partition tracks the watermark even when the
+                // query does not use the column (dropped right after).
+                let extra_time_column = match (&watermark, &mut projection) {
+                    (Some((column, _)), Some(p)) if self.continuous && !p.contains(column) => {
+                        p.push(*column);
+                        scan_schema.columns.push((
+                            Some(tidewater_runtime::expr::qualifier_to_ir(&scan.table_name)),
+                            entry.schema.field(*column).clone(),
+                        ));
+                        true
+                    }
+                    _ => false,
+                };
                 let spec = SourceSpec {
                     connector: connector.clone(),
                     table: entry.name.to_string(),
                     options: options.clone(),
                     schema: entry.schema.as_ref().clone(),
-                    projection: scan.projection.clone(),
                     limit: if scan.filters.is_empty() {
                         scan.fetch
                     } else {
                         None
                     },
-                    watermark: crate::catalog::watermark_of(&entry.schema).and_then(
-                        |(column, delay_micros)| {
-                            let read = scan.projection.as_ref().is_none_or(|p| p.contains(&column));
-                            read.then_some(WatermarkSpec {
-                                column,
-                                delay_micros,
-                                idle_timeout: None,
-                            })
-                        },
-                    ),
+                    watermark: watermark.and_then(|(column, delay_micros)| {
+                        let read = projection.as_ref().is_none_or(|p| p.contains(&column));
+                        read.then_some(WatermarkSpec {
+                            column,
+                            delay_micros,
+                            idle_timeout: None,
+                        })
+                    }),
+                    projection,
                     resume: None,
                 };
                 let watermarked = spec.watermark.is_some();
-                let id = self.push(NodeKind::Scan(spec), vec![], schema.clone(), Dist::Spread);
+                let mut id = self.push(NodeKind::Scan(spec), vec![], scan_schema, Dist::Spread);
                 self.streams[id].watermarked = watermarked;
+                if extra_time_column {
+                    let exprs = schema.column_refs();
+                    let props = self.streams[id];
+                    id = self.push(
+                        NodeKind::Project { exprs },
+                        vec![Edge::forward(id)],
+                        schema.clone(),
+                        Dist::Spread,
+                    );
+                    self.streams[id] = props;
+                }
                 id
             }
             TableKind::Materialized { view } => {
@@ -739,14 +765,7 @@ impl Lowering {
         let (exchange, dist) = if group_by.is_empty() {
             (Exchange::Single, Dist::Single)
         } else {
-            let keys = group_fields
-                .columns
-                .iter()
-                .map(|(q, f)| ExprIr::Column {
-                    relation: q.clone(),
-                    name: f.name().clone(),
-                })
-                .collect();
+            let keys = group_fields.column_refs();
             (Exchange::Hash(keys), Dist::Spread)
         };
         Ok(self.push(
@@ -811,14 +830,7 @@ impl Lowering {
                 columns: output.columns[..group_by.len()].to_vec(),
             };
             let partial_out = partial_schema(&ctx, &group_fields, &aggregates)?;
-            let keys = group_fields
-                .columns
-                .iter()
-                .map(|(q, f)| ExprIr::Column {
-                    relation: q.clone(),
-                    name: f.name().clone(),
-                })
-                .collect();
+            let keys = group_fields.column_refs();
             let partial = self.push(
                 NodeKind::WindowAggregate {
                     group_by: group_by.clone(),
@@ -872,14 +884,7 @@ impl Lowering {
     /// of `+I`), to meet updating streams in a union.
     fn with_inserts(&mut self, from: NodeId) -> Result<NodeId> {
         let mut schema = self.schema(from).clone();
-        let mut exprs: Vec<ExprIr> = schema
-            .columns
-            .iter()
-            .map(|(q, f)| ExprIr::Column {
-                relation: q.clone(),
-                name: f.name().clone(),
-            })
-            .collect();
+        let mut exprs: Vec<ExprIr> = schema.column_refs();
         let insert =
             datafusion_expr::lit(tidewater_runtime::changelog::Op::Insert as i8).alias(OP_COLUMN);
         exprs.push(ir(&insert)?);
@@ -1052,14 +1057,7 @@ impl Lowering {
         ));
         schema.columns.push((None, op_field()));
         let top = self.push_top_n(input, Vec::new(), order_by, limit, schema)?;
-        let mut exprs: Vec<ExprIr> = data
-            .columns
-            .iter()
-            .map(|(q, f)| ExprIr::Column {
-                relation: q.clone(),
-                name: f.name().clone(),
-            })
-            .collect();
+        let mut exprs: Vec<ExprIr> = data.column_refs();
         exprs.push(ExprIr::column(OP_COLUMN));
         let mut out = data;
         out.columns.push((None, op_field()));

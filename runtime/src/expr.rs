@@ -89,6 +89,17 @@ impl SchemaIr {
         }
     }
 
+    /// A reference to each column, in order (a projection that keeps them).
+    pub fn column_refs(&self) -> Vec<ExprIr> {
+        self.columns
+            .iter()
+            .map(|(q, f)| ExprIr::Column {
+                relation: q.clone(),
+                name: f.name().clone(),
+            })
+            .collect()
+    }
+
     /// Rebuilds the DataFusion schema.
     pub fn to_df_schema(&self) -> DFResult<DFSchemaRef> {
         let cols = self

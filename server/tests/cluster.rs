@@ -14,6 +14,11 @@
 //! division by zero raised only on a row of file 3 therefore prove that
 //! batches and errors crossed from process 1 to process 0 and back.
 //! Finally SIGTERM stops process 0, whose shutdown command must stop process 1.
+//!
+//! A second cluster runs the continuous-query workload of
+//! `equivalence_support` (nexmark and datagen sources split over the four
+//! workers, a managed table on process 0 fed while its views run): every
+//! view, whose parts live on both processes, equals its batch query.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,6 +29,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+mod equivalence_support;
+mod pg_support;
 
 /// How long the cluster may take to start (timely retries connections once a second).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -833,6 +841,17 @@ async fn two_process_cluster_runs_shuffling_queries_and_shuts_down() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let logs = cluster.logs();
+    assert!(!logs.contains("panicked"), "a process panicked:\n{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_process_cluster_views_equal_their_batch_queries() {
+    // The processes' logs are printed if a check fails (see `Drop`).
+    let cluster = Cluster::start().await;
+    let client = cluster.connect().await;
+    equivalence_support::nexmark_views(&client, "the two-process cluster").await;
+    equivalence_support::managed_views(&client, "the two-process cluster").await;
     let logs = cluster.logs();
     assert!(!logs.contains("panicked"), "a process panicked:\n{logs}");
 }

@@ -234,7 +234,7 @@ async fn copy_to_stdout_and_show_jobs() {
     };
     assert!(line("Changefeed").ends_with("(append-only)"));
     assert!(line("UpdatingAggregate").ends_with("(updating)"));
-    assert!(line("] Scan: tidewater").ends_with("(append-only)"));
+    assert!(line("Scan: tidewater").ends_with("(append-only)"));
 
     let jobs = simple_rows(&client, "SHOW JOBS").await;
     assert_eq!(jobs.len(), 1);

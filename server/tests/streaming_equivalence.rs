@@ -3,265 +3,44 @@
 //! fed while the views run), every materialized view equals its defining
 //! query run as a batch over the same input (for windows over unbounded
 //! input: the windows at or behind the final watermark), and the views are
-//! the same at 1 and 4 workers. The views cover windows, updating
+//! the same at 1, 2 and 4 workers. The views cover windows, updating
 //! aggregates, joins (inner and outer), TopN and DISTINCT, over nexmark,
-//! datagen and managed tables.
+//! datagen and managed tables (see `equivalence_support`; `cluster.rs`
+//! runs the same workload on two processes).
 
+mod equivalence_support;
 mod pg_support;
 
-use std::time::{Duration, Instant};
-
-use pg_support::{TestServer, simple_rows};
+use equivalence_support::{Rows, managed_views, nexmark_views};
+use pg_support::TestServer;
 use tokio_postgres::Client;
 
-type Rows = Vec<Vec<Option<String>>>;
-
-/// Events of the counted nexmark stream (46 in 50 are bids).
-const EVENTS: u64 = 60_000;
-
-/// The views over the nexmark bids, each with its batch query.
-const NEXMARK_VIEWS: &[(&str, &str)] = &[
-    (
-        "tumble_bids",
-        "SELECT auction, window_start, window_end, count(*) AS n, sum(price) AS s, \
-                max(price) AS top, min(bidder) AS low \
-         FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(date_time), INTERVAL '2' SECOND)) \
-         GROUP BY auction, window_start, window_end",
-    ),
-    (
-        "hop_bids",
-        "SELECT window_start, window_end, count(*) AS n, avg(price) AS mean \
-         FROM TABLE(HOP(TABLE bid, DESCRIPTOR(date_time), INTERVAL '1' SECOND, INTERVAL '3' SECOND)) \
-         GROUP BY window_start, window_end",
-    ),
-    (
-        "per_bidder",
-        "SELECT bidder % 97 AS b, count(*) AS n, sum(price) AS s, min(price) AS lo, max(price) AS hi \
-         FROM bid GROUP BY bidder % 97",
-    ),
-    (
-        "cheap",
-        "SELECT auction, bidder, price, date_time FROM bid WHERE price < 2000",
-    ),
-    // A join (bids arrive after their auction, on the other input) and an
-    // aggregate over its changelog.
-    (
-        "auction_bids",
-        "SELECT a.id, a.category, count(*) AS n, max(b.price) AS top, min(b.price) AS low \
-         FROM auction a JOIN bid b ON a.id = b.auction GROUP BY a.id, a.category",
-    ),
-    // An outer join: an auction's padded row is retracted at its first bid.
-    (
-        "auction_matches",
-        "SELECT a.category, count(*) AS r, count(b.auction) AS matched \
-         FROM auction a LEFT JOIN bid b ON a.id = b.auction AND b.price > 10000 \
-         GROUP BY a.category",
-    ),
-    // TopN: the three highest bids of each auction.
-    (
-        "top_bids",
-        "SELECT auction, bidder, price, rn FROM (SELECT auction, bidder, price, \
-           ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC, bidder, date_time) AS rn \
-           FROM bid) t WHERE rn <= 3",
-    ),
-    (
-        "channels",
-        "SELECT DISTINCT auction % 50 AS a, channel FROM bid",
-    ),
-    // Over the counted datagen table: a join with the bids, a TopN over
-    // an updating aggregate.
-    (
-        "dg_join",
-        "SELECT d.color, count(*) AS n, sum(b.price) AS s \
-         FROM dg d JOIN bid b ON d.id = b.bidder GROUP BY d.color",
-    ),
-    (
-        "dg_top",
-        "SELECT k, n FROM (SELECT k, n, ROW_NUMBER() OVER (ORDER BY n DESC, k) AS rn \
-           FROM (SELECT v % 37 AS k, count(*) AS n FROM dg GROUP BY v % 37) g) t WHERE rn <= 5",
-    ),
-];
-
-/// Waits until every job is finished (its inputs ended).
-async fn wait_finished(client: &Client) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let jobs = simple_rows(client, "SHOW JOBS").await;
-        if jobs.iter().all(|j| j[2].as_deref() == Some("finished")) {
-            return;
-        }
-        assert!(
-            jobs.iter().all(|j| j[2].as_deref() != Some("failed")),
-            "a job failed: {jobs:?}"
+/// Runs `workload` on a fresh server at 1, 2 and 4 workers and checks
+/// that its views are the same at every count.
+async fn same_at_1_2_and_4_workers(workload: impl AsyncFn(&Client, &str) -> Vec<Rows>) {
+    let mut results = Vec::new();
+    for workers in [1, 2, 4] {
+        let server = TestServer::start_with_workers(workers).await;
+        let client = server.connect().await;
+        results.push((
+            workers,
+            workload(&client, &format!("{workers} workers")).await,
+        ));
+    }
+    for (workers, result) in &results[1..] {
+        assert_eq!(
+            &results[0].1, result,
+            "the views differ between 1 and {workers} workers"
         );
-        assert!(Instant::now() < deadline, "jobs did not finish: {jobs:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// Every row of `sql`, sorted (as text).
-async fn sorted(client: &Client, sql: &str) -> Rows {
-    let mut rows = simple_rows(client, sql).await;
-    rows.sort();
-    rows
-}
-
-/// The nexmark views at `workers` workers, after checking each against
-/// its batch query.
-async fn nexmark_views(workers: usize) -> Vec<Rows> {
-    let server = TestServer::start_with_workers(workers).await;
-    let client = server.connect().await;
-    client
-        .batch_execute(&format!(
-            "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel TEXT, url TEXT, \
-               date_time TIMESTAMP, extra TEXT, \
-               WATERMARK FOR date_time AS date_time - INTERVAL '2' SECOND) \
-             WITH (connector = 'nexmark', table = 'bid', events_per_second = '0', \
-                   event_count = '{EVENTS}', seed = '7', max_out_of_order = '1 second')"
-        ))
-        .await
-        .unwrap();
-    client
-        .batch_execute(&format!(
-            "CREATE TABLE auction (id BIGINT, category BIGINT, date_time TIMESTAMP) \
-             WITH (connector = 'nexmark', table = 'auction', events_per_second = '0', \
-                   event_count = '{EVENTS}', seed = '7', max_out_of_order = '1 second')"
-        ))
-        .await
-        .unwrap();
-    client
-        .batch_execute(
-            "CREATE TABLE dg (id BIGINT, v BIGINT, color TEXT) \
-             WITH (connector = 'datagen', rows_per_second = '0', number_of_rows = '5000', \
-                   seed = '3', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1000', \
-                   'fields.v.min' = '0', 'fields.v.max' = '999', \
-                   'fields.color.values' = 'red,green,blue')",
-        )
-        .await
-        .unwrap();
-    for (name, sql) in NEXMARK_VIEWS {
-        client
-            .batch_execute(&format!("CREATE MATERIALIZED VIEW {name} AS {sql}"))
-            .await
-            .unwrap();
-    }
-    wait_finished(&client).await;
-    let mut out = Vec::new();
-    for (name, sql) in NEXMARK_VIEWS {
-        let view = sorted(&client, &format!("SELECT * FROM {name}")).await;
-        let batch = sorted(&client, sql).await;
-        assert!(!view.is_empty(), "{name} is empty");
-        assert_eq!(view.len(), batch.len(), "{name} at {workers} workers");
-        assert_eq!(view, batch, "{name} at {workers} workers");
-        out.push(view);
-    }
-    // No row was late: the out-of-order bound is below the watermark delay.
-    let jobs = simple_rows(&client, "SHOW JOBS").await;
-    assert!(
-        jobs.iter().all(|j| j[7].as_deref() == Some("0")),
-        "{jobs:?}"
-    );
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nexmark_views_equal_their_batch_queries_at_1_and_4_workers() {
-    let one = nexmark_views(1).await;
-    let four = nexmark_views(4).await;
-    assert_eq!(one, four, "the views differ between 1 and 4 workers");
-}
-
-/// A managed table fed while its views run, flushed, equals the batch
-/// queries over the table.
-async fn managed_views(workers: usize) -> Vec<Rows> {
-    let server = TestServer::start_with_workers(workers).await;
-    let client = server.connect().await;
-    client
-        .batch_execute(
-            "CREATE TABLE ev (k BIGINT, v BIGINT, ts TIMESTAMP, \
-               WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)",
-        )
-        .await
-        .unwrap();
-    let insert = |from: u64, to: u64| {
-        let values: Vec<String> = (from..to)
-            .map(|i| {
-                // Times move forward with bounded disorder (under 5 s).
-                let second = i / 4 + (i * 7) % 4;
-                format!(
-                    "({}, {}, TIMESTAMP '2026-03-01 12:00:00' + INTERVAL '{second} seconds')",
-                    i % 13,
-                    (i * 31) % 101
-                )
-            })
-            .collect();
-        format!("INSERT INTO ev VALUES {}", values.join(", "))
-    };
-    client.batch_execute(&insert(0, 300)).await.unwrap();
-    let views = [
-        (
-            "w",
-            "SELECT k, window_start, window_end, count(*) AS n, sum(v) AS s \
-             FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
-             GROUP BY k, window_start, window_end",
-            "SELECT k, window_start, window_end, count(*) AS n, sum(v) AS s \
-             FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
-             WHERE window_time <= (SELECT max(ts) FROM ev) - INTERVAL '5' SECOND \
-             GROUP BY k, window_start, window_end",
-        ),
-        (
-            "g",
-            "SELECT k, count(*) AS n, min(v) AS lo, max(v) AS hi FROM ev GROUP BY k",
-            "SELECT k, count(*) AS n, min(v) AS lo, max(v) AS hi FROM ev GROUP BY k",
-        ),
-        (
-            "g2",
-            "SELECT k, n FROM g WHERE n > 25",
-            "SELECT k, count(*) AS n FROM ev GROUP BY k HAVING count(*) > 25",
-        ),
-        // Aggregates and a TopN over the changelog of `g`: the current
-        // extremes are retracted as the groups grow.
-        (
-            "g3",
-            "SELECT max(n) AS most, min(n) AS fewest, min(lo) AS lowest, count(*) AS groups FROM g",
-            "SELECT max(n), min(n), min(lo), count(*) FROM \
-               (SELECT k, count(*) AS n, min(v) AS lo FROM ev GROUP BY k) t",
-        ),
-        (
-            "g4",
-            "SELECT k, n FROM (SELECT k, n, ROW_NUMBER() OVER (ORDER BY n DESC, k) AS rn FROM g) t \
-             WHERE rn <= 3",
-            "SELECT k, count(*) AS n FROM ev GROUP BY k ORDER BY n DESC, k LIMIT 3",
-        ),
-    ];
-    for (name, sql, _) in &views {
-        client
-            .batch_execute(&format!("CREATE MATERIALIZED VIEW {name} AS {sql}"))
-            .await
-            .unwrap();
-    }
-    // Rows arrive while the views run, in several commits.
-    for chunk in 1..6 {
-        client
-            .batch_execute(&insert(chunk * 300, chunk * 300 + 300))
-            .await
-            .unwrap();
-    }
-    client.batch_execute("FLUSH").await.unwrap();
-    let mut out = Vec::new();
-    for (name, _, batch) in &views {
-        let view = sorted(&client, &format!("SELECT * FROM {name}")).await;
-        let expected = sorted(&client, batch).await;
-        assert!(!view.is_empty(), "{name} is empty");
-        assert_eq!(view, expected, "{name} at {workers} workers");
-        out.push(view);
-    }
-    out
+async fn nexmark_views_equal_their_batch_queries_at_1_2_and_4_workers() {
+    same_at_1_2_and_4_workers(nexmark_views).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn managed_table_views_equal_their_batch_queries_at_1_and_4_workers() {
-    let one = managed_views(1).await;
-    let four = managed_views(4).await;
-    assert_eq!(one, four, "the views differ between 1 and 4 workers");
+async fn managed_table_views_equal_their_batch_queries_at_1_2_and_4_workers() {
+    same_at_1_2_and_4_workers(managed_views).await;
 }
