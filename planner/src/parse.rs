@@ -85,7 +85,10 @@ pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
 /// Tidewater's own statements that the Postgres dialect does not know:
 /// `FLUSH` (wait until every materialized view reflects what was committed
 /// before it began), represented as the parser's `Statement::Flush` of
-/// tables with no table list ([`is_flush`]).
+/// tables with no table list ([`is_flush`]), and `CHECKPOINT` (take a
+/// checkpoint of every materialized view now), represented as the same
+/// with the channel [`CHECKPOINT_CHANNEL`], which no parsed statement has
+/// ([`is_checkpoint`]).
 fn streaming_statement(tokens: &[TokenWithSpan]) -> Option<Statement> {
     let significant: Vec<&Token> = tokens
         .iter()
@@ -94,17 +97,43 @@ fn streaming_statement(tokens: &[TokenWithSpan]) -> Option<Statement> {
         .collect();
     match significant.as_slice() {
         [Token::Word(w)] if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("flush") => {
-            Some(Statement::Flush {
-                object_type: sqlparser::ast::FlushType::Tables,
-                location: None,
-                channel: None,
-                read_lock: false,
-                export: false,
-                tables: Vec::new(),
-            })
+            Some(flush_statement(None))
+        }
+        [Token::Word(w)]
+            if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("checkpoint") =>
+        {
+            Some(flush_statement(Some(CHECKPOINT_CHANNEL.to_string())))
         }
         _ => None,
     }
+}
+
+/// The channel that marks the `Statement::Flush` standing for `CHECKPOINT`.
+const CHECKPOINT_CHANNEL: &str = "tidewater checkpoint";
+
+fn flush_statement(channel: Option<String>) -> Statement {
+    Statement::Flush {
+        object_type: sqlparser::ast::FlushType::Tables,
+        location: None,
+        channel,
+        read_lock: false,
+        export: false,
+        tables: Vec::new(),
+    }
+}
+
+/// Whether `statement` is Tidewater's `CHECKPOINT`.
+pub fn is_checkpoint(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::Flush {
+            object_type: sqlparser::ast::FlushType::Tables,
+            location: None,
+            channel: Some(c),
+            tables,
+            ..
+        } if tables.is_empty() && c == CHECKPOINT_CHANNEL
+    )
 }
 
 /// Whether `statement` is Tidewater's `FLUSH`.
@@ -114,6 +143,7 @@ pub fn is_flush(statement: &Statement) -> bool {
         Statement::Flush {
             object_type: sqlparser::ast::FlushType::Tables,
             location: None,
+            channel: None,
             tables,
             ..
         } if tables.is_empty()

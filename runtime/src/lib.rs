@@ -14,6 +14,7 @@
 //! operators (final aggregate, sort, join build) emit their results.
 
 pub mod changelog;
+pub mod checkpoint;
 pub mod chunk;
 pub mod error;
 pub mod expr;

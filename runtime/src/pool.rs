@@ -157,6 +157,8 @@ struct Shared {
     running: AtomicUsize,
     /// How far the sources of running queries have read.
     progress: Arc<ProgressStore>,
+    /// The checkpoint coordination of checkpointed jobs.
+    checkpoints: Arc<crate::checkpoint::CheckpointRegistry>,
 }
 
 impl Shared {
@@ -337,6 +339,25 @@ impl Runtime {
         instance.submit(plan)
     }
 
+    /// Starts a checkpointed job on the pool of this single-process
+    /// runtime: its workers share `checkpoint` (see [`crate::checkpoint`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::submit_on`]; a multi-process cluster cannot checkpoint.
+    pub fn submit_job(
+        &self,
+        plan: &DataflowPlan,
+        checkpoint: Arc<crate::checkpoint::JobCheckpoint>,
+    ) -> Result<QueryHandle> {
+        if self.processes() > 1 {
+            return Err(Error::Unavailable(
+                "checkpointed jobs run in a single process".into(),
+            ));
+        }
+        self.pool.submit_with(plan, Some(checkpoint))
+    }
+
     /// Opens an input for a query about to be submitted to the pool: its
     /// plan reads it with [`NodeKind::Input`](crate::plan::NodeKind::Input)
     /// `{ id }`, and the returned sender feeds it (see [`crate::input`]).
@@ -411,8 +432,10 @@ impl Instance {
             inputs: Inputs::default(),
             running: AtomicUsize::new(0),
             progress: Arc::new(ProgressStore::default()),
+            checkpoints: Arc::default(),
         });
         let progress = Arc::clone(&shared.progress);
+        let checkpoints = Arc::clone(&shared.checkpoints);
         let inputs = shared.inputs.clone();
         let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Thread>(1);
         let epoch_interval = config.epoch_interval;
@@ -433,6 +456,7 @@ impl Instance {
                 connectors: Arc::clone(&connectors),
                 views: Arc::clone(&views),
                 progress: Arc::clone(&progress),
+                checkpoints: Arc::clone(&checkpoints),
                 epoch_interval,
             };
             run_worker(worker, place, rx, services, inputs);
@@ -451,6 +475,14 @@ impl Instance {
     }
 
     fn submit(&self, plan: &DataflowPlan) -> Result<QueryHandle> {
+        self.submit_with(plan, None)
+    }
+
+    fn submit_with(
+        &self,
+        plan: &DataflowPlan,
+        checkpoint: Option<Arc<crate::checkpoint::JobCheckpoint>>,
+    ) -> Result<QueryHandle> {
         let inputs: Vec<u64> = plan
             .nodes
             .iter()
@@ -469,6 +501,9 @@ impl Instance {
             return Err(e);
         }
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Some(job) = checkpoint {
+            self.shared.checkpoints.insert(id, job);
+        }
         let (tx, rx) = tokio::sync::mpsc::channel(RESULT_QUEUE);
         let sent = self.shared.send(Request::Build {
             id,
@@ -477,6 +512,7 @@ impl Instance {
         });
         if let Err(e) = sent {
             forget(&inputs);
+            self.shared.checkpoints.forget(id);
             return Err(e);
         }
         self.shared.running.fetch_add(1, Ordering::Relaxed);
@@ -585,6 +621,7 @@ impl Drop for QueryHandle {
             self.shared.inputs.forget(*input);
         }
         self.shared.progress.forget(self.id);
+        self.shared.checkpoints.forget(self.id);
         self.shared.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -611,6 +648,7 @@ struct Services {
     connectors: Arc<ConnectorRegistry>,
     views: Arc<ViewStore>,
     progress: Arc<ProgressStore>,
+    checkpoints: Arc<crate::checkpoint::CheckpointRegistry>,
     epoch_interval: Duration,
 }
 
@@ -626,6 +664,7 @@ fn run_worker(
         connectors,
         views,
         progress,
+        checkpoints,
         epoch_interval,
     } = services;
     let mut input: CommandInput = InputHandle::new();
@@ -738,6 +777,7 @@ fn run_worker(
                         finish_requests: Rc::clone(&finish_requests),
                         finishing: std::cell::Cell::new(false),
                         sink_probe: timely::dataflow::ProbeHandle::new(),
+                        checkpoint: checkpoints.get(id),
                     });
                     let index = worker.next_dataflow_index();
                     build_query(worker, &plan, Rc::clone(&shared), results);

@@ -152,6 +152,13 @@ pub trait Connector: Send + Sync + Debug {
         declared: Option<SchemaRef>,
     ) -> Result<SchemaRef, QueryError>;
 
+    /// Whether the readers of a continuous scan report offsets and resume
+    /// from them ([`SourceReader::offsets`], [`SourceSpec::resume`]): only
+    /// jobs whose every source can resume are checkpointed.
+    fn can_resume(&self) -> bool {
+        false
+    }
+
     /// Opens the reader for this worker's share.
     fn open(
         &self,

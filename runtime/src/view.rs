@@ -182,6 +182,17 @@ impl ViewPart {
         self.frontier.subscribe()
     }
 
+    /// Sets the part's contents restored from a checkpoint, before any
+    /// epoch of its job completes: they are the contents as of epoch 0
+    /// until epoch 0's own changes are published over them.
+    pub fn restore(&self, contents: Contents) {
+        let mut inner = self.inner.lock();
+        if inner.frontier == 0 {
+            inner.versions.clear();
+            inner.versions.push_back((0, contents));
+        }
+    }
+
     /// Publishes `epoch` as complete: the part's new contents (`None`:
     /// unchanged) and the epoch's changes (changelog batches).
     pub fn publish(&self, epoch: Epoch, contents: Option<Contents>, changes: Vec<RecordBatch>) {
@@ -318,6 +329,25 @@ mod tests {
         assert_eq!(store.readable_epoch(7), Some(1));
         store.remove(7);
         assert!(part.contents_at(3).is_err() && store.local_parts(7).is_empty());
+    }
+
+    #[test]
+    fn restored_contents_stand_until_epoch_0_publishes_over_them() {
+        let store = ViewStore::default();
+        let part = store.create_part(2, 0, batch(0).schema());
+        part.restore(Arc::from(vec![batch(1), batch(2)]));
+        // Restoring completes no epoch: epoch 0 still publishes its changes.
+        assert!(part.contents_at(0).unwrap().is_none());
+        part.publish(0, None, vec![]);
+        assert_eq!(part.contents_at(0).unwrap().unwrap().len(), 2);
+        let other = store.create_part(3, 0, batch(0).schema());
+        other.restore(Arc::from(vec![batch(1)]));
+        other.publish(
+            0,
+            Some(Arc::from(vec![batch(1), batch(5), batch(6)])),
+            vec![batch(5)],
+        );
+        assert_eq!(other.contents_at(0).unwrap().unwrap().len(), 3);
     }
 
     #[test]

@@ -26,6 +26,11 @@ pub struct Config {
     pub query_memory_limit_mb: usize,
     /// Cluster membership, when running as one process of a cluster.
     pub cluster: Option<ClusterSettings>,
+    /// How often running materialized views are checkpointed: an interval
+    /// such as `10 seconds` or `500 milliseconds`.
+    pub checkpoint_interval: String,
+    /// Completed checkpoints kept per materialized view.
+    pub checkpoint_retain: usize,
 }
 
 /// Cluster settings.
@@ -48,6 +53,8 @@ impl Default for Config {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             query_memory_limit_mb: 4096,
             cluster: None,
+            checkpoint_interval: "10 seconds".to_string(),
+            checkpoint_retain: 3,
         }
     }
 }
@@ -88,6 +95,10 @@ impl Config {
                 "QUERY_MEMORY_LIMIT_MB" => {
                     self.query_memory_limit_mb = value.parse().map_err(|e| bad(&e))?
                 }
+                "CHECKPOINT_INTERVAL" => self.checkpoint_interval = value,
+                "CHECKPOINT_RETAIN" => {
+                    self.checkpoint_retain = value.parse().map_err(|e| bad(&e))?
+                }
                 "LOG" | "CONFIG" => {}
                 other => anyhow::bail!("unknown environment setting TIDEWATER_{other}"),
             }
@@ -106,7 +117,39 @@ impl Config {
             self.query_memory_limit_mb > 0,
             "query_memory_limit_mb must be at least 1"
         );
+        self.checkpoint_settings()?;
         Ok(())
+    }
+
+    /// The checkpoint settings.
+    ///
+    /// # Errors
+    ///
+    /// An interval that does not parse or is not positive, or a retention
+    /// of zero.
+    pub fn checkpoint_settings(&self) -> anyhow::Result<crate::checkpoint::CheckpointSettings> {
+        let micros = tidewater_runtime::pgtypes::text::parse_fixed_interval_micros(
+            &self.checkpoint_interval,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "invalid checkpoint_interval '{}': {e}",
+                self.checkpoint_interval
+            )
+        })?;
+        anyhow::ensure!(
+            micros > 0,
+            "checkpoint_interval must be positive, not '{}'",
+            self.checkpoint_interval
+        );
+        anyhow::ensure!(
+            self.checkpoint_retain > 0,
+            "checkpoint_retain must be at least 1"
+        );
+        Ok(crate::checkpoint::CheckpointSettings {
+            interval: std::time::Duration::from_micros(micros as u64),
+            retain: self.checkpoint_retain,
+        })
     }
 }
 

@@ -24,6 +24,7 @@ use tidewater_runtime::pool::{QueryEvent, QueryHandle};
 use tidewater_runtime::progress::SourceProgress;
 use tidewater_runtime::view::ViewStore;
 
+use crate::checkpoint::JobCheckpointer;
 use crate::error::{SqlError, SqlResult};
 
 /// How long `FLUSH` waits for one view.
@@ -58,6 +59,8 @@ struct Job {
     state: Arc<Mutex<JobState>>,
     progress: Arc<SourceProgress>,
     task: tokio::task::JoinHandle<()>,
+    /// Its checkpointing, when it is checkpointed.
+    checkpointer: Option<Arc<JobCheckpointer>>,
 }
 
 /// A subscription being read by a session.
@@ -131,13 +134,21 @@ pub struct Jobs {
 
 impl Jobs {
     /// Registers the running query `handle` as the job of view `view`,
-    /// watched by a task on the current tokio runtime.
-    pub fn start(&self, view: u64, name: String, handle: QueryHandle) {
+    /// watched by a task on the current tokio runtime, checkpointed by
+    /// `checkpointer` when given.
+    pub fn start(
+        &self,
+        view: u64,
+        name: String,
+        handle: QueryHandle,
+        checkpointer: Option<Arc<JobCheckpointer>>,
+    ) {
         let state = Arc::new(Mutex::new(JobState::Running));
         let progress = handle.progress();
         let task = {
             let state = Arc::clone(&state);
             let name = name.clone();
+            let checkpointer = checkpointer.clone();
             tokio::spawn(async move {
                 let mut handle = handle;
                 loop {
@@ -145,6 +156,10 @@ impl Jobs {
                         QueryEvent::Batch(_) => {}
                         QueryEvent::Done => {
                             *state.lock() = JobState::Finished;
+                            // The final state, checkpointed at once.
+                            if let Some(c) = checkpointer.as_ref() {
+                                c.job.request();
+                            }
                             // Keep the handle (and the progress) until the
                             // job is dropped.
                             std::future::pending::<()>().await;
@@ -164,6 +179,7 @@ impl Jobs {
             state,
             progress,
             task,
+            checkpointer,
         };
         if let Some(old) = self.jobs.lock().insert(view, job) {
             old.task.abort();
@@ -192,6 +208,19 @@ impl Jobs {
             }
         }
         gone
+    }
+
+    /// The checkpointed jobs: view, name and checkpointing, by view id.
+    pub fn checkpointers(&self) -> Vec<(u64, String, Arc<JobCheckpointer>)> {
+        self.jobs
+            .lock()
+            .iter()
+            .filter_map(|(view, job)| {
+                job.checkpointer
+                    .as_ref()
+                    .map(|c| (*view, job.name.clone(), Arc::clone(c)))
+            })
+            .collect()
     }
 
     /// Lists a subscription of `user`'s session until the guard is dropped.

@@ -7,6 +7,7 @@
 //! wire format.
 
 pub mod catalog;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod jobs;
@@ -239,6 +240,13 @@ impl Server {
             runtime: Arc::clone(&runtime),
             query_memory_limit_mb: config.query_memory_limit_mb,
             jobs: Arc::new(jobs::Jobs::default()),
+            checkpoints: Arc::new(
+                checkpoint::CheckpointStore::open_local(
+                    &config.data_dir,
+                    config.checkpoint_settings()?,
+                )
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?,
+            ),
         });
         restart_views(&state, &handle).await;
         let listener = std::net::TcpListener::bind(config.pg_listen)

@@ -31,6 +31,9 @@ struct Args {
     /// Worker threads (default: number of cores).
     #[arg(long)]
     workers: Option<usize>,
+    /// How often running materialized views are checkpointed (default `10 seconds`).
+    #[arg(long)]
+    checkpoint_interval: Option<String>,
     /// Cluster hosts file: `host:port` of every process, one per line.
     #[arg(long, requires = "process")]
     cluster_hosts: Option<PathBuf>,
@@ -59,6 +62,9 @@ fn build_config(args: Args) -> anyhow::Result<Config> {
     }
     if let Some(v) = args.workers {
         config.workers = v;
+    }
+    if let Some(v) = args.checkpoint_interval {
+        config.checkpoint_interval = v;
     }
     if let (Some(hosts_file), Some(process)) = (args.cluster_hosts, args.process) {
         config.cluster = Some(ClusterSettings {

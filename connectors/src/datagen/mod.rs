@@ -672,6 +672,11 @@ impl Connector for DatagenConnector {
         CONNECTOR_NAME
     }
 
+    /// Generated rows resume at their sequence position per split.
+    fn can_resume(&self) -> bool {
+        true
+    }
+
     fn validate(
         &self,
         options: &BTreeMap<String, String>,

@@ -187,6 +187,7 @@ impl ManagedConnector {
                 output_schema,
                 spec.projection.clone(),
                 ctx,
+                spec.resume.as_ref(),
             );
         }
         ManagedSourceReader::try_new(
@@ -203,6 +204,11 @@ impl ManagedConnector {
 impl Connector for ManagedConnector {
     fn name(&self) -> &'static str {
         CONNECTOR_NAME
+    }
+
+    /// A follower resumes at its log position.
+    fn can_resume(&self) -> bool {
+        true
     }
 
     fn validate(

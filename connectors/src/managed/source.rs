@@ -21,7 +21,7 @@ use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use tidewater_runtime::QueryError;
-use tidewater_runtime::source::{SourceContext, SourcePoll, SourceReader};
+use tidewater_runtime::source::{SourceContext, SourcePoll, SourceReader, SplitOffsets};
 
 use crate::error::{Error, Result};
 use crate::managed::log::{self, FRAME_HEADER_LEN, PAYLOAD_HEADER_LEN, Payload};
@@ -71,6 +71,12 @@ pub struct ManagedSourceReader {
     /// Whether this worker reads the frames it numbers (the `follow` mode
     /// reads the whole log on one worker).
     owns_all: bool,
+    /// Frames decoded into `ready` but not wholly returned yet: their
+    /// logical offset, rows, and rows not yet returned (for the offsets of
+    /// a follower).
+    unreturned: VecDeque<(u64, u64, u64)>,
+    /// Rows of the first frame to skip (a follower resumed in a frame).
+    skip_rows: u64,
 }
 
 impl ManagedSourceReader {
@@ -98,6 +104,8 @@ impl ManagedSourceReader {
             follow: None,
             numbered: 0,
             owns_all: false,
+            unreturned: VecDeque::new(),
+            skip_rows: 0,
         };
         if ctx.process != 0 || ctx.workers_per_process == 0 || limit == Some(0) {
             return Ok(reader);
@@ -153,16 +161,27 @@ impl ManagedSourceReader {
     /// (worker 0 of process 0) reads them all, so that the order of rows,
     /// and the watermark that follows them, are the same at any worker
     /// count; the query spreads the rows after reading.
+    ///
+    /// Resumed from `resume` (the [`SourceReader::offsets`] of an earlier
+    /// follower: split 0 is the logical offset of the first frame not
+    /// wholly read, split 1 the rows of it already read), it continues with
+    /// the rows after them.
     pub(crate) fn try_follow(
         dir: &Path,
         output_schema: SchemaRef,
         projection: Option<Vec<usize>>,
         ctx: &SourceContext,
+        resume: Option<&SplitOffsets>,
     ) -> Result<Self> {
         let mut reader = Self::try_new(dir, Some(0), output_schema, projection, ctx, None)?;
         if ctx.process == 0 && ctx.worker_index == 0 {
             let table = crate::managed::open_table(dir)?;
-            reader.follow = Some((table, 0));
+            let from = resume.and_then(|r| r.get(&FOLLOW_OFFSET)).copied();
+            reader.follow = Some((table, from.unwrap_or(0)));
+            reader.skip_rows = resume
+                .and_then(|r| r.get(&FOLLOW_ROWS))
+                .copied()
+                .unwrap_or(0);
             reader.owns_all = true;
         }
         Ok(reader)
@@ -262,6 +281,8 @@ impl ManagedSourceReader {
             let Some(frame) = self.frames.pop_front() else {
                 break;
             };
+            self.unreturned
+                .push_back((frame.offset, u64::from(frame.rows), u64::from(frame.rows)));
             let batch = if self.output_schema.fields().is_empty() {
                 RecordBatch::try_new_with_options(
                     Arc::clone(&self.output_schema),
@@ -272,6 +293,12 @@ impl ManagedSourceReader {
             } else {
                 self.read_frame(&frame)?
             };
+            // A resumed follower skips the rows of its first frame it read before.
+            let skip = (std::mem::take(&mut self.skip_rows) as usize).min(batch.num_rows());
+            if skip > 0 {
+                self.returned(skip);
+            }
+            let batch = batch.slice(skip, batch.num_rows() - skip);
             rows += batch.num_rows();
             parts.push(batch);
         }
@@ -321,7 +348,28 @@ impl ManagedSourceReader {
             }
             *remaining -= batch.num_rows();
         }
+        self.returned(batch.num_rows());
         Ok(SourcePoll::Batch(batch))
+    }
+
+    /// Counts `rows` as returned, from the oldest unreturned frames.
+    fn returned(&mut self, rows: usize) {
+        let mut rows = rows as u64;
+        while rows > 0 {
+            let Some(front) = self.unreturned.front_mut() else {
+                break;
+            };
+            let n = rows.min(front.2);
+            front.2 -= n;
+            rows -= n;
+            if front.2 == 0 {
+                self.unreturned.pop_front();
+            }
+        }
+        // Frames of no rows are wholly returned.
+        while self.unreturned.front().is_some_and(|f| f.2 == 0) {
+            self.unreturned.pop_front();
+        }
     }
 }
 
@@ -333,7 +381,27 @@ impl SourceReader for ManagedSourceReader {
     fn follows_log(&self) -> bool {
         self.follow.is_some()
     }
+
+    /// A follower's position (see [`ManagedSourceReader::try_follow`]);
+    /// other readers do not resume.
+    fn offsets(&self) -> SplitOffsets {
+        let Some((_, followed)) = self.follow.as_ref() else {
+            return SplitOffsets::new();
+        };
+        let (offset, read) = match (self.unreturned.front(), self.frames.front()) {
+            (Some((offset, rows, left)), _) => (*offset, rows - left + self.skip_rows),
+            (None, Some(frame)) => (frame.offset, self.skip_rows),
+            (None, None) => (*followed, 0),
+        };
+        SplitOffsets::from([(FOLLOW_OFFSET, offset), (FOLLOW_ROWS, read)])
+    }
 }
+
+/// The split of a follower's offsets holding the logical offset of the
+/// first frame not wholly read.
+const FOLLOW_OFFSET: u64 = 0;
+/// The split holding the rows of that frame already read.
+const FOLLOW_ROWS: u64 = 1;
 
 /// Reads the frame headers of the first `len` bytes of a segment: each
 /// frame and whether it is a commit. A frame that does not fit in `len` is

@@ -599,6 +599,11 @@ impl Connector for NexmarkConnector {
         CONNECTOR_NAME
     }
 
+    /// Events resume at their sequence position per split.
+    fn can_resume(&self) -> bool {
+        true
+    }
+
     fn validate(
         &self,
         options: &BTreeMap<String, String>,

@@ -42,8 +42,6 @@ pub struct PublishOperator {
     part: Arc<ViewPart>,
     /// The view's columns (the input without its op column).
     schema: SchemaRef,
-    /// The input's schema (with the op column when it is updating).
-    input_schema: SchemaRef,
     codec: RowCodec,
     groups: BTreeMap<KeyGroup, GroupRows>,
     /// This epoch's input, not yet applied.
@@ -61,19 +59,18 @@ impl std::fmt::Debug for PublishOperator {
 }
 
 impl PublishOperator {
-    /// An operator publishing into `part` the rows of a stream of
-    /// `input_schema`.
+    /// An operator publishing into `part` the rows of its input (the
+    /// part's columns, with an op column when the input is updating).
     ///
     /// # Errors
     ///
     /// When the view's column types cannot be row-encoded.
-    pub fn try_new(part: Arc<ViewPart>, input_schema: SchemaRef) -> Result<Self, QueryError> {
+    pub fn try_new(part: Arc<ViewPart>) -> Result<Self, QueryError> {
         let schema = Arc::clone(part.schema());
         let codec = RowCodec::try_new(Arc::clone(&schema))?;
         Ok(Self {
             part,
             schema,
-            input_schema,
             codec,
             groups: BTreeMap::new(),
             pending: Vec::new(),
@@ -246,6 +243,9 @@ impl UnaryOperator for PublishOperator {
     fn restore(&mut self, snapshot: StateSnapshot) -> OpResult {
         self.groups.clear();
         self.watermark = snapshot.watermark;
+        if let Some(w) = snapshot.watermark {
+            self.part.set_watermark(w);
+        }
         let mut touched = HashSet::new();
         for batch in snapshot.batches() {
             let batch = batch
@@ -255,10 +255,7 @@ impl UnaryOperator for PublishOperator {
             self.apply(&batch, &vec![1; batch.num_rows()], &mut touched)?;
         }
         let contents = self.contents()?;
-        let epoch = self.part.frontier();
-        self.part
-            .publish(epoch, Some(Arc::from(contents)), Vec::new());
-        let _ = &self.input_schema;
+        self.part.restore(Arc::from(contents));
         Ok(())
     }
 }
@@ -315,8 +312,7 @@ mod tests {
     fn applies_a_changelog_and_publishes_each_epoch() {
         let store = ViewStore::default();
         let part = store.create_part(1, 0, schema());
-        let updating = changelog::updating_schema(&schema());
-        let mut op = PublishOperator::try_new(Arc::clone(&part), updating).unwrap();
+        let mut op = PublishOperator::try_new(Arc::clone(&part)).unwrap();
         let mut out: Vec<RecordBatch> = Vec::new();
         op.on_batch(0, rows(&[1, 2, 2], &[1, 1, 1], Some(&[0, 0, 0])), &mut out)
             .unwrap();
@@ -338,9 +334,7 @@ mod tests {
         // Rebuilt from its snapshot, another part holds the same rows.
         let snapshot = op.snapshot().unwrap();
         let other = store.create_part(1, 1, schema());
-        let mut restored =
-            PublishOperator::try_new(Arc::clone(&other), changelog::updating_schema(&schema()))
-                .unwrap();
+        let mut restored = PublishOperator::try_new(Arc::clone(&other)).unwrap();
         restored.restore(snapshot).unwrap();
         restored
             .on_batch(3, rows(&[7], &[7], Some(&[0])), &mut out)
@@ -353,7 +347,7 @@ mod tests {
     fn epochs_without_input_are_published_by_the_frontier() {
         let store = ViewStore::default();
         let part = store.create_part(3, 0, schema());
-        let mut op = PublishOperator::try_new(Arc::clone(&part), schema()).unwrap();
+        let mut op = PublishOperator::try_new(Arc::clone(&part)).unwrap();
         let mut out: Vec<RecordBatch> = Vec::new();
         op.on_batch(2, rows(&[1], &[1], None), &mut out).unwrap();
         op.on_epoch_end(2, None, &mut out).unwrap();
@@ -372,7 +366,7 @@ mod tests {
     fn append_only_input_is_all_inserts() {
         let store = ViewStore::default();
         let part = store.create_part(2, 0, schema());
-        let mut op = PublishOperator::try_new(Arc::clone(&part), schema()).unwrap();
+        let mut op = PublishOperator::try_new(Arc::clone(&part)).unwrap();
         let mut out: Vec<RecordBatch> = Vec::new();
         op.on_batch(0, rows(&[1, 1], &[2, 2], None), &mut out)
             .unwrap();

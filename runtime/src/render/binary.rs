@@ -5,6 +5,7 @@
 //! inputs have passed it, with the smaller of the two sides' watermarks.
 //! Each side's end is reported once that side's frontier is empty and
 //! none of its items are queued; the left (build) side ends first.
+//! Checkpoints work as in the one-input driver ([`super::unary`]).
 
 use std::rc::Rc;
 
@@ -13,7 +14,7 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::Operator;
 
 use super::pending::{EpochQueue, Step};
-use super::{Out, QueryShared, give_error, give_watermark, run_emitting};
+use super::{OperatorCheckpoint, Out, QueryShared, give_error, give_watermark, run_emitting};
 use crate::Epoch;
 use crate::chunk::{Chunk, Item};
 use crate::operators::BinaryOperator;
@@ -28,8 +29,11 @@ pub(super) fn render_binary<'s>(
     name: &'static str,
     mut op: Box<dyn BinaryOperator>,
     q: Rc<QueryShared>,
+    node: Option<usize>,
 ) -> Stream<'s, Epoch, Chunk> {
     let scope = left.scope();
+    let keyed = !matches!(left_pact, EdgePact::Forward) || !matches!(right_pact, EdgePact::Forward);
+    let mut checkpoint = OperatorCheckpoint::register(&q, node, keyed);
     left.binary_frontier::<Chunk, Out, _, _, _, _>(
         right,
         left_pact,
@@ -43,6 +47,13 @@ pub(super) fn render_binary<'s>(
             let mut right_ended = false;
             let mut queue = EpochQueue::new(q.order());
             move |(left, left_frontier), (right, right_frontier), output| {
+                if let Some(snapshot) = checkpoint.as_mut().and_then(|c| c.take_restore())
+                    && let Err(e) = super::guard_panic(name, || op.restore(snapshot))
+                    && let Some(c) = cap.as_ref()
+                {
+                    give_error(output, c, e, 1);
+                    failed = true;
+                }
                 left.for_each(|time, data| queue.push(&time, 0, data.take_items()));
                 right.for_each(|time, data| queue.push(&time, 1, data.take_items()));
                 let open = left_frontier
@@ -52,7 +63,10 @@ pub(super) fn render_binary<'s>(
                     .into_iter()
                     .chain(right_frontier.frontier().first().copied())
                     .min();
-                if !(failed || q.canceled()) {
+                while !(failed || q.canceled()) {
+                    if let Some(c) = checkpoint.as_ref() {
+                        c.request(&mut queue);
+                    }
                     queue.drain(open, &activator, |at, step| {
                         let epoch = *at.time();
                         failed = match step {
@@ -82,6 +96,17 @@ pub(super) fn render_binary<'s>(
                         };
                         !failed
                     });
+                    let Some(c) = checkpoint.as_ref() else { break };
+                    match c.take(&mut queue, open, || op.snapshot()) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            if let Some(c) = cap.as_ref() {
+                                give_error(output, c, e, 1);
+                            }
+                            failed = true;
+                        }
+                    }
                 }
                 if failed || q.canceled() {
                     queue.clear();
@@ -103,7 +128,18 @@ pub(super) fn render_binary<'s>(
                     let earliest = open.into_iter().chain(queue.min_time()).min();
                     match earliest {
                         Some(t) => c.downgrade(&t),
-                        None if left_ended && right_ended => cap = None,
+                        None if left_ended && right_ended => {
+                            if let Some(checkpoint) = checkpoint.as_ref()
+                                && !failed
+                                && !q.canceled()
+                            {
+                                match super::guard_panic(name, || op.snapshot()) {
+                                    Ok(snapshot) => checkpoint.ended(snapshot),
+                                    Err(e) => give_error(output, c, e, 1),
+                                }
+                            }
+                            cap = None;
+                        }
                         None => activator.activate(),
                     }
                 }

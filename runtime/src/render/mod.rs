@@ -90,6 +90,8 @@ pub(crate) struct QueryShared {
     pub(crate) finishing: Cell<bool>,
     /// The frontier of results not yet handed to the client's channel.
     pub(crate) sink_probe: timely::dataflow::ProbeHandle<Epoch>,
+    /// The job's checkpoint coordination, when it is checkpointed.
+    pub(crate) checkpoint: Option<Arc<crate::checkpoint::JobCheckpoint>>,
 }
 
 /// Epochs a source may run ahead of the results not yet handed to the
@@ -156,13 +158,14 @@ pub(crate) fn build_query(
                     .collect();
                 let kind = plan.nodes[id].kind.name();
                 let stream = match op {
-                    Prepared::Source(spec) => source::render_source(scope, spec, Rc::clone(&q)),
+                    Prepared::Source(spec) => source::render_source(scope, spec, Rc::clone(&q), id),
                     Prepared::Input(id) => source::render_reader(
                         scope,
                         "Input".to_string(),
                         "the input".to_string(),
                         Rc::clone(&q),
                         source::INPUT_POLL,
+                        None,
                         move |q: &QueryShared| {
                             // Worker 0 reads the input; the others have none.
                             let Some(inputs) = q.inputs.as_ref() else {
@@ -185,6 +188,7 @@ pub(crate) fn build_query(
                         "generate_series".to_string(),
                         Rc::clone(&q),
                         source::SOURCE_POLL,
+                        None,
                         move |q: &QueryShared| {
                             let reader = SeriesReader::try_new(spec, schema, limit, &q.place)?;
                             Ok((Box::new(reader) as Box<dyn SourceReader>, None))
@@ -207,6 +211,7 @@ pub(crate) fn build_query(
                             op,
                             Rc::clone(&q),
                             ends_query,
+                            Some(id),
                         )
                     }
                     Prepared::Binary(op) => {
@@ -221,6 +226,7 @@ pub(crate) fn build_query(
                             kind,
                             op,
                             Rc::clone(&q),
+                            Some(id),
                         )
                     }
                     Prepared::Union => {
@@ -236,6 +242,7 @@ pub(crate) fn build_query(
                                     Box::new(PassThrough),
                                     Rc::clone(&q),
                                     false,
+                                    None,
                                 ),
                             })
                             .collect();
@@ -245,6 +252,9 @@ pub(crate) fn build_query(
                 streams.push(Some(stream));
             }
             let root = streams[plan.root].take().expect("the root was rendered");
+            if let Some(job) = q.checkpoint.as_ref() {
+                job.worker_built();
+            }
             sink::render_sink(root, q, results);
         }
         Err(error) => {
@@ -412,4 +422,63 @@ fn nullable_schema(schema: &arrow::datatypes::SchemaRef) -> arrow::datatypes::Sc
             .collect::<Vec<_>>(),
         schema.metadata().clone(),
     ))
+}
+
+/// An operator instance's part in its job's checkpoints (see
+/// [`crate::checkpoint`]): its slot, and the state it restores from.
+struct OperatorCheckpoint {
+    job: Arc<crate::checkpoint::JobCheckpoint>,
+    slot: usize,
+    restore: Option<crate::state::StateSnapshot>,
+}
+
+impl OperatorCheckpoint {
+    /// The operator of plan node `node` in a checkpointed job registers
+    /// itself (`None` when the query is not checkpointed).
+    /// `keyed`: whether its input is hash-partitioned (see
+    /// [`crate::checkpoint::JobCheckpoint::restored_for`]).
+    fn register(q: &QueryShared, node: Option<usize>, keyed: bool) -> Option<Self> {
+        let job = q.checkpoint.as_ref()?;
+        let node = node?;
+        let worker = q.place.worker_index;
+        Some(Self {
+            slot: job.register_operator(node, worker),
+            restore: job.restored_for(node, worker, q.place.peers, keyed),
+            job: Arc::clone(job),
+        })
+    }
+
+    /// The restored state, the first time it is asked for.
+    fn take_restore(&mut self) -> Option<crate::state::StateSnapshot> {
+        self.restore.take()
+    }
+
+    /// Passes a requested cut on to the operator's queue.
+    fn request(&self, queue: &mut pending::EpochQueue) {
+        if !queue.cut_pending()
+            && let Some(epoch) = self.job.cut_for_operator(self.slot)
+        {
+            queue.request_cut(epoch);
+        }
+    }
+
+    /// Hands the snapshot over when the queue has reached the cut; returns
+    /// whether it did (the driver then drains on).
+    fn take(
+        &self,
+        queue: &mut pending::EpochQueue,
+        frontier: Option<Epoch>,
+        snapshot: impl FnOnce() -> Result<crate::state::StateSnapshot, QueryError>,
+    ) -> Result<bool, QueryError> {
+        let Some(epoch) = queue.take_cut(frontier) else {
+            return Ok(false);
+        };
+        self.job.report_operator(self.slot, epoch, snapshot()?);
+        Ok(true)
+    }
+
+    /// The operator's input has ended with this final state.
+    fn ended(&self, snapshot: crate::state::StateSnapshot) {
+        self.job.operator_ended(self.slot, snapshot);
+    }
 }

@@ -13,6 +13,12 @@
 //! [`Order::Eager`] hands over later epochs' items while an earlier epoch is
 //! still open, for bounded queries, which are never snapshotted and should
 //! not hold data back.
+//!
+//! While a checkpoint's cut is requested ([`EpochQueue::request_cut`], see
+//! [`crate::checkpoint`]), nothing of a later epoch is handed over; once
+//! every epoch up to the cut is complete and handed over,
+//! [`EpochQueue::take_cut`] returns it and the driver snapshots its operator
+//! before draining on.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
@@ -57,6 +63,8 @@ pub(super) struct EpochQueue {
     watermarks: EpochWatermarks,
     /// Items queued per input side.
     queued: [usize; 2],
+    /// The epoch of a requested cut not yet handed over.
+    cut: Option<Epoch>,
 }
 
 impl EpochQueue {
@@ -66,6 +74,31 @@ impl EpochQueue {
             epochs: BTreeMap::new(),
             watermarks: EpochWatermarks::default(),
             queued: [0; 2],
+            cut: None,
+        }
+    }
+
+    /// Asks for [`Step::Cut`] at the end of `epoch`.
+    pub(super) fn request_cut(&mut self, epoch: Epoch) {
+        self.cut = Some(epoch);
+    }
+
+    /// Whether a cut is requested and not yet taken.
+    pub(super) fn cut_pending(&self) -> bool {
+        self.cut.is_some()
+    }
+
+    /// The requested cut, once every epoch up to it is complete and handed
+    /// over (the operator's state is then exactly that of the cut).
+    pub(super) fn take_cut(&mut self, frontier: Option<Epoch>) -> Option<Epoch> {
+        let cut = self.cut?;
+        let complete = frontier.is_none_or(|f| f > cut);
+        let handed = self.min_time().is_none_or(|e| e > cut);
+        if complete && handed {
+            self.cut = None;
+            Some(cut)
+        } else {
+            None
         }
     }
 
@@ -104,6 +137,15 @@ impl EpochQueue {
         let started = Instant::now();
         let mut cursor = self.epochs.keys().next().copied();
         while let Some(epoch) = cursor {
+            // Nothing after a requested cut before the operator is snapshotted.
+            if self.cut.is_some_and(|c| epoch > c) {
+                return;
+            }
+            // In strict order an epoch's items wait until every earlier
+            // epoch is complete (one between may still receive input).
+            if self.order == Order::Strict && frontier.is_some_and(|f| epoch > f) {
+                return;
+            }
             let complete = frontier.is_none_or(|f| epoch < f);
             let input = self.epochs.get_mut(&epoch).expect("the cursor is a key");
             while let Some((side, item)) = input.items.pop_front() {

@@ -322,7 +322,7 @@ pub(super) fn prepare(
                     q.place.worker_index,
                     crate::changelog::data_schema(&input),
                 );
-                Prepared::Unary(Box::new(PublishOperator::try_new(part, input)?))
+                Prepared::Unary(Box::new(PublishOperator::try_new(part)?))
             }
             NodeKind::Changefeed => {
                 Prepared::Unary(Box::new(ChangefeedOperator::new(output_schema)))

@@ -7,6 +7,7 @@
 //! slice and waits while the results fall behind (backpressure).
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
@@ -15,6 +16,7 @@ use timely::dataflow::{Scope, Stream};
 
 use super::{BACKPRESSURE_POLL, Out, QueryShared, give_error, give_watermark, guard_panic};
 use crate::Epoch;
+use crate::checkpoint::JobCheckpoint;
 use crate::chunk::Chunk;
 use crate::error::{QueryError, SqlState};
 use crate::source::{SourcePoll, SourceReader, SourceSpec};
@@ -34,15 +36,21 @@ pub(super) fn render_source<'s>(
     scope: Scope<'s, Epoch>,
     spec: SourceSpec,
     q: Rc<QueryShared>,
+    node: usize,
 ) -> Stream<'s, Epoch, Chunk> {
     let name = format!("Scan {}", spec.table);
     let table = spec.table.clone();
+    let checkpoint = q
+        .checkpoint
+        .as_ref()
+        .map(|job| (Arc::clone(job), job.register_source(node)));
     render_reader(
         scope,
         name,
         table,
         q,
         SOURCE_POLL,
+        checkpoint,
         move |q: &QueryShared| {
             // A bounded query reads all its input before anything fires:
             // watermarks matter only to continuous queries.
@@ -85,6 +93,7 @@ pub(super) fn render_reader<'s, F>(
     what: String,
     q: Rc<QueryShared>,
     pending_poll: Duration,
+    checkpoint: Option<(Arc<JobCheckpoint>, usize)>,
     open: F,
 ) -> Stream<'s, Epoch, Chunk>
 where
@@ -142,6 +151,9 @@ where
                     if !r.follows_log() {
                         q.progress.report(slot, Instant::now(), *c.time());
                     }
+                    if let Some((job, slot)) = checkpoint.as_ref() {
+                        job.source_closed(*slot, *c.time(), || r.offsets());
+                    }
                     let next = *c.time() + 1;
                     c.downgrade(&next);
                     epoch_started = Instant::now();
@@ -173,6 +185,9 @@ where
                         return;
                     }
                     Ok(SourcePoll::Finished) => {
+                        if let Some((job, slot)) = checkpoint.as_ref() {
+                            job.source_ended(*slot, r.offsets());
+                        }
                         cap = None;
                         q.progress.finish(slot);
                         return;
@@ -273,7 +288,7 @@ pub(super) fn render_view_scan<'s>(
     source::<_, Out, _, _>(scope, &name, move |cap, info| {
         let activator = scope.activator_for(info.address);
         let mut cap = Some(cap);
-        let mut part: Option<std::sync::Arc<crate::view::ViewPart>> = None;
+        let mut part: Option<Arc<crate::view::ViewPart>> = None;
         let opened = Instant::now();
         // The view epoch read up to, once the contents are out, and the
         // epoch the follower started at.
@@ -319,7 +334,7 @@ pub(super) fn render_view_scan<'s>(
                     None => b.clone(),
                 };
                 b = b
-                    .with_schema(std::sync::Arc::clone(&spec.schema))
+                    .with_schema(Arc::clone(&spec.schema))
                     .map_err(|e| QueryError::new(SqlState::Internal, e.to_string()))?;
                 Ok(b)
             };

@@ -8,7 +8,11 @@
 //! capability is dropped. While the operator handles a batch, the
 //! watermark of its last completed epoch is the thread's current one
 //! (`CURRENT_WATERMARK`, [`crate::watermark::current_watermark`]). A satisfied limit that completes the result asks
-//! the query's sources to stop (`QueryShared::finish_early`).
+//! the query's sources to stop (`QueryShared::finish_early`). In a
+//! checkpointed job the operator restores its state before its first
+//! input, is snapshotted at each requested cut (after every epoch up to it,
+//! before anything later), and hands over its final state when its input
+//! ends ([`super::OperatorCheckpoint`]).
 
 use std::rc::Rc;
 
@@ -17,7 +21,7 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::Operator;
 
 use super::pending::{EpochQueue, Step};
-use super::{Out, QueryShared, give_error, give_watermark, run_emitting};
+use super::{OperatorCheckpoint, Out, QueryShared, give_error, give_watermark, run_emitting};
 use crate::Epoch;
 use crate::chunk::{Chunk, Item};
 use crate::operators::UnaryOperator;
@@ -31,8 +35,11 @@ pub(super) fn render_unary<'s>(
     mut op: Box<dyn UnaryOperator>,
     q: Rc<QueryShared>,
     ends_query: bool,
+    node: Option<usize>,
 ) -> Stream<'s, Epoch, Chunk> {
     let scope = input.scope();
+    let keyed = !matches!(pact, EdgePact::Forward);
+    let mut checkpoint = OperatorCheckpoint::register(&q, node, keyed);
     input.unary_frontier::<Out, _, _, _>(pact, name, move |cap, info| {
         let activator = scope.activator_for(info.address);
         let mut cap: Option<Capability<Epoch>> = Some(cap);
@@ -43,9 +50,19 @@ pub(super) fn render_unary<'s>(
         // The watermark of the last completed epoch (CURRENT_WATERMARK).
         let mut reached = None;
         move |(input, frontier), output| {
+            if let Some(snapshot) = checkpoint.as_mut().and_then(|c| c.take_restore())
+                && let Err(e) = super::guard_panic(name, || op.restore(snapshot))
+                && let Some(c) = cap.as_ref()
+            {
+                give_error(output, c, e, 1);
+                failed = true;
+            }
             input.for_each(|time, data| queue.push(&time, 0, data.take_items()));
-            if !(failed || q.canceled()) {
-                let open = frontier.frontier().first().copied();
+            let open = frontier.frontier().first().copied();
+            while !(failed || q.canceled()) {
+                if let Some(c) = checkpoint.as_ref() {
+                    c.request(&mut queue);
+                }
                 queue.drain(open, &activator, |at, step| {
                     let epoch = *at.time();
                     failed = match step {
@@ -73,6 +90,17 @@ pub(super) fn render_unary<'s>(
                     };
                     !failed
                 });
+                let Some(c) = checkpoint.as_ref() else { break };
+                match c.take(&mut queue, open, || op.snapshot()) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        if let Some(c) = cap.as_ref() {
+                            give_error(output, c, e, 1);
+                        }
+                        failed = true;
+                    }
+                }
             }
             if failed || q.canceled() {
                 queue.clear();
@@ -107,7 +135,15 @@ pub(super) fn render_unary<'s>(
                     Some(t) => c.downgrade(&t),
                     None => {
                         if !failed && !q.canceled() {
-                            run_emitting(name, output, c, &q, |e| op.on_end(e));
+                            let failed = run_emitting(name, output, c, &q, |e| op.on_end(e));
+                            if let Some(checkpoint) = checkpoint.as_ref()
+                                && !failed
+                            {
+                                match super::guard_panic(name, || op.snapshot()) {
+                                    Ok(snapshot) => checkpoint.ended(snapshot),
+                                    Err(e) => give_error(output, c, e, 1),
+                                }
+                            }
                         }
                         cap = None;
                     }

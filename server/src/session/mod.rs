@@ -60,6 +60,8 @@ pub struct ServerState {
     pub query_memory_limit_mb: usize,
     /// The jobs of materialized views.
     pub jobs: Arc<crate::jobs::Jobs>,
+    /// Where the jobs' checkpoints are written.
+    pub checkpoints: Arc<crate::checkpoint::CheckpointStore>,
 }
 
 /// Transaction block state, as reported in ReadyForQuery.
@@ -636,6 +638,12 @@ impl Session {
                 self.state.jobs.flush(self.state.runtime.views()).await?;
                 Ok(ExecResult::Command("FLUSH".into()))
             }
+            Planned::Session(stmt) if tidewater_planner::parse::is_checkpoint(&stmt) => {
+                for (_, name, checkpointer) in self.state.jobs.checkpointers() {
+                    checkpointer.checkpoint_now(&name).await?;
+                }
+                Ok(ExecResult::Command("CHECKPOINT".into()))
+            }
             Planned::CreateView(v) => {
                 self.state.catalog.create_relation(
                     &v.name,
@@ -871,6 +879,9 @@ impl Session {
             Statement::ShowVariable { variable } if show_name(variable) == "jobs" => {
                 Some(Self::jobs_schema())
             }
+            Statement::ShowVariable { variable } if show_name(variable) == "checkpoints" => {
+                Some(Self::checkpoints_schema())
+            }
             Statement::ShowVariable { variable } => {
                 let name = show_name(variable);
                 if name == "all" {
@@ -895,6 +906,9 @@ impl Session {
             Statement::Set(set) => self.set(set),
             Statement::ShowVariable { variable } if show_name(variable) == "jobs" => {
                 self.show_jobs()
+            }
+            Statement::ShowVariable { variable } if show_name(variable) == "checkpoints" => {
+                self.show_checkpoints()
             }
             Statement::ShowVariable { variable } => {
                 let name = show_name(variable);

@@ -135,8 +135,38 @@ impl Session {
         let plan = with_followed_tables(plan.with_publish(oid));
         let plan = self.with_view_epochs(Cow::Owned(plan)).into_owned();
         let runtime = &self.state.runtime;
-        let handle = runtime.submit_on(&plan, Placement::Distributed)?;
-        self.state.jobs.start(oid, name.to_string(), handle);
+        let checkpointed = runtime.processes() == 1
+            && crate::checkpoint::checkpointable(&plan, self.state.catalog.connectors());
+        if checkpointed {
+            let store = &self.state.checkpoints;
+            let (restored, next_seq) = store.restore(oid, &plan).await?;
+            let (run, state) = match restored {
+                Some((run, state)) => (run, Some(state)),
+                None => (plan.clone(), None),
+            };
+            let (cuts_tx, cuts) = tokio::sync::mpsc::unbounded_channel();
+            let job = Arc::new(tidewater_runtime::checkpoint::JobCheckpoint::new(
+                runtime.local_workers(),
+                state,
+                cuts_tx,
+            ));
+            let handle = runtime.submit_job(&run, Arc::clone(&job))?;
+            let checkpointer = crate::checkpoint::JobCheckpointer::start(
+                Arc::clone(store),
+                oid,
+                job,
+                cuts,
+                plan,
+                runtime.peers(),
+                next_seq,
+            );
+            self.state
+                .jobs
+                .start(oid, name.to_string(), handle, Some(checkpointer));
+        } else {
+            let handle = runtime.submit_on(&plan, Placement::Distributed)?;
+            self.state.jobs.start(oid, name.to_string(), handle, None);
+        }
         let deadline = tokio::time::Instant::now() + JOB_START_TIMEOUT;
         let workers = runtime.local_workers();
         loop {
@@ -192,6 +222,12 @@ impl Session {
         }
         for view in self.state.jobs.retain(&views) {
             self.state.runtime.views().remove(view);
+            let store = Arc::clone(&self.state.checkpoints);
+            tokio::spawn(async move {
+                if let Err(e) = store.delete_job(view).await {
+                    tracing::warn!(view, error = %e.message, "cannot delete a dropped view's checkpoints");
+                }
+            });
         }
     }
 
@@ -290,6 +326,80 @@ impl Session {
             ))),
         ];
         let schema = Self::jobs_schema();
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
+            .map_err(|e| SqlError::internal(e.to_string()))?;
+        Ok(ExecResult::Rows(RowStream::from_batches(
+            schema,
+            vec![batch],
+        )))
+    }
+
+    /// The columns of `SHOW CHECKPOINTS`.
+    pub(super) fn checkpoints_schema() -> SchemaRef {
+        let ts = DataType::Timestamp(TimeUnit::Microsecond, None);
+        Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("checkpoint", DataType::Int64, false),
+            Field::new("epoch", DataType::Int64, true),
+            Field::new("wall_time", ts, false),
+            Field::new("bytes", DataType::Int64, false),
+            Field::new("written_bytes", DataType::Int64, false),
+            Field::new("duration_ms", DataType::Int64, false),
+            Field::new("operators", DataType::Utf8, false),
+        ]))
+    }
+
+    /// `SHOW CHECKPOINTS`: the recent checkpoints of every checkpointed
+    /// job, oldest first: its number, the epoch of its cut (empty for the
+    /// final state of a job whose inputs ended), when it became durable,
+    /// the bytes of state it holds and of those it wrote (checkpoints are
+    /// incremental), how long it took from the request of its cut, and the
+    /// bytes per operator (`node:kind=bytes`).
+    pub(super) fn show_checkpoints(&self) -> SqlResult<ExecResult> {
+        let micros = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as i64)
+        };
+        let mut rows = Vec::new();
+        for (_, name, checkpointer) in self.state.jobs.checkpointers() {
+            for info in checkpointer.written() {
+                rows.push((name.clone(), info));
+            }
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|(n, _)| n.clone()),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter()
+                    .map(|(_, i)| i64::try_from(i.seq).unwrap_or(i64::MAX)),
+            )),
+            Arc::new(Int64Array::from_iter(rows.iter().map(|(_, i)| {
+                i64::try_from(i.epoch).ok().filter(|e| *e < i64::MAX)
+            }))),
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                rows.iter().map(|(_, i)| micros(i.wall_time)),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter()
+                    .map(|(_, i)| i64::try_from(i.bytes).unwrap_or(i64::MAX)),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter()
+                    .map(|(_, i)| i64::try_from(i.written).unwrap_or(i64::MAX)),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|(_, i)| i.duration.as_millis() as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|(_, i)| {
+                i.operators
+                    .iter()
+                    .map(|(op, bytes)| format!("{op}={bytes}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }))),
+        ];
+        let schema = Self::checkpoints_schema();
         let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
             .map_err(|e| SqlError::internal(e.to_string()))?;
         Ok(ExecResult::Rows(RowStream::from_batches(

@@ -71,6 +71,11 @@ impl ServerProcess {
     /// `<data_dir>.<n>.log` next to the data directory, `n` counting the
     /// starts on that directory.
     pub async fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &["--workers", "2"]).await
+    }
+
+    /// [`Self::start`] with these arguments instead of `--workers 2`.
+    pub async fn start_with(data_dir: &Path, args: &[&str]) -> Self {
         let mut last_error = String::new();
         // A port found free may be taken before the server binds it: retry.
         for _ in 0..3 {
@@ -84,8 +89,7 @@ impl ServerProcess {
                 .arg(data_dir)
                 .arg("--pg-listen")
                 .arg(addr.to_string())
-                .arg("--workers")
-                .arg("2")
+                .args(args)
                 .env(
                     "TIDEWATER_LOG",
                     std::env::var("TIDEWATER_LOG").unwrap_or_else(|_| "info".into()),
