@@ -20,11 +20,9 @@ mkdir -p "$results"
 SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 
-if [[ -z "${NO_BUILD:-}" ]]; then
-    (cd "$repo" && cargo build --release --bin tidewater --bin short-queries)
-fi
-client="${CARGO_TARGET_DIR:-$repo/target}/release/short-queries"
-server="${CARGO_TARGET_DIR:-$repo/target}/release/tidewater"
+source "$here/../release.sh" tidewater short-queries
+client="$release/short-queries"
+server="$release/tidewater"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() {

@@ -16,13 +16,12 @@ writes JSON lines to bench/results/streaming.jsonl.
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
+from pathlib import Path
 
-import psycopg
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness import Server, wait_finished  # noqa: E402
 
 QUERIES = {
     # Nexmark q2's shape: a selective filter and a projection.
@@ -36,23 +35,6 @@ QUERIES = {
 }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, deadline=60):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not start")
-
-
 def run_query(conn, name, sql, events):
     conn.execute(
         "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel TEXT, "
@@ -63,14 +45,7 @@ def run_query(conn, name, sql, events):
     )
     start = time.perf_counter()
     conn.execute(f"CREATE MATERIALIZED VIEW q AS {sql}")
-    while True:
-        jobs = conn.execute("SHOW JOBS").fetchall()
-        state = jobs[0][2]
-        if state == "finished":
-            break
-        if state == "failed":
-            raise RuntimeError(f"{name} failed: {jobs[0][8]}")
-        time.sleep(0.02)
+    wait_finished(conn)
     elapsed = time.perf_counter() - start
     rows = conn.execute("SELECT count(*) FROM q").fetchone()[0]
     conn.execute("DROP MATERIALIZED VIEW q")
@@ -88,37 +63,20 @@ def main():
 
     out = []
     for workers in args.workers:
-        port = free_port()
-        with tempfile.TemporaryDirectory() as data:
-            log = open(os.path.join(data, "server.log"), "w")
-            server = subprocess.Popen(
-                [args.binary, "--data-dir", os.path.join(data, "d"),
-                 "--pg-listen", f"127.0.0.1:{port}", "--workers", str(workers)],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-            try:
-                wait_port(port)
-                conn = psycopg.connect(
-                    f"host=127.0.0.1 port={port} user=tidewater dbname=tidewater",
-                    autocommit=True,
-                )
-                for name, sql in QUERIES.items():
-                    elapsed, rows = run_query(conn, name, sql, args.events)
-                    result = {
-                        "query": name,
-                        "workers": workers,
-                        "events": args.events,
-                        "seconds": round(elapsed, 3),
-                        "events_per_second": round(args.events / elapsed),
-                        "events_per_second_per_worker": round(args.events / elapsed / workers),
-                        "result_rows": rows,
-                    }
-                    out.append(result)
-                    print(json.dumps(result), file=sys.stderr, flush=True)
-                conn.close()
-            finally:
-                server.terminate()
-                server.wait(30)
+        with Server(args.binary, workers) as server:
+            for name, sql in QUERIES.items():
+                elapsed, rows = run_query(server.conn, name, sql, args.events)
+                result = {
+                    "query": name,
+                    "workers": workers,
+                    "events": args.events,
+                    "seconds": round(elapsed, 3),
+                    "events_per_second": round(args.events / elapsed),
+                    "events_per_second_per_worker": round(args.events / elapsed / workers),
+                    "result_rows": rows,
+                }
+                out.append(result)
+                print(json.dumps(result), file=sys.stderr, flush=True)
     with open(args.results, "a") as f:
         for r in out:
             f.write(json.dumps(r) + "\n")

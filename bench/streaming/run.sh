@@ -6,10 +6,6 @@
 #   NO_BUILD=1 bench/streaming/run.sh      # use the release binary as built
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-mkdir -p "$repo/bench/results"
-if [[ -z "${NO_BUILD:-}" ]]; then
-    (cd "$repo" && cargo build --release --bin tidewater)
-fi
-exec python3 "$here/run.py" --binary "${CARGO_TARGET_DIR:-$repo/target}/release/tidewater" \
+source "$here/../release.sh" tidewater
+exec python3 "$here/run.py" --binary "$release/tidewater" \
     --results "$repo/bench/results/streaming.jsonl" "$@"

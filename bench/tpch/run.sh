@@ -25,9 +25,7 @@ if ! "$venv/bin/python" -c 'import datafusion, duckdb, psycopg' 2>/dev/null \
 fi
 
 # 2. The release server (a no-op when up to date; NO_BUILD=1 skips it).
-if [[ -z "${NO_BUILD:-}" ]]; then
-    (cd "$repo" && cargo build --release --bin tidewater)
-fi
+source "$bench/release.sh" tidewater
 
 # 3. Data generation, the three engines, the report.
 exec "$venv/bin/python" "$here/run.py" "$@"

@@ -88,13 +88,52 @@ pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
 /// tables with no table list ([`is_flush`]), and `CHECKPOINT` (take a
 /// checkpoint of every materialized view now), represented as the same
 /// with the channel [`CHECKPOINT_CHANNEL`], which no parsed statement has
-/// ([`is_checkpoint`]).
+/// ([`is_checkpoint`]), and `ALTER MATERIALIZED VIEW v SET PARALLELISM [=|TO]
+/// n` (RisingWave's form), the same with the view as its one table and the
+/// channel [`PARALLELISM_CHANNEL`] followed by `n` ([`alter_parallelism`]).
 fn streaming_statement(tokens: &[TokenWithSpan]) -> Option<Statement> {
     let significant: Vec<&Token> = tokens
         .iter()
         .map(|t| &t.token)
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
+    let keyword = |t: &Token, value: &str| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(value));
+    if let [alter, materialized, view, rest @ ..] = significant.as_slice()
+        && keyword(alter, "alter")
+        && keyword(materialized, "materialized")
+        && keyword(view, "view")
+    {
+        // name [. name ...] SET PARALLELISM [= | TO] n
+        let set = rest.iter().position(|t| keyword(t, "set"))?;
+        let (name, tail) = rest.split_at(set);
+        let mut parts = Vec::new();
+        for (i, t) in name.iter().enumerate() {
+            match t {
+                Token::Word(w) if i % 2 == 0 => {
+                    parts.push(match w.quote_style {
+                        Some(q) => sqlparser::ast::Ident::with_quote(q, w.value.clone()),
+                        None => sqlparser::ast::Ident::new(w.value.clone()),
+                    });
+                }
+                Token::Period if i % 2 == 1 => {}
+                _ => return None,
+            }
+        }
+        if parts.is_empty() || name.len() % 2 == 0 {
+            return None;
+        }
+        let value = match &tail[1..] {
+            [p, Token::Number(n, _)] if keyword(p, "parallelism") => n,
+            [p, Token::Eq, Token::Number(n, _)] if keyword(p, "parallelism") => n,
+            [p, to, Token::Number(n, _)] if keyword(p, "parallelism") && keyword(to, "to") => n,
+            _ => return None,
+        };
+        let mut statement = flush_statement(Some(format!("{PARALLELISM_CHANNEL}{value}")));
+        if let Statement::Flush { tables, .. } = &mut statement {
+            tables.push(sqlparser::ast::ObjectName::from(parts));
+        }
+        return Some(statement);
+    }
     match significant.as_slice() {
         [Token::Word(w)] if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("flush") => {
             Some(flush_statement(None))
@@ -119,6 +158,29 @@ fn flush_statement(channel: Option<String>) -> Statement {
         read_lock: false,
         export: false,
         tables: Vec::new(),
+    }
+}
+
+/// The channel prefix that marks the `Statement::Flush` standing for
+/// `ALTER MATERIALIZED VIEW … SET PARALLELISM`.
+const PARALLELISM_CHANNEL: &str = "tidewater parallelism ";
+
+/// The view and the parallelism of Tidewater's `ALTER MATERIALIZED VIEW v
+/// SET PARALLELISM n`; `None` for any other statement. The number is as
+/// written (the planner checks it).
+pub fn alter_parallelism(statement: &Statement) -> Option<(&sqlparser::ast::ObjectName, &str)> {
+    match statement {
+        Statement::Flush {
+            object_type: sqlparser::ast::FlushType::Tables,
+            location: None,
+            channel: Some(c),
+            tables,
+            ..
+        } => match (c.strip_prefix(PARALLELISM_CHANNEL), tables.as_slice()) {
+            (Some(n), [view]) => Some((view, n)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -243,6 +243,13 @@ pub enum Planned {
     CreateIndex(CreateIndexPlan),
     /// `DROP ...`.
     Drop(DropPlan),
+    /// `ALTER MATERIALIZED VIEW name SET PARALLELISM n`.
+    AlterParallelism {
+        /// The view.
+        name: QualifiedName,
+        /// The workers that are to run its job.
+        parallelism: usize,
+    },
     /// `EXPLAIN query`.
     Explain {
         /// The explained query.
@@ -1037,8 +1044,37 @@ impl<'a> Planner<'a> {
                 "UPDATE and DELETE are not supported yet: tables are append-only",
             )
             .into()),
+            other if crate::parse::alter_parallelism(other).is_some() => {
+                self.plan_alter_parallelism(other)
+            }
             other => Ok(Planned::Session(Box::new(other.clone()))),
         }
+    }
+
+    fn plan_alter_parallelism(&self, statement: &Statement) -> Result<Planned> {
+        let Some((name, n)) = crate::parse::alter_parallelism(statement) else {
+            return Err(PlanError::new("XX000", "not an ALTER MATERIALIZED VIEW").into());
+        };
+        let parallelism = n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            PlanError::new(
+                "22023",
+                format!("parallelism must be a positive integer, not {n}"),
+            )
+        })?;
+        let reference =
+            datafusion_sql::planner::object_name_to_table_reference(name.clone(), true)?;
+        let entry = self.ctx.resolve(&reference)?;
+        if !matches!(entry.kind, TableKind::Materialized { .. }) {
+            return Err(PlanError::new(
+                "42809",
+                format!("\"{}\" is not a materialized view", entry.name.name),
+            )
+            .into());
+        }
+        Ok(Planned::AlterParallelism {
+            name: entry.name.clone(),
+            parallelism,
+        })
     }
 
     fn plan_copy(

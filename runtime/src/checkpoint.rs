@@ -31,7 +31,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -55,6 +55,10 @@ pub struct Cut {
     pub sources: Vec<(NodeId, SplitOffsets)>,
     /// When the cut was requested.
     pub requested: Instant,
+    /// When its last slot reported (the cut was then complete).
+    pub completed: Instant,
+    /// The longest an operator was paused to snapshot its state.
+    pub pause: Duration,
 }
 
 /// Operator state restored from a checkpoint: the merged snapshot of every
@@ -93,6 +97,7 @@ struct SourceSlot {
 struct PendingCut {
     epoch: Epoch,
     requested: Instant,
+    pause: Duration,
     operators: BTreeMap<usize, StateSnapshot>,
     sources: BTreeMap<usize, SplitOffsets>,
 }
@@ -199,6 +204,7 @@ impl JobCheckpoint {
         inner.pending = Some(PendingCut {
             epoch,
             requested: Instant::now(),
+            pause: Duration::ZERO,
             operators: BTreeMap::new(),
             sources: BTreeMap::new(),
         });
@@ -216,13 +222,21 @@ impl JobCheckpoint {
             .map(|p| p.epoch)
     }
 
-    /// Operator `slot`'s state at the end of epoch `epoch`.
-    pub fn report_operator(&self, slot: usize, epoch: Epoch, snapshot: StateSnapshot) {
+    /// Operator `slot`'s state at the end of epoch `epoch`, which took
+    /// `took` to copy.
+    pub fn report_operator(
+        &self,
+        slot: usize,
+        epoch: Epoch,
+        snapshot: StateSnapshot,
+        took: Duration,
+    ) {
         let mut inner = self.inner.lock();
         if let Some(p) = inner.pending.as_mut()
             && p.epoch == epoch
         {
             p.operators.insert(slot, snapshot);
+            p.pause = p.pause.max(took);
         }
         self.complete_if_done(&mut inner);
     }
@@ -313,6 +327,8 @@ impl JobCheckpoint {
             operators,
             sources,
             requested: p.requested,
+            completed: Instant::now(),
+            pause: p.pause,
         });
     }
 }
@@ -362,7 +378,7 @@ mod tests {
         job.source_closed(b, 0, || panic!("not needed"));
         job.source_closed(a, 2, || SplitOffsets::from([(0, 30)]));
         assert_eq!(job.cut_for_operator(op), Some(2));
-        job.report_operator(op, 2, StateSnapshot::default());
+        job.report_operator(op, 2, StateSnapshot::default(), Duration::ZERO);
         assert!(rx.try_recv().is_err(), "source b has not closed epoch 2");
         job.source_ended(b, SplitOffsets::from([(1, 7)]));
         let cut = rx.try_recv().expect("complete");

@@ -49,6 +49,12 @@ pub struct QueryConfig {
     /// epoch's end (see `render::pending`).
     #[serde(default)]
     pub continuous: bool,
+    /// How many workers do the query's work (a job's parallelism): its
+    /// sources' splits and its hash-partitioned state go to the first
+    /// `parallelism` workers only, the others take part in its dataflow
+    /// but hold nothing. 0: every worker.
+    #[serde(default)]
+    pub parallelism: usize,
 }
 
 impl Default for QueryConfig {
@@ -58,6 +64,7 @@ impl Default for QueryConfig {
             memory_limit_per_worker: 4 << 30,
             start_time_nanos: 0,
             continuous: false,
+            parallelism: 0,
         }
     }
 }

@@ -766,6 +766,11 @@ fn run_worker(
                         config: plan.config,
                         place: SourceContext {
                             batch_size: plan.config.batch_size,
+                            // The workers that do the query's work.
+                            peers: match plan.config.parallelism {
+                                0 => place.peers,
+                                n => n.min(place.peers),
+                            },
                             ..place
                         },
                         connectors: Arc::clone(&connectors),

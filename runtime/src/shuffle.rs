@@ -57,8 +57,9 @@ pub fn shuffle_hashes(
 /// How a distributor routes rows.
 #[derive(Debug, Clone)]
 pub enum Route {
-    /// By the hash of key expressions.
-    Hash(Vec<Arc<dyn PhysicalExpr>>),
+    /// By the hash of key expressions, over the first `n` workers (a job's
+    /// parallelism; 0 for every worker).
+    Hash(Vec<Arc<dyn PhysicalExpr>>, usize),
     /// Everything to one worker.
     Single(usize),
 }
@@ -71,8 +72,13 @@ pub struct ChunkDistributor {
 }
 
 impl ChunkDistributor {
-    /// Creates a distributor for `peers` workers.
+    /// Creates a distributor for `peers` workers (of which a hash route
+    /// may use only the first few).
     pub fn new(route: Route, peers: usize) -> Self {
+        let peers = match &route {
+            Route::Hash(_, n) if *n > 0 => (*n).min(peers),
+            _ => peers,
+        };
         Self { route, peers }
     }
 
@@ -130,7 +136,7 @@ impl Distributor<Chunk> for ChunkDistributor {
                     let target = (*target).min(pushers.len() - 1);
                     push(&mut pushers[target], time, Chunk::from_batch(batch));
                 }
-                (Route::Hash(exprs), Item::Rows(batch)) => match self.split(exprs, &batch) {
+                (Route::Hash(exprs, _), Item::Rows(batch)) => match self.split(exprs, &batch) {
                     Ok(parts) => {
                         for (worker, part) in parts.into_iter().enumerate() {
                             if let Some(part) = part {

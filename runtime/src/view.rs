@@ -81,6 +81,19 @@ impl ViewStore {
             .and_then(|f| f.checked_sub(1))
     }
 
+    /// Makes what the local parts of `view` hold final, once its job's run
+    /// has stopped (failed): a part that has published no epoch yet (a
+    /// restored part holds its checkpoint's contents) publishes epoch 0
+    /// unchanged, so that readers see those contents rather than wait for
+    /// an epoch that will not come. A later run creates new parts.
+    pub fn seal(&self, view: u64) {
+        for (_, part) in self.local_parts(view) {
+            if part.frontier() == 0 {
+                part.publish(0, None, Vec::new());
+            }
+        }
+    }
+
     /// Forgets `view` (dropped): readers and followers still holding a
     /// part see it as dropped.
     pub fn remove(&self, view: u64) {
@@ -304,6 +317,21 @@ mod tests {
     fn batch(v: i64) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, true)]));
         RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![v]))]).unwrap()
+    }
+
+    #[test]
+    fn a_sealed_view_serves_its_restored_contents() {
+        let store = ViewStore::default();
+        let restored = store.create_part(8, 0, batch(0).schema());
+        restored.restore(Arc::from(vec![batch(5)]));
+        let ahead = store.create_part(8, 1, batch(0).schema());
+        ahead.publish(4, Some(Arc::from(vec![batch(6), batch(7)])), vec![]);
+        assert_eq!(store.readable_epoch(8), None);
+        store.seal(8);
+        assert_eq!(store.readable_epoch(8), Some(0));
+        assert_eq!(restored.contents_at(0).unwrap().unwrap().len(), 1);
+        // A part that had published keeps its epochs.
+        assert_eq!(ahead.frontier(), 5);
     }
 
     #[test]

@@ -152,6 +152,11 @@ pub struct CheckpointInfo {
     pub written: u64,
     /// From the request of the cut to the manifest's write.
     pub duration: Duration,
+    /// From the cut's completion (every operator's state copied) to the
+    /// manifest's write: encoding and uploading, off the workers.
+    pub write: Duration,
+    /// The longest an operator was paused to copy its state.
+    pub pause: Duration,
     /// State bytes per plan node (summed over instances), by node name.
     pub operators: Vec<(String, u64)>,
 }
@@ -395,6 +400,7 @@ impl CheckpointStore {
             .await
             .map_err(store_error)?;
         let duration = cut.requested.elapsed();
+        let write = cut.completed.elapsed();
         self.trim(job).await?;
         Ok(CheckpointInfo {
             job,
@@ -404,6 +410,8 @@ impl CheckpointStore {
             bytes: total,
             written,
             duration,
+            write,
+            pause: cut.pause,
             operators: by_node
                 .into_iter()
                 .map(|(node, bytes)| {
@@ -671,6 +679,16 @@ impl JobCheckpointer {
         this
     }
 
+    /// Stops writing checkpoints, and returns once a write in progress
+    /// is abandoned (a torn checkpoint has no manifest: it does not exist).
+    pub async fn stop(&self) {
+        let task = self.task.lock().take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
     /// The checkpoints written since the job started, oldest first.
     pub fn written(&self) -> Vec<CheckpointInfo> {
         self.written.lock().iter().cloned().collect()
@@ -710,5 +728,188 @@ impl JobCheckpointer {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use tidewater_runtime::expr::SchemaIr;
+    use tidewater_runtime::plan::{PlanNode, QueryConfig};
+    use tidewater_runtime::source::SourceSpec;
+
+    fn plan() -> DataflowPlan {
+        DataflowPlan {
+            nodes: vec![PlanNode {
+                kind: NodeKind::Scan(SourceSpec {
+                    connector: "datagen".into(),
+                    table: "t".into(),
+                    options: Default::default(),
+                    schema: Schema::empty(),
+                    projection: None,
+                    limit: None,
+                    watermark: None,
+                    resume: None,
+                }),
+                inputs: vec![],
+                schema: SchemaIr { columns: vec![] },
+            }],
+            root: 0,
+            config: QueryConfig::default(),
+        }
+    }
+
+    fn numbers(values: &[i64]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values.to_vec()))]).unwrap()
+    }
+
+    fn names(values: &[&str]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(values.to_vec()))]).unwrap()
+    }
+
+    /// A cut of one operator holding `n` in key group 40, and two schemas
+    /// in key group 3 (as a join holds both sides).
+    fn cut(epoch: Epoch, n: i64) -> Cut {
+        let mut snapshot = StateSnapshot::default();
+        snapshot
+            .key_groups
+            .insert(3, vec![numbers(&[1, 2]), names(&["a"])]);
+        snapshot.key_groups.insert(40, vec![numbers(&[n])]);
+        snapshot.watermark = Some(epoch as i64);
+        Cut {
+            epoch,
+            ended: false,
+            operators: vec![(0, 0, snapshot)],
+            sources: vec![(0, SplitOffsets::from([(0, epoch * 10)]))],
+            requested: std::time::Instant::now(),
+            completed: std::time::Instant::now(),
+            pause: Duration::ZERO,
+        }
+    }
+
+    /// The restored value of key group 40 and the source's offset.
+    async fn restored(store: &CheckpointStore) -> Option<(i64, u64)> {
+        let (restored, _) = store.restore(9, &plan()).await.unwrap();
+        let (plan, state) = restored?;
+        let node = &state.nodes[&0];
+        assert_eq!(node.key_groups[&3].len(), 2, "both schemas of key group 3");
+        let n = node.key_groups[&40][0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0);
+        let NodeKind::Scan(spec) = &plan.nodes[0].kind else {
+            unreachable!()
+        };
+        Some((n, spec.resume.as_ref().unwrap()[&0]))
+    }
+
+    #[tokio::test]
+    async fn checkpoints_are_incremental_and_a_torn_one_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = CheckpointSettings {
+            interval: Duration::from_secs(1),
+            retain: 2,
+        };
+        let store = CheckpointStore::open_local(dir.path(), settings).unwrap();
+        let fp = fingerprint(&plan());
+        assert_eq!(restored(&store).await, None);
+        let first = store
+            .write(9, 1, cut(1, 100), &plan(), &fp, 1)
+            .await
+            .unwrap();
+        assert_eq!(first.written, first.bytes);
+        assert_eq!(restored(&store).await, Some((100, 10)));
+        // Only key group 40's segment changed: the other is not written again.
+        let second = store
+            .write(9, 2, cut(2, 200), &plan(), &fp, 1)
+            .await
+            .unwrap();
+        assert!(second.written < second.bytes, "{second:?}");
+        assert_eq!(restored(&store).await, Some((200, 20)));
+
+        let manifest = dir
+            .path()
+            .join("checkpoints/job-9/00000000000000000002/manifest.json");
+        let text = std::fs::read(&manifest).unwrap();
+        // A truncated manifest: the previous checkpoint restores.
+        std::fs::write(&manifest, &text[..text.len() / 2]).unwrap();
+        assert_eq!(restored(&store).await, Some((100, 10)));
+        // Killed before the manifest's put: its segments may be written,
+        // its directory is not (it holds only the manifest).
+        std::fs::remove_dir_all(manifest.parent().unwrap()).unwrap();
+        assert_eq!(restored(&store).await, Some((100, 10)));
+        assert_eq!(store.restore(9, &plan()).await.unwrap().1, 2);
+
+        // A damaged segment makes its checkpoint unreadable: the one
+        // before restores.
+        store
+            .write(9, 3, cut(3, 300), &plan(), &fp, 1)
+            .await
+            .unwrap();
+        assert_eq!(restored(&store).await, Some((300, 30)));
+        let m: Manifest = serde_json::from_slice(
+            &std::fs::read(
+                dir.path()
+                    .join("checkpoints/job-9/00000000000000000003/manifest.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let segment = m.operators[0]
+            .segments
+            .iter()
+            .find(|s| s.key_groups == [40])
+            .unwrap();
+        let path = dir
+            .path()
+            .join("checkpoints/job-9/state")
+            .join(&segment.file);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(restored(&store).await, Some((100, 10)));
+
+        // Retention: two complete checkpoints are kept, and only the
+        // segments they name.
+        store
+            .write(9, 4, cut(4, 400), &plan(), &fp, 1)
+            .await
+            .unwrap();
+        store
+            .write(9, 5, cut(5, 500), &plan(), &fp, 1)
+            .await
+            .unwrap();
+        let mut kept: Vec<String> = std::fs::read_dir(dir.path().join("checkpoints/job-9"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        kept.sort();
+        assert_eq!(
+            kept,
+            ["00000000000000000004", "00000000000000000005", "state"]
+        );
+        // Key group 3's segments (shared) and 40's of checkpoints 4 and 5.
+        let segments = std::fs::read_dir(dir.path().join("checkpoints/job-9/state"))
+            .unwrap()
+            .count();
+        assert_eq!(segments, 4);
+        assert_eq!(restored(&store).await, Some((500, 50)));
+
+        // Another plan does not restore from these checkpoints.
+        let mut other = plan();
+        other.root = 1;
+        if let NodeKind::Scan(spec) = &mut other.nodes[0].kind {
+            spec.table = "u".into();
+        }
+        assert!(store.restore(9, &other).await.unwrap().0.is_none());
+        store.delete_job(9).await.unwrap();
+        assert_eq!(restored(&store).await, None);
     }
 }

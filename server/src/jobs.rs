@@ -4,10 +4,17 @@
 //! The registry holds one job per materialized view, by the view's object
 //! id (which is also the view's id in the runtime's
 //! [`ViewStore`](tidewater_runtime::view::ViewStore)). A job's query handle
-//! lives in a task that watches its events: an error marks the job failed
-//! (`SHOW JOBS` shows it), the end of a bounded input marks it finished
-//! (its view stays readable). Dropping the view stops the job: the task is
-//! aborted, which drops the handle, which cancels the dataflow. At
+//! lives in a task that supervises it. The end of a bounded input marks
+//! the job finished (its view stays readable). An error in the job (a bad
+//! row under a strict option, an operator error) cancels that run and
+//! starts the job again after a backoff ([`RESTART_BACKOFF`], doubling),
+//! from its last checkpoint when it is checkpointed ([`JobLauncher`]):
+//! `SHOW JOBS` shows it `restarting` with the error meanwhile, and counts
+//! its restarts. After [`MAX_RESTARTS`] restarts in a row that fail again
+//! (a run that lasted [`HEALTHY_RUN`] starts the count anew) the job is
+//! marked failed with the error; its view keeps the rows it had. Other
+//! jobs and sessions are not touched. Dropping the view stops the job: the
+//! task is aborted, which drops the handle, which cancels the dataflow. At
 //! start-up the server starts every view's job again (see
 //! [`crate::Server::start`]).
 //!
@@ -15,17 +22,32 @@
 //! session reads them ([`Jobs::track_subscription`]); they are not
 //! restarted.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
-use tidewater_runtime::pool::{QueryEvent, QueryHandle};
+use tidewater_runtime::plan::{DataflowPlan, NodeKind};
+use tidewater_runtime::pool::{Placement, QueryEvent, QueryHandle, Runtime};
 use tidewater_runtime::progress::SourceProgress;
 use tidewater_runtime::view::ViewStore;
 
-use crate::checkpoint::JobCheckpointer;
+use crate::catalog::Catalog;
+use crate::checkpoint::{CheckpointStore, JobCheckpointer};
 use crate::error::{SqlError, SqlResult};
+
+/// The wait before the first restart of a failed job; it doubles with
+/// each further restart in a row.
+pub const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Restarts in a row after which a failing job is marked failed.
+pub const MAX_RESTARTS: u64 = 3;
+
+/// A run that lasts this long before it fails was healthy: the restarts in
+/// a row count from zero again.
+pub const HEALTHY_RUN: Duration = Duration::from_secs(60);
 
 /// How long `FLUSH` waits for one view.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -37,6 +59,8 @@ pub enum JobState {
     Running,
     /// Its inputs ended; the view holds its final rows.
     Finished,
+    /// Its run failed with this error; it starts again after a backoff.
+    Restarting(String),
     /// It failed with this error; the view keeps the rows it had.
     Failed(String),
 }
@@ -47,20 +71,193 @@ impl JobState {
         match self {
             JobState::Running => "running",
             JobState::Finished => "finished",
+            JobState::Restarting(_) => "restarting",
             JobState::Failed(_) => "failed",
         }
     }
 }
 
+/// A job's state, shared with the task that supervises it.
+#[derive(Debug)]
+struct JobShared {
+    state: Mutex<JobState>,
+    /// The current run's source progress.
+    progress: Mutex<Arc<SourceProgress>>,
+    /// The current run's checkpointing, when it is checkpointed.
+    checkpointer: Mutex<Option<Arc<JobCheckpointer>>>,
+    /// Runs started after a failure.
+    restarts: AtomicU64,
+}
+
 #[derive(Debug)]
 struct Job {
     name: String,
+    /// The workers that run it.
+    parallelism: usize,
     started: SystemTime,
-    state: Arc<Mutex<JobState>>,
-    progress: Arc<SourceProgress>,
+    shared: Arc<JobShared>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// One run of a job: its query and its checkpointing.
+#[derive(Debug)]
+pub struct JobRun {
+    /// The running query.
+    pub handle: QueryHandle,
     /// Its checkpointing, when it is checkpointed.
-    checkpointer: Option<Arc<JobCheckpointer>>,
+    pub checkpointer: Option<Arc<JobCheckpointer>>,
+}
+
+/// What starts (and restarts) the job of one materialized view.
+#[derive(Debug)]
+pub struct JobLauncher {
+    /// The catalog (the connectors say which sources resume exactly).
+    pub catalog: Arc<Catalog>,
+    /// The worker pool.
+    pub runtime: Arc<Runtime>,
+    /// The checkpoint store.
+    pub store: Arc<CheckpointStore>,
+    /// The view's object id.
+    pub view: u64,
+    /// The job's continuous plan, ending in the view's publish (its scans
+    /// of other views not yet at an epoch).
+    pub plan: DataflowPlan,
+}
+
+/// `plan` with the epoch each view scan reads: the newest epoch every
+/// part of the view in this process has completed, so that all parts are
+/// read as of the same epoch.
+pub fn at_view_epochs<'a>(views: &ViewStore, plan: Cow<'a, DataflowPlan>) -> Cow<'a, DataflowPlan> {
+    if !plan
+        .nodes
+        .iter()
+        .any(|n| matches!(n.kind, NodeKind::ViewScan { .. }))
+    {
+        return plan;
+    }
+    let mut plan = plan.into_owned();
+    for node in &mut plan.nodes {
+        if let NodeKind::ViewScan { view, epoch, .. } = &mut node.kind
+            && epoch.is_none()
+        {
+            *epoch = Some(views.readable_epoch(*view).unwrap_or(0));
+        }
+    }
+    Cow::Owned(plan)
+}
+
+impl JobLauncher {
+    /// Starts a run of the job: restored from its latest checkpoint when
+    /// it is checkpointed (a single process, and every source resumes
+    /// from offsets; see [`crate::checkpoint`]), from its sources'
+    /// beginning otherwise.
+    ///
+    /// # Errors
+    ///
+    /// When the checkpoint store cannot be read or the query not submitted.
+    pub async fn launch(&self) -> SqlResult<JobRun> {
+        let plan = at_view_epochs(self.runtime.views(), Cow::Borrowed(&self.plan)).into_owned();
+        let runtime = &self.runtime;
+        let checkpointed = runtime.processes() == 1
+            && crate::checkpoint::checkpointable(&plan, self.catalog.connectors());
+        if !checkpointed {
+            let handle = runtime.submit_on(&plan, Placement::Distributed)?;
+            return Ok(JobRun {
+                handle,
+                checkpointer: None,
+            });
+        }
+        let (restored, next_seq) = self.store.restore(self.view, &plan).await?;
+        let (run, state) = match restored {
+            Some((run, state)) => (run, Some(state)),
+            None => (plan.clone(), None),
+        };
+        let (cuts_tx, cuts) = tokio::sync::mpsc::unbounded_channel();
+        let job = Arc::new(tidewater_runtime::checkpoint::JobCheckpoint::new(
+            runtime.local_workers(),
+            state,
+            cuts_tx,
+        ));
+        let handle = runtime.submit_job(&run, Arc::clone(&job))?;
+        let workers = match plan.config.parallelism {
+            0 => runtime.peers(),
+            n => n.min(runtime.peers()),
+        };
+        let checkpointer = JobCheckpointer::start(
+            Arc::clone(&self.store),
+            self.view,
+            job,
+            cuts,
+            plan,
+            workers,
+            next_seq,
+        );
+        Ok(JobRun {
+            handle,
+            checkpointer: Some(checkpointer),
+        })
+    }
+}
+
+/// Watches a run until it fails; returns its error. A run that finishes
+/// marks the job finished, has its final state checkpointed, and is kept
+/// (with its progress) until the job is dropped: this never returns then.
+async fn watch(run: &mut JobRun, shared: &JobShared) -> String {
+    loop {
+        match run.handle.next().await {
+            QueryEvent::Batch(_) => {}
+            QueryEvent::Done => {
+                *shared.state.lock() = JobState::Finished;
+                if let Some(c) = run.checkpointer.as_ref() {
+                    c.job.request();
+                }
+                std::future::pending::<()>().await;
+            }
+            QueryEvent::Error(e) => return e.message,
+        }
+    }
+}
+
+/// Supervises a job from its first run (see the module docs).
+async fn supervise(
+    name: String,
+    shared: Arc<JobShared>,
+    launcher: Arc<JobLauncher>,
+    first: JobRun,
+) {
+    let mut run = first;
+    let mut in_a_row = 0u64;
+    loop {
+        let since = Instant::now();
+        let mut error = watch(&mut run, &shared).await;
+        // Cancel the failed run (and its checkpointing) before the next.
+        drop(run);
+        *shared.checkpointer.lock() = None;
+        launcher.runtime.views().seal(launcher.view);
+        if since.elapsed() >= HEALTHY_RUN {
+            in_a_row = 0;
+        }
+        run = loop {
+            if in_a_row >= MAX_RESTARTS {
+                tracing::warn!(view = %name, error = %error, "materialized view failed");
+                *shared.state.lock() = JobState::Failed(error.clone());
+                std::future::pending::<()>().await;
+            }
+            let backoff = RESTART_BACKOFF * 2u32.pow(in_a_row.min(16) as u32);
+            in_a_row += 1;
+            tracing::warn!(view = %name, error = %error, ?backoff, "materialized view failed; restarting it");
+            *shared.state.lock() = JobState::Restarting(error.clone());
+            tokio::time::sleep(backoff).await;
+            match launcher.launch().await {
+                Ok(run) => break run,
+                Err(e) => error = e.message,
+            }
+        };
+        shared.restarts.fetch_add(1, Ordering::Relaxed);
+        *shared.progress.lock() = run.handle.progress();
+        *shared.checkpointer.lock() = run.checkpointer.clone();
+        *shared.state.lock() = JobState::Running;
+    }
 }
 
 /// A subscription being read by a session.
@@ -121,6 +318,10 @@ pub struct JobInfo {
     pub rows_in: u64,
     /// Rows its window operators dropped as late in this process.
     pub late_rows: u64,
+    /// Runs started after a failure.
+    pub restarts: u64,
+    /// The workers that run it (0 for a subscription: the session's query).
+    pub parallelism: usize,
 }
 
 /// Every job of the server.
@@ -129,61 +330,59 @@ pub struct Jobs {
     jobs: Mutex<BTreeMap<u64, Job>>,
     subscriptions: Arc<Mutex<BTreeMap<u64, Subscription>>>,
     /// The number of the next subscription (from 1).
-    next_subscription: std::sync::atomic::AtomicU64,
+    next_subscription: AtomicU64,
 }
 
 impl Jobs {
-    /// Registers the running query `handle` as the job of view `view`,
-    /// watched by a task on the current tokio runtime, checkpointed by
-    /// `checkpointer` when given.
-    pub fn start(
-        &self,
-        view: u64,
-        name: String,
-        handle: QueryHandle,
-        checkpointer: Option<Arc<JobCheckpointer>>,
-    ) {
-        let state = Arc::new(Mutex::new(JobState::Running));
-        let progress = handle.progress();
-        let task = {
-            let state = Arc::clone(&state);
-            let name = name.clone();
-            let checkpointer = checkpointer.clone();
-            tokio::spawn(async move {
-                let mut handle = handle;
-                loop {
-                    match handle.next().await {
-                        QueryEvent::Batch(_) => {}
-                        QueryEvent::Done => {
-                            *state.lock() = JobState::Finished;
-                            // The final state, checkpointed at once.
-                            if let Some(c) = checkpointer.as_ref() {
-                                c.job.request();
-                            }
-                            // Keep the handle (and the progress) until the
-                            // job is dropped.
-                            std::future::pending::<()>().await;
-                        }
-                        QueryEvent::Error(e) => {
-                            tracing::warn!(view = %name, error = %e, "materialized view failed");
-                            *state.lock() = JobState::Failed(e.message);
-                            std::future::pending::<()>().await;
-                        }
-                    }
-                }
-            })
+    /// Registers `run` as the job of view `view`, supervised by a task on
+    /// the current tokio runtime that restarts it with `launcher` when it
+    /// fails (see the module docs).
+    pub fn start(&self, view: u64, name: String, launcher: Arc<JobLauncher>, run: JobRun) {
+        let shared = Arc::new(JobShared {
+            state: Mutex::new(JobState::Running),
+            progress: Mutex::new(run.handle.progress()),
+            checkpointer: Mutex::new(run.checkpointer.clone()),
+            restarts: AtomicU64::new(0),
+        });
+        let peers = launcher.runtime.peers();
+        let parallelism = match launcher.plan.config.parallelism {
+            0 => peers,
+            n => n.min(peers),
         };
+        let task = tokio::spawn(supervise(name.clone(), Arc::clone(&shared), launcher, run));
         let job = Job {
             name,
+            parallelism,
             started: SystemTime::now(),
-            state,
-            progress,
+            shared,
             task,
-            checkpointer,
         };
         if let Some(old) = self.jobs.lock().insert(view, job) {
             old.task.abort();
         }
+    }
+
+    /// Stops the job of `view`, if it has one, and returns once its run is
+    /// canceled and its checkpoint writer has stopped (nothing of it
+    /// writes any more).
+    pub async fn stop_and_wait(&self, view: u64) {
+        let Some(job) = self.jobs.lock().remove(&view) else {
+            return;
+        };
+        job.task.abort();
+        let _ = job.task.await;
+        let checkpointer = job.shared.checkpointer.lock().take();
+        if let Some(c) = checkpointer {
+            c.stop().await;
+        }
+    }
+
+    /// The checkpointing of `view`'s current run, when it is checkpointed.
+    pub fn checkpointer(&self, view: u64) -> Option<Arc<JobCheckpointer>> {
+        self.jobs
+            .lock()
+            .get(&view)
+            .and_then(|j| j.shared.checkpointer.lock().clone())
     }
 
     /// Stops the job of `view`, if it has one.
@@ -195,19 +394,23 @@ impl Jobs {
 
     /// Stops the jobs whose view is not in `views` (dropped, or dropped
     /// with its schema).
-    pub fn retain(&self, views: &[u64]) -> Vec<u64> {
+    /// Returns them with their checkpointing (to stop before their
+    /// checkpoints are deleted).
+    pub fn retain(&self, views: &[u64]) -> Vec<(u64, Option<Arc<JobCheckpointer>>)> {
         let mut jobs = self.jobs.lock();
         let gone: Vec<u64> = jobs
             .keys()
             .filter(|v| !views.contains(v))
             .copied()
             .collect();
-        for view in &gone {
-            if let Some(job) = jobs.remove(view) {
+        let mut out = Vec::new();
+        for view in gone {
+            if let Some(job) = jobs.remove(&view) {
                 job.task.abort();
+                out.push((view, job.shared.checkpointer.lock().take()));
             }
         }
-        gone
+        out
     }
 
     /// The checkpointed jobs: view, name and checkpointing, by view id.
@@ -216,7 +419,9 @@ impl Jobs {
             .lock()
             .iter()
             .filter_map(|(view, job)| {
-                job.checkpointer
+                job.shared
+                    .checkpointer
+                    .lock()
                     .as_ref()
                     .map(|c| (*view, job.name.clone(), Arc::clone(c)))
             })
@@ -229,9 +434,7 @@ impl Jobs {
         user: &str,
         progress: Arc<SourceProgress>,
     ) -> SubscriptionGuard {
-        let id = self
-            .next_subscription
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self.next_subscription.fetch_add(1, Ordering::Relaxed);
         self.subscriptions.lock().insert(
             id,
             Subscription {
@@ -252,14 +455,21 @@ impl Jobs {
             .jobs
             .lock()
             .iter()
-            .map(|(view, job)| JobInfo {
-                kind: JobKind::MaterializedView,
-                view: *view,
-                name: job.name.clone(),
-                started: job.started,
-                state: job.state.lock().clone(),
-                rows_in: job.progress.rows_in(),
-                late_rows: job.progress.late_rows(),
+            .map(|(view, job)| {
+                // One lock at a time: a guard in a field lives to the end
+                // of the struct expression.
+                let progress = Arc::clone(&job.shared.progress.lock());
+                JobInfo {
+                    kind: JobKind::MaterializedView,
+                    view: *view,
+                    name: job.name.clone(),
+                    started: job.started,
+                    state: job.shared.state.lock().clone(),
+                    rows_in: progress.rows_in(),
+                    late_rows: progress.late_rows(),
+                    restarts: job.shared.restarts.load(Ordering::Relaxed),
+                    parallelism: job.parallelism,
+                }
             })
             .collect();
         out.extend(self.subscriptions.lock().iter().map(|(id, sub)| JobInfo {
@@ -270,6 +480,8 @@ impl Jobs {
             state: JobState::Running,
             rows_in: sub.progress.rows_in(),
             late_rows: sub.progress.late_rows(),
+            restarts: 0,
+            parallelism: 0,
         }));
         out
     }
@@ -283,21 +495,15 @@ impl Jobs {
     ///
     /// When a view does not catch up within [`FLUSH_TIMEOUT`].
     pub async fn flush(&self, views: &ViewStore) -> SqlResult<()> {
-        type Target = (u64, String, Arc<SourceProgress>, Arc<Mutex<JobState>>);
-        let targets: Vec<Target> = self
+        let targets: Vec<(u64, String, Arc<JobShared>)> = self
             .jobs
             .lock()
             .iter()
-            .map(|(v, j)| {
-                (
-                    *v,
-                    j.name.clone(),
-                    Arc::clone(&j.progress),
-                    Arc::clone(&j.state),
-                )
-            })
+            .map(|(v, j)| (*v, j.name.clone(), Arc::clone(&j.shared)))
             .collect();
-        for (view, name, progress, state) in targets {
+        for (view, name, shared) in targets {
+            let progress = Arc::clone(&shared.progress.lock());
+            let state = &shared.state;
             let since = Instant::now();
             let deadline = tokio::time::Instant::now() + FLUSH_TIMEOUT;
             let timed_out = || {

@@ -57,25 +57,29 @@ async fn restart_views(state: &Arc<ServerState>, handle: &tokio::runtime::Handle
     for (db_name, db) in &catalog.databases {
         for (schema_name, schema) in &db.schemas {
             for (name, rel) in &schema.relations {
-                if let catalog::RelationKind::MaterializedView { sql, .. } = &rel.kind {
+                if let catalog::RelationKind::MaterializedView {
+                    sql, parallelism, ..
+                } = &rel.kind
+                {
                     views.push((
                         rel.oid,
                         db_name.clone(),
                         format!("{db_name}.{schema_name}.{name}"),
                         sql.clone(),
+                        *parallelism,
                     ));
                 }
             }
         }
     }
     views.sort_by_key(|v| v.0);
-    for (oid, database, name, sql) in views {
+    for (oid, database, name, sql, parallelism) in views {
         let state = Arc::clone(state);
         let started = handle
             .spawn(async move {
                 let session = session::Session::new(state, "tidewater", &database)?;
                 session
-                    .restart_view_job(u64::from(oid), &name, &sql)
+                    .restart_view_job(u64::from(oid), &name, &sql, parallelism)
                     .await?;
                 Ok::<_, error::SqlError>(name)
             })

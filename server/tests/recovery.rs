@@ -274,3 +274,194 @@ async fn views_survive_sigkill_exactly_once_at_1_2_and_3_workers() {
     );
     server.stop();
 }
+
+/// A job that fails (a division by zero in a row of its input) restarts
+/// from its last checkpoint after a backoff, reading only the input after
+/// it, fails again on the same row, and after its restarts is marked
+/// failed with the error; the view keeps its rows and another view over
+/// the same table goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_restarts_from_its_checkpoint_then_is_marked_failed() {
+    let dir = TestDir::new();
+    let mut server = ServerProcess::start_with(
+        &dir.path().join("data"),
+        &[
+            "--workers",
+            "2",
+            "--checkpoint-interval",
+            "200 milliseconds",
+        ],
+    )
+    .await;
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE t (k BIGINT, v BIGINT);
+             INSERT INTO t SELECT i % 7, 1 + i % 5 FROM generate_series(1, 500) AS s(i);
+             CREATE MATERIALIZED VIEW fine AS SELECT k, count(*) AS n FROM t GROUP BY k;
+             CREATE MATERIALIZED VIEW bad AS SELECT k, sum(100 / v) AS s FROM t GROUP BY k;
+             FLUSH; CHECKPOINT",
+        )
+        .await
+        .unwrap();
+    let before = rows(&client, "SELECT * FROM bad").await;
+    assert_eq!(before.len(), 7);
+    client
+        .batch_execute("INSERT INTO t VALUES (3, 0)")
+        .await
+        .unwrap();
+    let job = |jobs: &Rows, name: &str| {
+        jobs.iter()
+            .find(|j| j[0].as_deref() == Some(&format!("tidewater.public.{name}")))
+            .cloned()
+            .unwrap_or_else(|| panic!("no job {name}: {jobs:?}"))
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut seen_restarting = false;
+    let failed = loop {
+        let jobs = rows(&client, "SHOW JOBS").await;
+        let bad = job(&jobs, "bad");
+        let restarts: i64 = bad[11].as_deref().unwrap().parse().unwrap();
+        match bad[2].as_deref() {
+            Some("restarting") if restarts >= 1 => {
+                seen_restarting = true;
+                // The restarted run resumed after its checkpoint's offsets.
+                let read: i64 = bad[6].as_deref().unwrap().parse().unwrap();
+                assert!(read < 100, "a restarted run re-read its input: {bad:?}");
+            }
+            Some("failed") => break bad,
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the failing job was not marked failed: {jobs:?}\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(seen_restarting, "{failed:?}");
+    assert_eq!(failed[11].as_deref(), Some("3"), "{failed:?}");
+    assert!(
+        failed[10]
+            .as_deref()
+            .is_some_and(|e| e.contains("division by zero")),
+        "{failed:?}"
+    );
+    // The failed view keeps the rows of its last checkpoint.
+    assert_eq!(rows(&client, "SELECT * FROM bad").await, before);
+    // The other view goes on.
+    client
+        .batch_execute("INSERT INTO t VALUES (3, 9); FLUSH")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&client, "SELECT * FROM fine").await,
+        rows(&client, "SELECT k, count(*) AS n FROM t GROUP BY k").await
+    );
+    let jobs = rows(&client, "SHOW JOBS").await;
+    assert_eq!(job(&jobs, "fine")[2].as_deref(), Some("running"));
+    assert_eq!(job(&jobs, "fine")[11].as_deref(), Some("0"));
+    server.stop();
+}
+
+/// `ALTER MATERIALIZED VIEW … SET PARALLELISM` rescales running views
+/// through a checkpoint (the restarted job reads only the input after
+/// it), while rows arrive and a nexmark stream runs; the views stay equal
+/// to their batch queries, and the parallelism survives a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_parallelism_rescales_views_through_a_checkpoint() {
+    let dir = TestDir::new();
+    let data = dir.path().join("data");
+    let args = [
+        "--workers",
+        "3",
+        "--checkpoint-interval",
+        "200 milliseconds",
+    ];
+    let mut server = ServerProcess::start_with(&data, &args).await;
+    let client = server.connect().await;
+    for sql in TABLES {
+        client.batch_execute(sql).await.unwrap();
+    }
+    let checked = ["g", "j", "top", "bids"];
+    for (name, sql, _) in VIEWS.iter().filter(|v| checked.contains(&v.0)) {
+        client
+            .batch_execute(&format!("CREATE MATERIALIZED VIEW {name} AS {sql}"))
+            .await
+            .unwrap();
+    }
+    async fn insert_some(client: &Client, next: &mut i64) {
+        for _ in 0..8 {
+            client.batch_execute(&insert(*next)).await.unwrap();
+            *next += BATCH;
+        }
+        client.batch_execute("FLUSH").await.unwrap();
+    }
+    async fn job(client: &Client, name: &str) -> Vec<Option<String>> {
+        let jobs = rows(client, "SHOW JOBS").await;
+        jobs.into_iter()
+            .find(|j| j[0].as_deref() == Some(&format!("tidewater.public.{name}")))
+            .unwrap_or_else(|| panic!("no job {name}"))
+    }
+    async fn check(client: &Client, names: &[&str]) {
+        for (name, _, batch) in VIEWS.iter().filter(|v| names.contains(&v.0)) {
+            let view = rows(client, &format!("SELECT * FROM {name}")).await;
+            assert!(!view.is_empty(), "{name} is empty");
+            assert_eq!(
+                view,
+                rows(client, batch).await,
+                "{name} differs from its batch query"
+            );
+        }
+    }
+    let mut next = 0;
+    insert_some(&client, &mut next).await;
+    check(&client, &["g", "j", "top"]).await;
+    for (view, parallelism) in [("g", 1), ("j", 2), ("bids", 1), ("g", 3), ("top", 2)] {
+        client
+            .batch_execute(&format!(
+                "ALTER MATERIALIZED VIEW {view} SET PARALLELISM {parallelism}"
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{view}: {e:?}\n{}", server.log()));
+        let after = job(&client, view).await;
+        assert_eq!(after[12].as_deref(), Some(parallelism.to_string().as_str()));
+        if view != "bids" {
+            // Restored: the new run read nothing that its checkpoint holds.
+            let read: i64 = after[6].as_deref().unwrap().parse().unwrap();
+            assert!(read < next, "{view} recomputed: {after:?}");
+        }
+        insert_some(&client, &mut next).await;
+        check(&client, &["g", "j", "top"]).await;
+    }
+    for (sql, code) in [
+        ("ALTER MATERIALIZED VIEW g SET PARALLELISM 4", "22023"),
+        ("ALTER MATERIALIZED VIEW g SET PARALLELISM 0", "22023"),
+        ("ALTER MATERIALIZED VIEW ev SET PARALLELISM 1", "42809"),
+        ("ALTER MATERIALIZED VIEW nope SET PARALLELISM 1", "42P01"),
+    ] {
+        let e = client.batch_execute(sql).await.unwrap_err();
+        assert_eq!(e.code().map(|c| c.code()), Some(code), "{sql}: {e:?}");
+    }
+    // The nexmark stream ends; its view equals the batch query.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while job(&client, "bids").await[2].as_deref() != Some("finished") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bids did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check(&client, &["bids"]).await;
+
+    // The parallelism is kept across a restart.
+    server.kill();
+    server = ServerProcess::start_with(&data, &args).await;
+    let client = server.connect().await;
+    for (view, parallelism) in [("g", "3"), ("j", "2"), ("top", "2"), ("bids", "1")] {
+        assert_eq!(job(&client, view).await[12].as_deref(), Some(parallelism));
+    }
+    insert_some(&client, &mut next).await;
+    check(&client, &["g", "j", "top", "bids"]).await;
+    server.stop();
+}

@@ -46,6 +46,8 @@ pub mod join_util;
 pub mod limit;
 pub mod project;
 pub mod publish;
+#[cfg(test)]
+mod rescale;
 pub mod retracting_aggregate;
 pub mod sink;
 pub mod sort;

@@ -522,4 +522,26 @@ mod tests {
             vec![vec![1, 1, 1, 1]]
         );
     }
+
+    /// Epoch `e` inserts 20 rows and deletes a third of those of `e - 2`.
+    fn retracting_script() -> Vec<crate::operators::rescale::UnaryEpoch> {
+        let inserted = |e: i64| (0..20).map(move |i| ((i * 3 + e) % 5, e * 10 + i));
+        (0..7i64)
+            .map(|e| {
+                let mut rows: Vec<(i64, i64, Op)> =
+                    inserted(e).map(|(k, v)| (k, v, Op::Insert)).collect();
+                if e >= 2 {
+                    rows.extend(inserted(e - 2).step_by(3).map(|(k, v)| (k, v, Op::Delete)));
+                }
+                (changes(&rows), None)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rescales_through_a_snapshot() {
+        let script = retracting_script();
+        crate::operators::rescale::unary_rescales(|| operator(true), &[0], &script, 3);
+        crate::operators::rescale::unary_rescales(|| operator(false), &[], &script, 4);
+    }
 }

@@ -677,4 +677,37 @@ mod tests {
         feed(&mut op, 1, rows("r", &[(Some(1), 9, Delete)]), &mut result);
         assert_eq!(keys(&result), vec![vec![Some(1), Some(5), None, None]]);
     }
+
+    #[test]
+    fn rescales_through_a_snapshot() {
+        let left = |e: i64| (0..8).map(move |i| (Some((i + e) % 6), e * 10 + i));
+        let script: Vec<crate::operators::rescale::BinaryEpoch> = (0..6i64)
+            .map(|e| {
+                let mut l: Vec<(Option<i64>, i64, Op)> =
+                    left(e).map(|(k, v)| (k, v, Op::Insert)).collect();
+                l.push((None, e, Op::Insert));
+                if e >= 2 {
+                    l.extend(left(e - 2).step_by(3).map(|(k, v)| (k, v, Op::Delete)));
+                }
+                let r: Vec<(Option<i64>, i64, Op)> = (0..5)
+                    .map(|i| (Some((i * 2 + e) % 7), e * 100 + i, Op::Insert))
+                    .collect();
+                vec![(0, rows("l", &l)), (1, rows("r", &r))]
+            })
+            .collect();
+        for kind in [JoinKind::Inner, JoinKind::Left, JoinKind::Full] {
+            crate::operators::rescale::binary_rescales(
+                || join(kind, false),
+                [&[0], &[0]],
+                &script,
+                3,
+            );
+        }
+        crate::operators::rescale::binary_rescales(
+            || join(JoinKind::Inner, true),
+            [&[0], &[0]],
+            &script,
+            3,
+        );
+    }
 }

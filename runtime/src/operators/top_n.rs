@@ -411,4 +411,20 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(rows(&a), vec![(1, 7, 2), (1, 8, 1)]);
     }
+
+    #[test]
+    fn rescales_through_a_snapshot() {
+        let inserted = |e: i64| (0..20).map(move |i| ((i * 3 + e) % 4, (e * 37 + i * 11) % 97));
+        let script: Vec<_> = (0..7i64)
+            .map(|e| {
+                let mut rows: Vec<(i64, i64, Op)> =
+                    inserted(e).map(|(p, v)| (p, v, Op::Insert)).collect();
+                if e >= 2 {
+                    rows.extend(inserted(e - 2).step_by(2).map(|(p, v)| (p, v, Op::Delete)));
+                }
+                (changes(&rows), None)
+            })
+            .collect();
+        crate::operators::rescale::unary_rescales(|| operator(3), &[0], &script, 3);
+    }
 }

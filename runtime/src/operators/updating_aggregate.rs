@@ -498,4 +498,16 @@ mod tests {
         assert_eq!(op.index.len(), 200);
         assert!(op.stored_rows <= 2 * 200 + 4096 + 200);
     }
+
+    #[test]
+    fn rescales_through_a_snapshot() {
+        let script: Vec<_> = (0..6i64)
+            .map(|e| {
+                let k: Vec<i64> = (0..40).map(|i| (i * 7 + e) % 11).collect();
+                let v: Vec<i64> = (0..40).map(|i| i * e - 50).collect();
+                (rows(&k, &v), None)
+            })
+            .collect();
+        crate::operators::rescale::unary_rescales(operator, &[0], &script, 3);
+    }
 }

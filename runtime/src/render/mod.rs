@@ -206,7 +206,7 @@ pub(crate) fn build_query(
                         let ends_query = ends_query.contains(&id);
                         unary::render_unary(
                             input,
-                            routes[0].pact(),
+                            routes[0].pact(q.place.peers),
                             kind,
                             op,
                             Rc::clone(&q),
@@ -221,8 +221,8 @@ pub(crate) fn build_query(
                         binary::render_binary(
                             left,
                             right,
-                            routes[0].pact(),
-                            routes[1].pact(),
+                            routes[0].pact(q.place.peers),
+                            routes[1].pact(q.place.peers),
                             kind,
                             op,
                             Rc::clone(&q),
@@ -237,7 +237,7 @@ pub(crate) fn build_query(
                                 PreparedRoute::Forward => s,
                                 other => unary::render_unary(
                                     s,
-                                    other.pact(),
+                                    other.pact(q.place.peers),
                                     "Exchange",
                                     Box::new(PassThrough),
                                     Rc::clone(&q),
@@ -473,7 +473,10 @@ impl OperatorCheckpoint {
         let Some(epoch) = queue.take_cut(frontier) else {
             return Ok(false);
         };
-        self.job.report_operator(self.slot, epoch, snapshot()?);
+        let started = std::time::Instant::now();
+        let snapshot = snapshot()?;
+        self.job
+            .report_operator(self.slot, epoch, snapshot, started.elapsed());
         Ok(true)
     }
 

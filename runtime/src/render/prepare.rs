@@ -59,10 +59,12 @@ pub(super) enum PreparedRoute {
 }
 
 impl PreparedRoute {
-    pub(super) fn pact(&self) -> EdgePact {
+    /// The edge's contract; hash routes spread rows over the first
+    /// `workers` workers (the query's parallelism).
+    pub(super) fn pact(&self, workers: usize) -> EdgePact {
         match self {
             PreparedRoute::Forward => EdgePact::Forward,
-            PreparedRoute::Hash(exprs) => EdgePact::Exchange(Route::Hash(exprs.clone())),
+            PreparedRoute::Hash(exprs) => EdgePact::Exchange(Route::Hash(exprs.clone(), workers)),
             PreparedRoute::Single => EdgePact::Exchange(Route::Single(0)),
         }
     }

@@ -70,6 +70,10 @@ pub enum RelationKind {
         /// cannot be dropped while the view exists.
         #[serde(default)]
         depends_on: Vec<u32>,
+        /// How many workers run its job (`ALTER MATERIALIZED VIEW … SET
+        /// PARALLELISM`); every worker when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parallelism: Option<usize>,
     },
 }
 
@@ -477,6 +481,34 @@ impl Catalog {
             .map_err(|e| io_error("cannot write catalog", e))?;
         *self.state.write() = Arc::new(next);
         Ok(out)
+    }
+
+    /// Sets the parallelism of materialized view `name`; returns its oid.
+    ///
+    /// # Errors
+    ///
+    /// `42P01` when there is no such relation, `42809` when it is not a
+    /// materialized view.
+    pub fn set_view_parallelism(&self, name: &QualifiedName, workers: usize) -> SqlResult<u32> {
+        self.update(|s| {
+            let schema = s.schema_mut(&name.database, &name.schema)?;
+            let Some(rel) = schema.relations.get_mut(&name.name) else {
+                return Err(SqlError::new(
+                    "42P01",
+                    format!("relation \"{}\" does not exist", name.name),
+                ));
+            };
+            match &mut rel.kind {
+                RelationKind::MaterializedView { parallelism, .. } => {
+                    *parallelism = Some(workers);
+                    Ok(rel.oid)
+                }
+                _ => Err(SqlError::new(
+                    "42809",
+                    format!("\"{}\" is not a materialized view", name.name),
+                )),
+            }
+        })
     }
 
     /// Creates a database.

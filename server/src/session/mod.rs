@@ -468,6 +468,7 @@ impl Session {
                 .max(workers),
             start_time_nanos: start,
             continuous: false,
+            parallelism: 0,
         }
     }
 
@@ -680,6 +681,9 @@ impl Session {
                 Ok(ExecResult::Command("CREATE DATABASE".into()))
             }
             Planned::Drop(plan) => self.drop(plan),
+            Planned::AlterParallelism { name, parallelism } => {
+                self.alter_parallelism(&name, parallelism).await
+            }
             Planned::CreateIndex(plan) => {
                 let created = self.state.catalog.create_index(
                     &plan.table,

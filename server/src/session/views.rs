@@ -12,7 +12,6 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use tidewater_planner::statement::CreateViewPlan;
 use tidewater_planner::{Planner, PreparedQuery};
 use tidewater_runtime::plan::{DataflowPlan, NodeKind, QueryConfig};
-use tidewater_runtime::pool::Placement;
 use tidewater_runtime::watermark::NO_WATERMARK;
 
 use super::{ExecResult, RowStream, Session};
@@ -46,32 +45,21 @@ pub(super) fn with_followed_tables(mut plan: DataflowPlan) -> DataflowPlan {
 }
 
 impl Session {
-    /// `plan` with the epoch each view scan reads: the newest epoch every
-    /// part of the view in this process has completed, so that all parts
-    /// are read as of the same epoch.
+    /// `plan` with the epoch each view scan reads (see
+    /// [`crate::jobs::at_view_epochs`]).
     pub(super) fn with_view_epochs<'a>(
         &self,
         plan: Cow<'a, DataflowPlan>,
     ) -> Cow<'a, DataflowPlan> {
-        if !reads_views(&plan) {
-            return plan;
-        }
-        let views = self.state.runtime.views();
-        let mut plan = plan.into_owned();
-        for node in &mut plan.nodes {
-            if let NodeKind::ViewScan { view, epoch, .. } = &mut node.kind
-                && epoch.is_none()
-            {
-                *epoch = Some(views.readable_epoch(*view).unwrap_or(0));
-            }
-        }
-        Cow::Owned(plan)
+        crate::jobs::at_view_epochs(self.state.runtime.views(), plan)
     }
 
-    /// The settings of a view's job.
-    fn job_config(&self) -> QueryConfig {
+    /// The settings of a view's job run by `parallelism` workers (`None`:
+    /// every worker).
+    fn job_config(&self, parallelism: Option<usize>) -> QueryConfig {
         QueryConfig {
             continuous: true,
+            parallelism: parallelism.unwrap_or(0),
             ..self.query_config()
         }
     }
@@ -84,7 +72,7 @@ impl Session {
     ) -> SqlResult<ExecResult> {
         // Planned first: a query that cannot run continuously changes nothing.
         let lowered = planner
-            .bind_and_lower(&query, &[], self.job_config())
+            .bind_and_lower(&query, &[], self.job_config(None))
             .map_err(SqlError::from)?;
         let catalog = Arc::clone(&self.state.catalog);
         let state = catalog.state();
@@ -97,6 +85,7 @@ impl Session {
             RelationKind::MaterializedView {
                 sql: view.sql.clone(),
                 depends_on,
+                parallelism: None,
             },
             view.schema,
             view.if_not_exists,
@@ -115,7 +104,7 @@ impl Session {
             .map(|r| u64::from(r.oid))
             .ok_or_else(|| SqlError::internal("the new view is not in the catalog"))?;
         if let Err(e) = self
-            .start_view_job(oid, &view.name.to_string(), lowered.dataflow)
+            .start_view_job(oid, &view.name.to_string(), lowered.dataflow, true)
             .await
         {
             let _ = catalog.drop_relation(
@@ -130,43 +119,26 @@ impl Session {
     }
 
     /// Starts the job of view `oid` from its continuous `plan` and waits
-    /// until its parts exist on this process's workers.
-    async fn start_view_job(&self, oid: u64, name: &str, plan: DataflowPlan) -> SqlResult<()> {
-        let plan = with_followed_tables(plan.with_publish(oid));
-        let plan = self.with_view_epochs(Cow::Owned(plan)).into_owned();
+    /// until its parts exist on this process's workers. A job whose first
+    /// run fails before that is an error when `fail_fast` (creating the
+    /// view); otherwise (at start-up) it is left to restart.
+    async fn start_view_job(
+        &self,
+        oid: u64,
+        name: &str,
+        plan: DataflowPlan,
+        fail_fast: bool,
+    ) -> SqlResult<()> {
+        let launcher = Arc::new(crate::jobs::JobLauncher {
+            catalog: Arc::clone(&self.state.catalog),
+            runtime: Arc::clone(&self.state.runtime),
+            store: Arc::clone(&self.state.checkpoints),
+            view: oid,
+            plan: with_followed_tables(plan.with_publish(oid)),
+        });
+        let run = launcher.launch().await?;
+        self.state.jobs.start(oid, name.to_string(), launcher, run);
         let runtime = &self.state.runtime;
-        let checkpointed = runtime.processes() == 1
-            && crate::checkpoint::checkpointable(&plan, self.state.catalog.connectors());
-        if checkpointed {
-            let store = &self.state.checkpoints;
-            let (restored, next_seq) = store.restore(oid, &plan).await?;
-            let (run, state) = match restored {
-                Some((run, state)) => (run, Some(state)),
-                None => (plan.clone(), None),
-            };
-            let (cuts_tx, cuts) = tokio::sync::mpsc::unbounded_channel();
-            let job = Arc::new(tidewater_runtime::checkpoint::JobCheckpoint::new(
-                runtime.local_workers(),
-                state,
-                cuts_tx,
-            ));
-            let handle = runtime.submit_job(&run, Arc::clone(&job))?;
-            let checkpointer = crate::checkpoint::JobCheckpointer::start(
-                Arc::clone(store),
-                oid,
-                job,
-                cuts,
-                plan,
-                runtime.peers(),
-                next_seq,
-            );
-            self.state
-                .jobs
-                .start(oid, name.to_string(), handle, Some(checkpointer));
-        } else {
-            let handle = runtime.submit_on(&plan, Placement::Distributed)?;
-            self.state.jobs.start(oid, name.to_string(), handle, None);
-        }
         let deadline = tokio::time::Instant::now() + JOB_START_TIMEOUT;
         let workers = runtime.local_workers();
         loop {
@@ -179,9 +151,15 @@ impl Session {
                 .list()
                 .into_iter()
                 .find(|j| j.kind == crate::jobs::JobKind::MaterializedView && j.view == oid)
-                && let crate::jobs::JobState::Failed(e) = job.state
             {
-                return Err(SqlError::new("XX000", e));
+                match job.state {
+                    crate::jobs::JobState::Failed(e) => return Err(SqlError::new("XX000", e)),
+                    crate::jobs::JobState::Restarting(e) if fail_fast => {
+                        return Err(SqlError::new("XX000", e));
+                    }
+                    crate::jobs::JobState::Restarting(_) => return Ok(()),
+                    _ => {}
+                }
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(SqlError::new(
@@ -194,16 +172,77 @@ impl Session {
     }
 
     /// Starts the job of a materialized view stored in the catalog (at
-    /// server start): its query is planned again from its SQL text.
-    pub async fn restart_view_job(&self, oid: u64, name: &str, sql: &str) -> SqlResult<()> {
+    /// server start, or at a new parallelism): its query is planned again
+    /// from its SQL text.
+    pub async fn restart_view_job(
+        &self,
+        oid: u64,
+        name: &str,
+        sql: &str,
+        parallelism: Option<usize>,
+    ) -> SqlResult<()> {
         let snapshot = self.snapshot();
         let info = self.session_info();
         let planner = Planner::new(&snapshot, &info);
         let query = planner.prepare_view_query(sql).map_err(SqlError::from)?;
         let lowered = planner
-            .bind_and_lower(&query, &[], self.job_config())
+            .bind_and_lower(&query, &[], self.job_config(parallelism))
             .map_err(SqlError::from)?;
-        self.start_view_job(oid, name, lowered.dataflow).await
+        self.start_view_job(oid, name, lowered.dataflow, false)
+            .await
+    }
+
+    /// `ALTER MATERIALIZED VIEW name SET PARALLELISM n`: the view's job is
+    /// checkpointed, stopped, and started again on `n` workers, restored
+    /// from that checkpoint (its key groups spread over the new workers,
+    /// its sources' splits reassigned with their offsets), so that the
+    /// view is rescaled without recomputing it. A job that is not
+    /// checkpointed (see [`crate::checkpoint`]) is recomputed. The
+    /// parallelism is kept in the catalog for later starts.
+    pub(super) async fn alter_parallelism(
+        &self,
+        name: &tidewater_planner::QualifiedName,
+        parallelism: usize,
+    ) -> SqlResult<ExecResult> {
+        let runtime = &self.state.runtime;
+        if runtime.processes() > 1 {
+            return Err(SqlError::new(
+                "0A000",
+                "SET PARALLELISM is not supported in a cluster yet",
+            ));
+        }
+        if parallelism > runtime.peers() {
+            return Err(SqlError::new(
+                "22023",
+                format!(
+                    "parallelism {parallelism} is more than the server's {} workers",
+                    runtime.peers()
+                ),
+            ));
+        }
+        let state = self.state.catalog.state();
+        let Some(RelationKind::MaterializedView { sql, .. }) =
+            state.relation(name).map(|r| &r.kind)
+        else {
+            return Err(SqlError::new(
+                "42809",
+                format!("\"{}\" is not a materialized view", name.name),
+            ));
+        };
+        let sql = sql.clone();
+        let oid = state
+            .relation(name)
+            .map(|r| u64::from(r.oid))
+            .unwrap_or_default();
+        let shown = name.to_string();
+        if let Some(c) = self.state.jobs.checkpointer(oid) {
+            c.checkpoint_now(&shown).await?;
+        }
+        self.state.catalog.set_view_parallelism(name, parallelism)?;
+        self.state.jobs.stop_and_wait(oid).await;
+        self.restart_view_job(oid, &shown, &sql, Some(parallelism))
+            .await?;
+        Ok(ExecResult::Command("ALTER MATERIALIZED VIEW".into()))
     }
 
     /// Stops the jobs (and forgets the state) of views no longer in the
@@ -220,10 +259,13 @@ impl Session {
                 }
             }
         }
-        for view in self.state.jobs.retain(&views) {
+        for (view, checkpointer) in self.state.jobs.retain(&views) {
             self.state.runtime.views().remove(view);
             let store = Arc::clone(&self.state.checkpoints);
             tokio::spawn(async move {
+                if let Some(c) = checkpointer {
+                    c.stop().await;
+                }
                 if let Err(e) = store.delete_job(view).await {
                     tracing::warn!(view, error = %e.message, "cannot delete a dropped view's checkpoints");
                 }
@@ -246,13 +288,17 @@ impl Session {
             Field::new("watermark", ts, true),
             Field::new("lag_ms", DataType::Int64, true),
             Field::new("error", DataType::Utf8, true),
+            Field::new("restarts", DataType::Int64, false),
+            Field::new("parallelism", DataType::Int64, true),
         ]))
     }
 
     /// `SHOW JOBS`: every materialized view's job, with its state, the
     /// epoch its view is readable at, its rows, the rows its sources read
     /// and the late rows it dropped, its watermark (on this process's
-    /// workers), and how far the watermark is behind the clock.
+    /// workers), how far the watermark is behind the clock, the error of a
+    /// failed (or restarting) job, how often it was restarted, and how many
+    /// workers run it.
     pub(super) fn show_jobs(&self) -> SqlResult<ExecResult> {
         let views = self.state.runtime.views();
         let now = SystemTime::now()
@@ -320,10 +366,20 @@ impl Session {
             Arc::new(Int64Array::from(lag)),
             Arc::new(StringArray::from_iter(jobs.iter().map(
                 |j| match &j.state {
-                    crate::jobs::JobState::Failed(e) => Some(e.clone()),
+                    crate::jobs::JobState::Failed(e) | crate::jobs::JobState::Restarting(e) => {
+                        Some(e.clone())
+                    }
                     _ => None,
                 },
             ))),
+            Arc::new(Int64Array::from_iter_values(
+                jobs.iter()
+                    .map(|j| i64::try_from(j.restarts).unwrap_or(i64::MAX)),
+            )),
+            Arc::new(Int64Array::from_iter(jobs.iter().map(|j| {
+                (j.kind == crate::jobs::JobKind::MaterializedView)
+                    .then(|| i64::try_from(j.parallelism).unwrap_or(i64::MAX))
+            }))),
         ];
         let schema = Self::jobs_schema();
         let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
@@ -345,6 +401,8 @@ impl Session {
             Field::new("bytes", DataType::Int64, false),
             Field::new("written_bytes", DataType::Int64, false),
             Field::new("duration_ms", DataType::Int64, false),
+            Field::new("write_ms", DataType::Int64, false),
+            Field::new("pause_ms", DataType::Int64, false),
             Field::new("operators", DataType::Utf8, false),
         ]))
     }
@@ -353,8 +411,10 @@ impl Session {
     /// job, oldest first: its number, the epoch of its cut (empty for the
     /// final state of a job whose inputs ended), when it became durable,
     /// the bytes of state it holds and of those it wrote (checkpoints are
-    /// incremental), how long it took from the request of its cut, and the
-    /// bytes per operator (`node:kind=bytes`).
+    /// incremental), how long it took from the request of its cut, of which
+    /// encoding and writing (after every operator had copied its state),
+    /// the longest an operator paused to copy its state, and the bytes per
+    /// operator (`node:kind=bytes`).
     pub(super) fn show_checkpoints(&self) -> SqlResult<ExecResult> {
         let micros = |t: SystemTime| {
             t.duration_since(UNIX_EPOCH)
@@ -390,6 +450,12 @@ impl Session {
             )),
             Arc::new(Int64Array::from_iter_values(
                 rows.iter().map(|(_, i)| i.duration.as_millis() as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|(_, i)| i.write.as_millis() as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|(_, i)| i.pause.as_millis() as i64),
             )),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|(_, i)| {
                 i.operators
