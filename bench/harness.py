@@ -66,6 +66,12 @@ class Server:
         except OSError:
             return "(no log)"
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the server process has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self):
         try:
             self.conn.close()

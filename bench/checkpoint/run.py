@@ -8,12 +8,15 @@ as fast as possible:
 - `group_by_1m`: an updating GROUP BY over a datagen table with 1M keys
   (the view's state, the aggregate's and the view's, holds every key).
 
-Each runs twice in one invocation, on a fresh server each time: with
+Each runs `--runs` times (default 3) both ways in one invocation,
+alternating, on a fresh server each time, and the median times are
+compared: with
 `checkpoint_interval = '1 second'` and with an interval longer than the
 run (the baseline; its job still writes one final checkpoint when its
 input ends, as the other does). The time is from CREATE MATERIALIZED VIEW
 until SHOW JOBS reports the job finished. Reported: events/s of each, their
-ratio, and from SHOW CHECKPOINTS of the checkpointed run the number of
+ratio, the CPU time the server used (user + system, all threads: what
+checkpoints cost beside the workers), and from SHOW CHECKPOINTS of the checkpointed run the number of
 checkpoints, their median and largest duration (cut requested to manifest
 durable), the median time spent writing one (off the workers), the
 longest pause of an operator copying its state, the state size, and the bytes a checkpoint wrote (checkpoints
@@ -64,16 +67,18 @@ def run(binary, workers, interval, create, sql):
         conn = server.conn
         conn.execute(create)
         start = time.perf_counter()
+        cpu = server.cpu_seconds()
         conn.execute(f"CREATE MATERIALIZED VIEW q AS {sql}")
         wait_finished(conn)
         elapsed = time.perf_counter() - start
+        cpu = server.cpu_seconds() - cpu
         rows = conn.execute("SELECT count(*) FROM q").fetchone()[0]
         # The final checkpoint (of the ended job) is durable.
         conn.execute("CHECKPOINT")
         cur = conn.execute("SHOW CHECKPOINTS")
         names = [d.name for d in cur.description]
         checkpoints = [dict(zip(names, r)) for r in cur.fetchall()]
-        return elapsed, rows, checkpoints
+        return elapsed, cpu, rows, checkpoints
 
 
 def main():
@@ -81,14 +86,26 @@ def main():
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each, medians compared")
     parser.add_argument("--binary", required=True)
     parser.add_argument("--results", required=True)
     args = parser.parse_args()
 
     out = []
     for name, (create, sql) in tables(args.events, args.keys).items():
-        base, base_rows, _ = run(args.binary, args.workers, "1 day", create, sql)
-        timed, rows, checkpoints = run(args.binary, args.workers, "1 second", create, sql)
+        # Alternating runs without and with checkpoints; the medians are
+        # compared (the machine is shared and noisy). The checkpoints
+        # reported are those of the median checkpointed run.
+        bases, timeds = [], []
+        for _ in range(args.runs):
+            base, base_cpu, base_rows, _ = run(args.binary, args.workers, "1 day", create, sql)
+            bases.append((base, base_cpu))
+            timeds.append(run(args.binary, args.workers, "1 second", create, sql))
+        base = statistics.median(b[0] for b in bases)
+        base_cpu = statistics.median(b[1] for b in bases)
+        timed_cpu = statistics.median(t[1] for t in timeds)
+        timeds.sort(key=lambda t: t[0])
+        timed, _, rows, checkpoints = timeds[len(timeds) // 2]
         if rows != base_rows:
             raise RuntimeError(f"{name}: {rows} result rows with checkpoints, {base_rows} without")
         # The periodic ones (the last is the final state of the ended job).
@@ -98,6 +115,12 @@ def main():
             "query": name,
             "workers": args.workers,
             "events": args.events,
+            "runs": args.runs,
+            "seconds_without_all": [round(b[0], 3) for b in bases],
+            "cpu_seconds_without": round(base_cpu, 2),
+            "cpu_seconds_with_1s": round(timed_cpu, 2),
+            "cpu_ratio": round(timed_cpu / base_cpu, 3),
+            "seconds_with_1s_all": [round(t[0], 3) for t in timeds],
             "keys": args.keys if name == "group_by_1m" else None,
             "result_rows": rows,
             "seconds_without": round(base, 3),
@@ -121,13 +144,15 @@ def main():
     with open(args.results, "a") as f:
         for r in out:
             f.write(json.dumps(r) + "\n")
-    print(f"\n{args.events:,} events, {args.workers} worker(s), {os.cpu_count()} cores\n")
-    print("| query | events/s without | events/s at 1 s | ratio | checkpoints | duration median / max ms "
+    print(f"\n{args.events:,} events, {args.workers} worker(s), {os.cpu_count()} cores, "
+          f"medians of {args.runs} runs\n")
+    print("| query | events/s without | events/s at 1 s | ratio | CPU s without / with | checkpoints | duration median / max ms "
           "| write median ms | pause max ms | state bytes (max) | written per checkpoint (median) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in out:
         print(f"| {r['query']} | {r['events_per_second_without']:,} | {r['events_per_second_with_1s']:,} "
-              f"| {r['ratio']} | {r['checkpoints_listed']} | {r['duration_ms_median']} / {r['duration_ms_max']} "
+              f"| {r['ratio']} | {r['cpu_seconds_without']} / {r['cpu_seconds_with_1s']} "
+              f"| {r['checkpoints_listed']} | {r['duration_ms_median']} / {r['duration_ms_max']} "
               f"| {r['write_ms_median']} | {r['pause_ms_max']} | {r['state_bytes_max']:,} | {r['written_bytes_median']:,} |")
 
 

@@ -122,10 +122,19 @@ fn streaming_statement(tokens: &[TokenWithSpan]) -> Option<Statement> {
         if parts.is_empty() || name.len() % 2 == 0 {
             return None;
         }
-        let value = match &tail[1..] {
-            [p, Token::Number(n, _)] if keyword(p, "parallelism") => n,
-            [p, Token::Eq, Token::Number(n, _)] if keyword(p, "parallelism") => n,
-            [p, to, Token::Number(n, _)] if keyword(p, "parallelism") && keyword(to, "to") => n,
+        // The value as written (the planner checks that it is a positive
+        // integer, with a clearer error than a syntax error).
+        let value: String = match &tail[1..] {
+            [p, Token::Eq, v @ ..] | [p, v @ ..] if keyword(p, "parallelism") => {
+                let v = match v {
+                    [to, v @ ..] if keyword(to, "to") => v,
+                    v => v,
+                };
+                if v.is_empty() {
+                    return None;
+                }
+                v.iter().map(ToString::to_string).collect()
+            }
             _ => return None,
         };
         let mut statement = flush_statement(Some(format!("{PARALLELISM_CHANNEL}{value}")));
@@ -727,6 +736,24 @@ fn check_copy_options(tokens: &[TokenWithSpan]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alter_parallelism_takes_the_value_as_written() {
+        for (sql, value) in [
+            ("ALTER MATERIALIZED VIEW s.v SET PARALLELISM 2", "2"),
+            ("alter materialized view v set parallelism = 3", "3"),
+            ("ALTER MATERIALIZED VIEW v SET PARALLELISM TO 1", "1"),
+            ("ALTER MATERIALIZED VIEW v SET PARALLELISM -1", "-1"),
+            ("ALTER MATERIALIZED VIEW v SET PARALLELISM foo", "foo"),
+        ] {
+            let statements = parse_sql(sql).unwrap();
+            let (_, n) = alter_parallelism(&statements[0]).unwrap();
+            assert_eq!(n, value, "{sql}");
+        }
+        // Not this statement: the parser's own answer.
+        assert!(parse_sql("ALTER MATERIALIZED VIEW v SET PARALLELISM").is_err());
+        assert!(parse_sql("ALTER MATERIALIZED VIEW v RENAME TO w").is_err());
+    }
 
     fn bound(sql: &str) -> usize {
         let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)

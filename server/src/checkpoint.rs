@@ -212,7 +212,94 @@ pub fn checkpointable(plan: &DataflowPlan, connectors: &ConnectorRegistry) -> bo
     })
 }
 
+/// Where checkpoints are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// `checkpoints/` under the data directory.
+    DataDir,
+    /// An S3-compatible bucket: its name, the key prefix (possibly empty)
+    /// and the S3 builder's options (over the `AWS_*` environment).
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// Keys start with it.
+        prefix: String,
+        /// `object_store`'s S3 options by name (`endpoint`, `region`…).
+        options: BTreeMap<String, String>,
+    },
+}
+
+impl StoreLocation {
+    /// The location of `url` (`s3://bucket[/prefix]`; none: the data
+    /// directory) with `options`.
+    ///
+    /// # Errors
+    ///
+    /// Another scheme, no bucket, or an option the S3 builder does not know.
+    pub fn parse(url: Option<&str>, options: &BTreeMap<String, String>) -> Result<Self, String> {
+        let Some(url) = url else {
+            if let Some(key) = options.keys().next() {
+                return Err(format!(
+                    "checkpoint_store_options ({key}) given without a checkpoint_store"
+                ));
+            }
+            return Ok(Self::DataDir);
+        };
+        let rest = url.strip_prefix("s3://").ok_or_else(|| {
+            format!("checkpoint_store must be an s3://bucket/prefix URL, not '{url}'")
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!("checkpoint_store '{url}' names no bucket"));
+        }
+        for key in options.keys() {
+            key.parse::<object_store::aws::AmazonS3ConfigKey>()
+                .map_err(|_| format!("unknown checkpoint_store_options key '{key}'"))?;
+        }
+        Ok(Self::S3 {
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+            options: options.clone(),
+        })
+    }
+}
+
 impl CheckpointStore {
+    /// The store at `location` (`data_dir` for [`StoreLocation::DataDir`]).
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be created or the S3 client not built.
+    pub fn open(
+        data_dir: &std::path::Path,
+        location: &StoreLocation,
+        settings: CheckpointSettings,
+    ) -> SqlResult<Self> {
+        let (bucket, prefix, options) = match location {
+            StoreLocation::DataDir => return Self::open_local(data_dir, settings),
+            StoreLocation::S3 {
+                bucket,
+                prefix,
+                options,
+            } => (bucket, prefix, options),
+        };
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        for (key, value) in options {
+            let key = key.parse().map_err(store_error)?;
+            builder = builder.with_config(key, value);
+        }
+        let s3: Arc<dyn ObjectStore> = Arc::new(builder.build().map_err(store_error)?);
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            s3
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(
+                s3,
+                StorePath::from(prefix.as_str()),
+            ))
+        };
+        Ok(Self { store, settings })
+    }
+
     /// The store in `data_dir/checkpoints`.
     ///
     /// # Errors

@@ -31,6 +31,11 @@ pub struct Config {
     pub checkpoint_interval: String,
     /// Completed checkpoints kept per materialized view.
     pub checkpoint_retain: usize,
+    /// Where checkpoints go: `s3://bucket/prefix`, or (none) the data
+    /// directory.
+    pub checkpoint_store: Option<String>,
+    /// Options of an S3 checkpoint store (`endpoint`, `region`, …).
+    pub checkpoint_store_options: std::collections::BTreeMap<String, String>,
 }
 
 /// Cluster settings.
@@ -55,6 +60,8 @@ impl Default for Config {
             cluster: None,
             checkpoint_interval: "10 seconds".to_string(),
             checkpoint_retain: 3,
+            checkpoint_store: None,
+            checkpoint_store_options: Default::default(),
         }
     }
 }
@@ -99,6 +106,7 @@ impl Config {
                 "CHECKPOINT_RETAIN" => {
                     self.checkpoint_retain = value.parse().map_err(|e| bad(&e))?
                 }
+                "CHECKPOINT_STORE" => self.checkpoint_store = Some(value),
                 "LOG" | "CONFIG" => {}
                 other => anyhow::bail!("unknown environment setting TIDEWATER_{other}"),
             }
@@ -118,7 +126,21 @@ impl Config {
             "query_memory_limit_mb must be at least 1"
         );
         self.checkpoint_settings()?;
+        self.checkpoint_store()?;
         Ok(())
+    }
+
+    /// Where checkpoints go.
+    ///
+    /// # Errors
+    ///
+    /// A store URL that is not `s3://bucket/…`, or an unknown option.
+    pub fn checkpoint_store(&self) -> anyhow::Result<crate::checkpoint::StoreLocation> {
+        crate::checkpoint::StoreLocation::parse(
+            self.checkpoint_store.as_deref(),
+            &self.checkpoint_store_options,
+        )
+        .map_err(|e| anyhow::anyhow!(e))
     }
 
     /// The checkpoint settings.
@@ -175,5 +197,41 @@ mod tests {
             c.apply_env([("TIDEWATER_NOPE".to_string(), "1".to_string())].into_iter())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn checkpoint_store_urls_and_options() {
+        use crate::checkpoint::StoreLocation;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "checkpoint_store = \"s3://b/some/prefix/\"\n\
+             [checkpoint_store_options]\nendpoint = \"http://127.0.0.1:9000\"\n\
+             allow_http = \"true\"\n",
+        )
+        .unwrap();
+        let mut c = Config::from_file(&path).unwrap();
+        match c.checkpoint_store().unwrap() {
+            StoreLocation::S3 {
+                bucket,
+                prefix,
+                options,
+            } => {
+                assert_eq!((bucket.as_str(), prefix.as_str()), ("b", "some/prefix"));
+                assert_eq!(options.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        c.checkpoint_store_options
+            .insert("endpont".into(), "x".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("endpont"), "{err}");
+        for bad in ["/var/ck", "gs://b/p", "s3:///p"] {
+            c.checkpoint_store = Some(bad.into());
+            assert!(c.checkpoint_store().is_err(), "{bad}");
+        }
+        let c = Config::default();
+        assert_eq!(c.checkpoint_store().unwrap(), StoreLocation::DataDir);
     }
 }

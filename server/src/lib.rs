@@ -245,8 +245,9 @@ impl Server {
             query_memory_limit_mb: config.query_memory_limit_mb,
             jobs: Arc::new(jobs::Jobs::default()),
             checkpoints: Arc::new(
-                checkpoint::CheckpointStore::open_local(
+                checkpoint::CheckpointStore::open(
                     &config.data_dir,
+                    &config.checkpoint_store()?,
                     config.checkpoint_settings()?,
                 )
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?,

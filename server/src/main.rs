@@ -34,6 +34,9 @@ struct Args {
     /// How often running materialized views are checkpointed (default `10 seconds`).
     #[arg(long)]
     checkpoint_interval: Option<String>,
+    /// Where checkpoints go: `s3://bucket/prefix` (default: the data directory).
+    #[arg(long)]
+    checkpoint_store: Option<String>,
     /// Cluster hosts file: `host:port` of every process, one per line.
     #[arg(long, requires = "process")]
     cluster_hosts: Option<PathBuf>,
@@ -65,6 +68,9 @@ fn build_config(args: Args) -> anyhow::Result<Config> {
     }
     if let Some(v) = args.checkpoint_interval {
         config.checkpoint_interval = v;
+    }
+    if let Some(v) = args.checkpoint_store {
+        config.checkpoint_store = Some(v);
     }
     if let (Some(hosts_file), Some(process)) = (args.cluster_hosts, args.process) {
         config.cluster = Some(ClusterSettings {

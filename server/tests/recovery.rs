@@ -465,3 +465,141 @@ async fn set_parallelism_rescales_views_through_a_checkpoint() {
     check(&client, &["g", "j", "top", "bids"]).await;
     server.stop();
 }
+
+/// An S3-compatible object store on loopback: moto's server (PyPI
+/// `moto[server]`) with one bucket, stopped when dropped.
+struct S3Server {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl S3Server {
+    const PYTHON: &str = "python3";
+
+    fn start(dir: &std::path::Path, bucket: &str) -> Self {
+        clients_support::require_python_modules(&[("moto", "moto[server]"), ("boto3", "boto3")]);
+        let port = clients_support::free_port();
+        let log = std::fs::File::create(dir.join("moto.log")).unwrap();
+        let child = std::process::Command::new(Self::PYTHON)
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start moto's S3 server");
+        let server = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto's S3 server did not start: {}",
+                std::fs::read_to_string(dir.join("moto.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server.boto3(&format!("s3.create_bucket(Bucket='{bucket}')"));
+        server
+    }
+
+    /// Runs `statement` in Python with `s3`, a boto3 client of the store;
+    /// returns what it prints.
+    fn boto3(&self, statement: &str) -> String {
+        let script = format!(
+            "import boto3\n\
+             s3 = boto3.client('s3', endpoint_url='{}', aws_access_key_id='test', \
+             aws_secret_access_key='test', region_name='us-east-1')\n{statement}",
+            self.endpoint
+        );
+        let out = std::process::Command::new(Self::PYTHON)
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{statement}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// With `checkpoint_store` naming an S3 bucket, checkpoints are written
+/// there (nothing under the data directory), and a view killed with
+/// SIGKILL is restored from the bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_in_an_s3_bucket_restore_a_killed_server() {
+    let dir = TestDir::new();
+    let s3 = S3Server::start(dir.path(), "checkpoints");
+    let config = dir.path().join("tidewater.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "checkpoint_store = \"s3://checkpoints/cluster-a\"\n\
+             checkpoint_interval = \"200 milliseconds\"\n\
+             [checkpoint_store_options]\n\
+             endpoint = \"{}\"\nallow_http = \"true\"\nregion = \"us-east-1\"\n\
+             access_key_id = \"test\"\nsecret_access_key = \"test\"\n",
+            s3.endpoint
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let config = config.to_str().unwrap();
+    let args = ["--config", config, "--workers", "2"];
+    let mut server = ServerProcess::start_with(&data, &args).await;
+    let client = server.connect().await;
+    let view = "SELECT k, count(*) AS n, sum(v) AS s FROM ev GROUP BY k";
+    client
+        .batch_execute(&format!(
+            "{}; CREATE MATERIALIZED VIEW g AS {view}; {}; {}; FLUSH; CHECKPOINT",
+            TABLES[0],
+            insert(0),
+            insert(BATCH)
+        ))
+        .await
+        .unwrap();
+    let before = rows(&client, "SELECT * FROM g").await;
+    server.kill();
+    assert!(
+        !data.join("checkpoints").exists(),
+        "checkpoints were written under the data directory"
+    );
+    let listed = s3.boto3(
+        "for o in s3.list_objects_v2(Bucket='checkpoints', Prefix='cluster-a/')['Contents']: print(o['Key'])",
+    );
+    assert!(listed.contains("/manifest.json"), "{listed}");
+
+    let mut server = ServerProcess::start_with(&data, &args).await;
+    let client = server.connect().await;
+    // Restored from the bucket: the rows are back without re-reading them.
+    assert_eq!(rows(&client, "SELECT * FROM g").await, before);
+    let jobs = rows(&client, "SHOW JOBS").await;
+    let read: i64 = jobs[0][6].as_deref().unwrap().parse().unwrap();
+    assert!(read < 2 * BATCH, "the view was recomputed: {jobs:?}");
+    client
+        .batch_execute(&format!("{}; FLUSH", insert(2 * BATCH)))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&client, "SELECT * FROM g").await,
+        rows(&client, view).await
+    );
+    server.stop();
+}
