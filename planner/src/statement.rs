@@ -169,6 +169,9 @@ pub enum CopyFormat {
     Text,
     /// CSV.
     Csv,
+    /// Postgres's binary COPY format: a signature header, then per row a
+    /// field count and length-prefixed binary values, then a trailer.
+    Binary,
 }
 
 /// `COPY table [(columns)] FROM STDIN [WITH (...)]`.
@@ -1089,6 +1092,12 @@ impl<'a> Planner<'a> {
         if to {
             return self.plan_copy_out(source, target, format);
         }
+        if format.format == CopyFormat::Binary {
+            return Err(PlanError::feature_not_supported(
+                "COPY ... FROM STDIN (FORMAT binary) is not supported yet (use text or csv)",
+            )
+            .into());
+        }
         if !matches!(target, CopyTarget::Stdin) {
             return Err(PlanError::feature_not_supported(
                 "only COPY ... FROM STDIN and COPY ... TO STDOUT are supported",
@@ -1321,9 +1330,10 @@ fn copy_options(
                 plan.format = match f.value.to_lowercase().as_str() {
                     "text" => CopyFormat::Text,
                     "csv" => CopyFormat::Csv,
+                    "binary" => CopyFormat::Binary,
                     other => {
-                        return Err(PlanError::feature_not_supported(format!(
-                            "COPY format \"{other}\" is not supported (use text or csv)"
+                        return Err(PlanError::invalid_parameter(format!(
+                            "COPY format \"{other}\" not recognized"
                         ))
                         .into());
                     }
@@ -1365,6 +1375,7 @@ fn copy_options(
                 }
             }
             CopyLegacyOption::Header => plan.header = true,
+            CopyLegacyOption::Binary => plan.format = CopyFormat::Binary,
             other => {
                 return Err(PlanError::feature_not_supported(format!(
                     "COPY option {other} is not supported"
@@ -1372,6 +1383,25 @@ fn copy_options(
                 .into());
             }
         }
+    }
+    if plan.format == CopyFormat::Binary {
+        // Postgres: the text options mean nothing in binary mode.
+        for (what, given) in [
+            ("DELIMITER", delimiter.is_some()),
+            ("NULL", null.is_some()),
+            ("HEADER", plan.header),
+            ("QUOTE", quote.is_some()),
+            ("ESCAPE", escape.is_some()),
+        ] {
+            if given {
+                return Err(PlanError::new(
+                    "42601",
+                    format!("cannot specify {what} in BINARY mode"),
+                )
+                .into());
+            }
+        }
+        return Ok(plan);
     }
     let csv = plan.format == CopyFormat::Csv;
     if csv {

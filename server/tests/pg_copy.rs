@@ -260,3 +260,94 @@ async fn copy_escapes_give_bytes_and_bad_fields_are_errors() {
         vec![vec![Some("2".into())]]
     );
 }
+
+/// `COPY ... TO STDOUT (FORMAT binary)`, read with tokio-postgres's binary
+/// copy reader: the signature, typed tuples with NULLs, the trailer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_to_stdout_in_binary() {
+    use futures::TryStreamExt;
+    use tokio_postgres::binary_copy::BinaryCopyOutStream;
+    use tokio_postgres::types::Type;
+
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE m (id BIGINT, name TEXT, price DOUBLE PRECISION, ok BOOLEAN, d DATE);
+             INSERT INTO m VALUES (1, 'apple', 1.5, true, DATE '2026-01-02'),
+                                  (2, NULL, NULL, false, NULL),
+                                  (3, 'plum, red', -0.25, NULL, DATE '1999-12-31')",
+        )
+        .await
+        .unwrap();
+    type Row = (
+        i64,
+        Option<String>,
+        Option<f64>,
+        Option<bool>,
+        Option<chrono::NaiveDate>,
+    );
+    let types = [Type::INT8, Type::TEXT, Type::FLOAT8, Type::BOOL, Type::DATE];
+    for sql in [
+        "COPY m TO STDOUT (FORMAT binary)",
+        "COPY (SELECT * FROM m ORDER BY id) TO STDOUT WITH BINARY",
+    ] {
+        let stream = client.copy_out(sql).await.unwrap();
+        let rows: Vec<_> = BinaryCopyOutStream::new(stream, &types)
+            .try_collect()
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let mut got: Vec<Row> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect();
+        got.sort_by_key(|r| r.0);
+        let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d);
+        assert_eq!(
+            got,
+            vec![
+                (
+                    1,
+                    Some("apple".into()),
+                    Some(1.5),
+                    Some(true),
+                    date(2026, 1, 2)
+                ),
+                (2, None, None, Some(false), None),
+                (
+                    3,
+                    Some("plum, red".into()),
+                    Some(-0.25),
+                    None,
+                    date(1999, 12, 31)
+                ),
+            ],
+            "{sql}"
+        );
+    }
+    // An empty result is the header and the trailer.
+    let stream = client
+        .copy_out("COPY (SELECT * FROM m WHERE id > 9) TO STDOUT (FORMAT binary)")
+        .await
+        .unwrap();
+    let rows: Vec<_> = BinaryCopyOutStream::new(stream, &types)
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+    // Text options mean nothing in binary mode; binary input is not read yet.
+    for (sql, code) in [
+        ("COPY m TO STDOUT (FORMAT binary, HEADER true)", "42601"),
+        ("COPY m TO STDOUT (FORMAT binary, DELIMITER ',')", "42601"),
+        ("COPY m TO STDOUT (FORMAT parquet)", "22023"),
+        ("COPY m FROM STDIN (FORMAT binary)", "0A000"),
+    ] {
+        let err = client.batch_execute(sql).await.unwrap_err();
+        assert_eq!(sqlstate(&err), code, "{sql}: {err:?}");
+    }
+    // The connection is still usable.
+    assert_eq!(
+        simple_rows(&client, "SELECT count(*) FROM m").await,
+        vec![vec![Some("3".to_string())]]
+    );
+}

@@ -753,8 +753,8 @@ impl Connection {
         }
     }
 
-    /// `COPY ... TO STDOUT`: CopyOutResponse, a CopyData message per batch
-    /// of rows (flushed whenever the next batch is not ready, so that a
+    /// `COPY ... TO STDOUT`: CopyOutResponse, a CopyData message per row
+    /// (in binary: the header with the first, the trailer alone; flushed whenever the next batch is not ready, so that a
     /// `COPY (SUBSCRIBE ...)` shows changes as they come), CopyDone and
     /// `COPY n`. A query that fails midway ends with its error.
     async fn copy_out(&mut self, rows: &mut RowStream, options: &CopyOptions) -> Step {
@@ -765,14 +765,19 @@ impl Connection {
         let columns = rows.schema.fields().len();
         let count =
             i16::try_from(columns).map_err(|_| SqlError::new("54011", "too many columns"))?;
+        let binary = options.format == CopyFormat::Binary;
+        let format = Format::from_code(i16::from(binary))?;
         self.writer
             .send(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(
-                0,
+                i8::from(binary),
                 count,
-                vec![0; columns],
+                vec![i16::from(binary); columns],
             )))?;
         let mut body = BytesMut::new();
         let mut scratch = BytesMut::new();
+        if binary {
+            body.extend_from_slice(crate::pg::encode::COPY_BINARY_HEADER);
+        }
         if options.header && options.format == CopyFormat::Csv {
             let names: Vec<ArrayRef> = rows
                 .schema
@@ -787,7 +792,7 @@ impl Connection {
                 )))?;
         }
         let encoding = RowEncoding {
-            formats: vec![Format::Text; columns],
+            formats: vec![format; columns],
             described: None,
         };
         let mut sent = 0u64;
@@ -805,17 +810,27 @@ impl Connection {
                 Some(Err(e)) => return Err(Failure::Sql(e)),
             };
             let columns = encoding.prepare(&batch)?;
+            // One CopyData per row, as Postgres sends them (clients such
+            // as tokio-postgres's binary reader rely on it); the binary
+            // header goes with the first.
             for row in 0..batch.num_rows() {
                 encode_copy_row(&columns, row, &ctx, options, &mut scratch, &mut body)?;
-            }
-            sent += batch.num_rows() as u64;
-            if !body.is_empty() {
                 self.writer
                     .send(PgWireBackendMessage::CopyData(CopyData::new(
                         body.split().freeze(),
                     )))?;
-                self.writer.flush_if_full().await?;
             }
+            sent += batch.num_rows() as u64;
+            self.writer.flush_if_full().await?;
+        }
+        if binary {
+            body.extend_from_slice(crate::pg::encode::COPY_BINARY_TRAILER);
+        }
+        if !body.is_empty() {
+            self.writer
+                .send(PgWireBackendMessage::CopyData(CopyData::new(
+                    body.split().freeze(),
+                )))?;
         }
         self.writer
             .send(PgWireBackendMessage::CopyDone(CopyDone::new()))?;

@@ -210,8 +210,17 @@ pub(crate) fn encode_row(
     Ok(())
 }
 
-/// Appends one row of `COPY ... TO STDOUT` data in `options`' format (text
-/// or CSV), with its line end. `scratch` is reused between fields.
+/// The start of binary `COPY` data: the signature, no flags, no header
+/// extension.
+pub(crate) const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// The end of binary `COPY` data: a field count of -1.
+pub(crate) const COPY_BINARY_TRAILER: &[u8] = &[0xff, 0xff];
+
+/// Appends one row of `COPY ... TO STDOUT` data in `options`' format: a
+/// text or CSV line with its line end, or a binary tuple (field count, then
+/// each field length-prefixed in its binary form, as in `DataRow`).
+/// `scratch` is reused between fields.
 ///
 /// Text escapes backslash, the delimiter and control characters as
 /// Postgres's `CopyAttributeOutText` does; CSV quotes a field holding the
@@ -230,6 +239,15 @@ pub(crate) fn encode_copy_row(
     buf: &mut BytesMut,
 ) -> SqlResult<()> {
     use tidewater_planner::statement::CopyFormat;
+    if options.format == CopyFormat::Binary {
+        let count =
+            i16::try_from(columns.len()).map_err(|_| SqlError::new("54011", "too many columns"))?;
+        buf.put_i16(count);
+        for column in columns {
+            write_field(column.as_ref(), row, Format::Binary, ctx, buf)?;
+        }
+        return Ok(());
+    }
     let mut delimiter = [0u8; 4];
     let delimiter = options.delimiter.encode_utf8(&mut delimiter).as_bytes();
     for (i, column) in columns.iter().enumerate() {
@@ -243,8 +261,8 @@ pub(crate) fn encode_copy_row(
         scratch.clear();
         write_text(column.as_ref(), row, ctx, scratch)?;
         match options.format {
-            CopyFormat::Text => copy_text_field(scratch, delimiter, buf),
             CopyFormat::Csv => copy_csv_field(scratch, options, delimiter, buf),
+            CopyFormat::Text | CopyFormat::Binary => copy_text_field(scratch, delimiter, buf),
         }
     }
     buf.put_u8(b'\n');

@@ -178,8 +178,11 @@ impl CopyParser {
     ///
     /// # Errors
     ///
-    /// Unknown columns.
+    /// Unknown columns; the binary format (not read yet).
     pub(crate) fn new(plan: CopyPlan) -> SqlResult<Self> {
+        if plan.options.format == CopyFormat::Binary {
+            return Err(SqlError::not_supported("COPY FROM STDIN (FORMAT binary)"));
+        }
         let schema = Arc::clone(&plan.table.schema);
         let targets = if plan.columns.is_empty() {
             (0..schema.fields().len()).collect()
@@ -248,8 +251,9 @@ impl CopyParser {
         let result = (|| {
             loop {
                 let end = match self.plan.options.format {
-                    CopyFormat::Text => self.scan_text(&data[start..]),
                     CopyFormat::Csv => self.scan_csv(&data[start..]),
+                    // Binary input is refused in `new`.
+                    CopyFormat::Text | CopyFormat::Binary => self.scan_text(&data[start..]),
                 };
                 let (record, next) = match end {
                     Some(newline) => (&data[start..start + newline], start + newline + 1),
@@ -268,8 +272,8 @@ impl CopyParser {
                 self.scan = ScanState::default();
                 start = next;
                 match self.plan.options.format {
-                    CopyFormat::Text => self.take_text_line(record)?,
                     CopyFormat::Csv => self.take_csv_record(record)?,
+                    CopyFormat::Text | CopyFormat::Binary => self.take_text_line(record)?,
                 }
                 if self.ended {
                     return Ok(());
