@@ -390,6 +390,71 @@ struct RowEncoding {
     described: Option<SchemaRef>,
 }
 
+/// `statement_timeout` for one statement: once it expires, the statement's
+/// running query is canceled (its rows stop with the cancel error, which
+/// [`StatementTimer::finish`] reports as the timeout), and a statement
+/// still executing (planning, waiting) is abandoned.
+struct StatementTimer {
+    deadline: Option<tokio::time::Instant>,
+    fired: Arc<std::sync::atomic::AtomicBool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl StatementTimer {
+    fn start(timeout: Option<Duration>, cancel: crate::session::CancelHandle) -> Self {
+        let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let Some(timeout) = timeout else {
+            return Self {
+                deadline: None,
+                fired,
+                task: None,
+            };
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let task = {
+            let fired = Arc::clone(&fired);
+            tokio::spawn(async move {
+                tokio::time::sleep_until(deadline).await;
+                fired.store(true, std::sync::atomic::Ordering::SeqCst);
+                cancel.cancel();
+            })
+        };
+        Self {
+            deadline: Some(deadline),
+            fired,
+            task: Some(task),
+        }
+    }
+
+    /// Returns once the timeout has passed (never without one).
+    async fn expired(&self) {
+        match self.deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The statement's outcome, its cancellation by the timer reported as
+    /// the timeout.
+    fn finish(self, step: Step) -> Step {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+        match step {
+            Err(Failure::Sql(e))
+                if e.code == "57014" && self.fired.load(std::sync::atomic::Ordering::SeqCst) =>
+            {
+                Err(Failure::Sql(statement_timed_out()))
+            }
+            other => other,
+        }
+    }
+}
+
+fn statement_timed_out() -> SqlError {
+    SqlError::new("57014", "canceling statement due to statement timeout")
+}
+
 /// Where rows come from.
 enum RowsFrom<'a> {
     /// A simple query's result.
@@ -656,8 +721,27 @@ impl Connection {
     }
 
     async fn simple_statement(&mut self, statement: &Statement) -> Step {
+        let timer = self.statement_timer();
+        let step = self.simple_statement_timed(statement, &timer).await;
+        timer.finish(step)
+    }
+
+    /// A timer of `statement_timeout` for the statement that starts now.
+    fn statement_timer(&self) -> StatementTimer {
+        StatementTimer::start(
+            self.session.settings().statement_timeout(),
+            self.session.cancel_handle(),
+        )
+    }
+
+    async fn simple_statement_timed(
+        &mut self,
+        statement: &Statement,
+        timer: &StatementTimer,
+    ) -> Step {
         let result = tokio::select! {
             r = self.session.execute(statement, &[], &[]) => r,
+            _ = timer.expired() => return Err(Failure::Sql(statement_timed_out())),
             _ = self.reader.closed() => return Err(Failure::Closed),
             _ = self.shutdown.cancelled() => return Err(Failure::Closed),
         };
@@ -982,9 +1066,16 @@ impl Connection {
     /// Execute: run a portal, or resume a suspended one, returning at most
     /// `max_rows` rows (0: all).
     async fn execute(&mut self, name: &str, max_rows: i32) -> Step {
+        let timer = self.statement_timer();
+        let step = self.execute_timed(name, max_rows, &timer).await;
+        timer.finish(step)
+    }
+
+    async fn execute_timed(&mut self, name: &str, max_rows: i32, timer: &StatementTimer) -> Step {
         let limit = u64::try_from(max_rows).ok().filter(|l| *l > 0);
         let step = tokio::select! {
             r = self.session.execute_portal(name) => r,
+            _ = timer.expired() => return Err(Failure::Sql(statement_timed_out())),
             _ = self.reader.closed() => return Err(Failure::Closed),
             _ = self.shutdown.cancelled() => return Err(Failure::Closed),
         };

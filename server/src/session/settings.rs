@@ -185,6 +185,13 @@ impl Settings {
         self.values["extra_float_digits"].parse().unwrap_or(1)
     }
 
+    /// `statement_timeout`, when set (0 is none).
+    pub fn statement_timeout(&self) -> Option<std::time::Duration> {
+        parse_millis(&self.values["statement_timeout"])
+            .filter(|ms| *ms > 0)
+            .map(std::time::Duration::from_millis)
+    }
+
     /// The query memory limit in bytes, per worker.
     pub fn query_memory_limit_bytes(&self) -> Option<usize> {
         parse_memory(&self.values["query_memory_limit"])
@@ -280,6 +287,13 @@ fn normalize_value(key: &str, value: &str) -> SqlResult<String> {
                 return Err(bad());
             }
         }
+        "statement_timeout" | "idle_in_transaction_session_timeout" | "lock_timeout" => {
+            let ms = parse_millis(value).ok_or_else(bad)?;
+            if ms > i32::MAX as u64 {
+                return Err(bad());
+            }
+            format_millis(ms)
+        }
         "query_memory_limit" => {
             parse_memory(value).filter(|n| *n > 0).ok_or_else(bad)?;
             value.trim().to_string()
@@ -309,6 +323,46 @@ fn normalize_value(key: &str, value: &str) -> SqlResult<String> {
         }
         _ => value.to_string(),
     })
+}
+
+/// A time setting in milliseconds: a number (of milliseconds) or a number
+/// with a unit (`ms`, `s`, `min`, `h`, `d`), as Postgres reads them.
+fn parse_millis(value: &str) -> Option<u64> {
+    let v = value.trim().trim_matches('\'').trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "" | "ms" => 1.0,
+        "s" => 1e3,
+        "min" => 6e4,
+        "h" => 3.6e6,
+        "d" => 8.64e7,
+        _ => return None,
+    };
+    let ms = (number * scale).round();
+    (ms.is_finite() && ms >= 0.0).then_some(ms as u64)
+}
+
+/// Milliseconds as `SHOW` prints them: in the largest unit that divides
+/// them (`0`, `250ms`, `5s`, `2min`, `1h`, `1d`).
+fn format_millis(ms: u64) -> String {
+    if ms == 0 {
+        return "0".into();
+    }
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("min", 60_000),
+        ("s", 1000),
+    ] {
+        if ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 fn is_offset(tz: &str) -> bool {
@@ -345,6 +399,23 @@ mod tests {
         s.reset("extra_float_digits", "ann", 1024).unwrap();
         assert_eq!(s.extra_float_digits(), 1);
         assert_eq!(s.query_memory_limit_bytes(), Some(1024 << 20));
+        for (given, shown, ms) in [
+            ("0", "0", None),
+            ("250", "250ms", Some(250)),
+            ("'5s'", "5s", Some(5000)),
+            ("1.5s", "1500ms", Some(1500)),
+            ("2min", "2min", Some(120_000)),
+        ] {
+            s.set("statement_timeout", given).unwrap();
+            assert_eq!(s.get("statement_timeout").unwrap(), shown);
+            assert_eq!(
+                s.statement_timeout(),
+                ms.map(std::time::Duration::from_millis)
+            );
+        }
+        for bad in ["-1", "5 parsecs", "x", "99999999999"] {
+            assert!(s.set("statement_timeout", bad).is_err(), "{bad}");
+        }
         assert_eq!(s.set("extra_float_digits", "9").unwrap_err().code, "22023");
         assert_eq!(s.query_mode(), QueryMode::Auto);
         s.set("query_mode", "LOCAL").unwrap();
