@@ -23,15 +23,16 @@ class Server:
     """A `tidewater` process with its own data directory, stopped on exit.
 
     `args` are further command-line flags (`--checkpoint-interval`, …);
-    `conn` is an autocommit psycopg connection to it.
+    `conn` is an autocommit psycopg connection to it; `proc` the process.
     """
 
-    def __init__(self, binary, workers, args=(), start_timeout=60):
+    def __init__(self, binary, workers, args=(), start_timeout=60, log_path=None):
         import psycopg
 
         self.tmp = tempfile.TemporaryDirectory(prefix="tidewater-bench-")
         self.port = free_port()
-        self.log_path = os.path.join(self.tmp.name, "server.log")
+        # A given log path outlives the server; the default goes with it.
+        self.log_path = str(log_path or os.path.join(self.tmp.name, "server.log"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIDEWATER_")}
         cmd = [
             str(binary), "--workers", str(workers),

@@ -29,7 +29,6 @@ import math
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness import Server  # noqa: E402
 
 BENCH_DIR = Path(__file__).resolve().parent.parent  # bench/
 REPO = BENCH_DIR.parent
@@ -153,12 +155,6 @@ def compare_results(ref: list[tuple], got: list[tuple], rel_tol: float, abs_tol:
 # ---------------------------------------------------------------- engines
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def declared_columns(path: Path) -> str:
     """The columns of a Parquet file as a SQL column list, strings as TEXT.
 
@@ -197,26 +193,11 @@ class Tidewater:
         self, binary: Path, workers: int, data: Path, timeout: float, keep_log: Path | None,
         declare_text: bool = False,
     ):
-        import psycopg
-
-        self.psycopg = psycopg
         self.timeout = timeout
-        self.tmp = Path(tempfile.mkdtemp(prefix="tidewater-bench-"))
-        self.port = free_port()
-        self.log_path = keep_log or (self.tmp / "server.log")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TIDEWATER_")}
-        cmd = [
-            str(binary),
-            "--workers", str(workers),
-            "--data-dir", str(self.tmp / "data"),
-            "--pg-listen", f"127.0.0.1:{self.port}",
-            "--flight-listen", f"127.0.0.1:{free_port()}",
-            "--http-listen", f"127.0.0.1:{free_port()}",
-        ]
-        log(f"starting {' '.join(cmd)}")
-        self.log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
-        self.conn = self._connect()
+        log(f"starting tidewater --workers {workers}")
+        self.server = Server(binary, workers, log_path=keep_log)
+        self.proc = self.server.proc
+        self.conn = self.server.conn
         for t in TABLES:
             path = data / f"{t}.parquet"
             columns = f"({declared_columns(path)}) " if declare_text else ""
@@ -224,26 +205,8 @@ class Tidewater:
                 f"CREATE TABLE {t} {columns}WITH (connector = 'file', path = '{path}', format = 'parquet')"
             )
 
-    def _connect(self):
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tidewater exited with {self.proc.returncode}; log: {self.log_tail()}")
-            try:
-                return self.psycopg.connect(
-                    host="127.0.0.1", port=self.port, user="tidewater", dbname="tidewater",
-                    autocommit=True, connect_timeout=5,
-                )
-            except self.psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
     def log_tail(self, n: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return "(no log)"
+        return self.server.log_tail(n)
 
     def run(self, sql: str):
         timer = threading.Timer(self.timeout, self.conn.cancel_safe)
@@ -270,18 +233,7 @@ class Tidewater:
         return None
 
     def close(self) -> None:
-        try:
-            self.conn.close()
-        except Exception:
-            pass
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log_file.close()
-        shutil.rmtree(self.tmp / "data", ignore_errors=True)
+        self.server.stop()
 
 
 class DataFusion:

@@ -69,6 +69,16 @@ impl Default for QueryConfig {
     }
 }
 
+impl QueryConfig {
+    /// The workers that do the query's work, of `peers`.
+    pub fn workers(&self, peers: usize) -> usize {
+        match self.parallelism {
+            0 => peers,
+            n => n.min(peers),
+        }
+    }
+}
+
 /// One operator of the plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanNode {

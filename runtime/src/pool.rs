@@ -767,10 +767,7 @@ fn run_worker(
                         place: SourceContext {
                             batch_size: plan.config.batch_size,
                             // The workers that do the query's work.
-                            peers: match plan.config.parallelism {
-                                0 => place.peers,
-                                n => n.min(place.peers),
-                            },
+                            peers: plan.config.workers(place.peers),
                             ..place
                         },
                         connectors: Arc::clone(&connectors),

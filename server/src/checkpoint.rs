@@ -224,8 +224,8 @@ pub enum StoreLocation {
         bucket: String,
         /// Keys start with it.
         prefix: String,
-        /// `object_store`'s S3 options by name (`endpoint`, `region`…).
-        options: BTreeMap<String, String>,
+        /// `object_store`'s S3 options (`endpoint`, `region`…), checked.
+        options: Vec<(object_store::aws::AmazonS3ConfigKey, String)>,
     },
 }
 
@@ -252,14 +252,18 @@ impl StoreLocation {
         if bucket.is_empty() {
             return Err(format!("checkpoint_store '{url}' names no bucket"));
         }
-        for key in options.keys() {
-            key.parse::<object_store::aws::AmazonS3ConfigKey>()
-                .map_err(|_| format!("unknown checkpoint_store_options key '{key}'"))?;
-        }
+        let options = options
+            .iter()
+            .map(|(key, value)| {
+                key.parse()
+                    .map(|k| (k, value.clone()))
+                    .map_err(|_| format!("unknown checkpoint_store_options key '{key}'"))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self::S3 {
             bucket: bucket.to_string(),
             prefix: prefix.trim_matches('/').to_string(),
-            options: options.clone(),
+            options,
         })
     }
 }
@@ -285,8 +289,7 @@ impl CheckpointStore {
         };
         let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
         for (key, value) in options {
-            let key = key.parse().map_err(store_error)?;
-            builder = builder.with_config(key, value);
+            builder = builder.with_config(*key, value);
         }
         let s3: Arc<dyn ObjectStore> = Arc::new(builder.build().map_err(store_error)?);
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {

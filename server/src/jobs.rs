@@ -179,10 +179,7 @@ impl JobLauncher {
             cuts_tx,
         ));
         let handle = runtime.submit_job(&run, Arc::clone(&job))?;
-        let workers = match plan.config.parallelism {
-            0 => runtime.peers(),
-            n => n.min(runtime.peers()),
-        };
+        let workers = plan.config.workers(runtime.peers());
         let checkpointer = JobCheckpointer::start(
             Arc::clone(&self.store),
             self.view,
@@ -344,11 +341,7 @@ impl Jobs {
             checkpointer: Mutex::new(run.checkpointer.clone()),
             restarts: AtomicU64::new(0),
         });
-        let peers = launcher.runtime.peers();
-        let parallelism = match launcher.plan.config.parallelism {
-            0 => peers,
-            n => n.min(peers),
-        };
+        let parallelism = launcher.plan.config.workers(launcher.runtime.peers());
         let task = tokio::spawn(supervise(name.clone(), Arc::clone(&shared), launcher, run));
         let job = Job {
             name,

@@ -226,3 +226,64 @@ async fn text_format_of_every_type() {
         Some("2026-01-01 05:00:00-05")
     );
 }
+
+/// `statement_timeout` cancels a statement that runs longer, over the
+/// simple and the extended protocol, and the session goes on; other
+/// sessions and statements under the limit are not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_cancels_a_long_statement() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    let other = server.connect().await;
+    client
+        .batch_execute("SET statement_timeout = '300ms'")
+        .await
+        .unwrap();
+    assert_eq!(
+        simple_value(&client, "SHOW statement_timeout")
+            .await
+            .as_deref(),
+        Some("300ms")
+    );
+    // Far longer than the limit (a full run takes minutes).
+    let long = "SELECT count(*) FROM generate_series(1, 20000000000) AS s(i)";
+    let started = std::time::Instant::now();
+    let timed_out = |err: tokio_postgres::Error| {
+        assert_eq!(
+            err.as_db_error().map(|e| (e.code().code(), e.message())),
+            Some(("57014", "canceling statement due to statement timeout")),
+            "{err:?}"
+        );
+    };
+    timed_out(client.batch_execute(long).await.unwrap_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    timed_out(client.query(long, &[]).await.map(|_| ()).unwrap_err());
+    // Short statements pass; the other session has no limit.
+    assert_eq!(
+        simple_value(&client, "SELECT 41 + 1").await.as_deref(),
+        Some("42")
+    );
+    assert_eq!(
+        simple_value(&other, "SHOW statement_timeout")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    for bad in ["'-1'", "'5 parsecs'"] {
+        let err = client
+            .batch_execute(&format!("SET statement_timeout = {bad}"))
+            .await
+            .unwrap_err();
+        assert_eq!(sqlstate(&err), "22023", "{bad}: {err:?}");
+    }
+    client
+        .batch_execute("SET statement_timeout = 0")
+        .await
+        .unwrap();
+    assert_eq!(
+        simple_value(&client, "SHOW statement_timeout")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+}

@@ -483,13 +483,13 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Sets the parallelism of materialized view `name`; returns its oid.
+    /// Sets the parallelism of materialized view `name`.
     ///
     /// # Errors
     ///
     /// `42P01` when there is no such relation, `42809` when it is not a
     /// materialized view.
-    pub fn set_view_parallelism(&self, name: &QualifiedName, workers: usize) -> SqlResult<u32> {
+    pub fn set_view_parallelism(&self, name: &QualifiedName, workers: usize) -> SqlResult<()> {
         self.update(|s| {
             let schema = s.schema_mut(&name.database, &name.schema)?;
             let Some(rel) = schema.relations.get_mut(&name.name) else {
@@ -501,7 +501,7 @@ impl Catalog {
             match &mut rel.kind {
                 RelationKind::MaterializedView { parallelism, .. } => {
                     *parallelism = Some(workers);
-                    Ok(rel.oid)
+                    Ok(())
                 }
                 _ => Err(SqlError::new(
                     "42809",

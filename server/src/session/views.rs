@@ -221,19 +221,23 @@ impl Session {
             ));
         }
         let state = self.state.catalog.state();
-        let Some(RelationKind::MaterializedView { sql, .. }) =
-            state.relation(name).map(|r| &r.kind)
-        else {
-            return Err(SqlError::new(
-                "42809",
-                format!("\"{}\" is not a materialized view", name.name),
-            ));
+        let (oid, sql) = match state.relation(name) {
+            Some(r) => match &r.kind {
+                RelationKind::MaterializedView { sql, .. } => (u64::from(r.oid), sql.clone()),
+                _ => {
+                    return Err(SqlError::new(
+                        "42809",
+                        format!("\"{}\" is not a materialized view", name.name),
+                    ));
+                }
+            },
+            None => {
+                return Err(SqlError::new(
+                    "42P01",
+                    format!("relation \"{name}\" does not exist"),
+                ));
+            }
         };
-        let sql = sql.clone();
-        let oid = state
-            .relation(name)
-            .map(|r| u64::from(r.oid))
-            .unwrap_or_default();
         let shown = name.to_string();
         if let Some(c) = self.state.jobs.checkpointer(oid) {
             c.checkpoint_now(&shown).await?;
